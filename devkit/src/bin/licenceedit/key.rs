@@ -1,0 +1,237 @@
+//! `licenceedit key …`: issuing a signed key file for one computer from the series' cryptkey and the
+//! computer's `ComputerID` and binding, and showing what a key file says once its signature checks out.
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use licence_protocol::identity::{parse_computer_id, BindingRequest, MachineBinding};
+use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::keyfile::{self, MAX_FILE_LEN};
+use licence_protocol::series::SeriesKeys;
+use licence_protocol::time::UtcTime;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Cryptkey and identity files are a few hundred bytes.
+const MAX_SMALL_FILE: usize = 64 * 1024;
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Issues DIR/{KeyID}.{KeyNo}.licence for one computer and prints its path.
+    Issue(Box<Issue>),
+    /// Verifies a key file and prints its fields as JSON.
+    Show(Show),
+}
+
+#[derive(Args)]
+pub struct Issue {
+    /// The series' {KeyID}.cryptkey; the key's KeyID is its series.
+    #[arg(long, value_name = "FILE")]
+    cryptkey: PathBuf,
+    /// The computer's `licenceserver identity` output (JSON with ComputerID and Binding); `-` reads stdin.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["computer_id", "binding"],
+        required_unless_present_all = ["computer_id", "binding"]
+    )]
+    identity: Option<PathBuf>,
+    /// The computer's ComputerID, 40 hex digits (with --binding, instead of --identity).
+    #[arg(long, value_name = "HEX40", value_parser = computer_id_arg, requires = "binding")]
+    computer_id: Option<String>,
+    /// The computer's binding, 64 hex digits (with --computer-id). Prefer --identity: arguments
+    /// can be seen by other users of this machine.
+    #[arg(long, value_name = "HEX64", requires = "computer_id")]
+    binding: Option<String>,
+    /// The key's number, 1 or more.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    key_no: u64,
+    /// The key's kind.
+    #[arg(long = "type", value_enum, default_value_t = KeyType::Main)]
+    key_type: KeyType,
+    /// Number of licences, 1 or more.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+    /// When the key starts working (default: now). Dates are 2026-12-31 (00:00 UTC) or ISO 8601.
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    start: Option<UtcTime>,
+    /// Days of validity from the start; 0 means no period.
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    period: u32,
+    /// When the key stops working, whatever the period says (a bare date means 00:00 UTC of that day).
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    expire: Option<UtcTime>,
+    /// The key's flags: decimal, 0x… or 0b… (flag 0 is the lowest bit).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = flags_arg)]
+    flags: u64,
+    /// `ProductName`: the configuration the key is for.
+    #[arg(long, value_name = "NAME")]
+    product: Option<String>,
+    /// `ProductVersion`.
+    #[arg(long, value_name = "V")]
+    product_version: Option<String>,
+    /// `Article`: the vendor's catalogue number.
+    #[arg(long, value_name = "A")]
+    article: Option<String>,
+    /// `ArticleName`.
+    #[arg(long, value_name = "NAME")]
+    article_name: Option<String>,
+    /// `RegNo`: the registration number.
+    #[arg(long, value_name = "R")]
+    reg_no: Option<String>,
+    /// The licensee's taxpayer number (ИНН).
+    #[arg(long, value_name = "ITN")]
+    itn: Option<String>,
+    /// The licensee's registration reason code (КПП).
+    #[arg(long, value_name = "IEC")]
+    iec: Option<String>,
+    /// End of the update subscription.
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    support_date: Option<UtcTime>,
+    /// Directory to write the key file to; it must exist. An older file of the same key is replaced.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct Show {
+    /// The key file ({KeyID}.{KeyNo}.licence).
+    file: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyType {
+    Main,
+    Additional,
+    Demo,
+}
+
+impl From<KeyType> for KeyKind {
+    fn from(t: KeyType) -> Self {
+        match t {
+            KeyType::Main => KeyKind::Main,
+            KeyType::Additional => KeyKind::Additional,
+            KeyType::Demo => KeyKind::Demo,
+        }
+    }
+}
+
+pub fn run(command: KeyCommand) -> Result<()> {
+    match command {
+        KeyCommand::Issue(args) => issue(*args),
+        KeyCommand::Show(args) => show(&args.file),
+    }
+}
+
+fn issue(args: Issue) -> Result<()> {
+    if !args.out.is_dir() {
+        anyhow::bail!("output directory {} does not exist", args.out.display());
+    }
+    let (computer_id, binding) = target_computer(&args)?;
+    let series = read_cryptkey(&args.cryptkey)?;
+    let fields = KeyFields {
+        key_no: args.key_no,
+        key_id: series.series,
+        reg_no: args.reg_no.unwrap_or_default(),
+        key_type: args.key_type.into(),
+        licence_count: args.count,
+        product_version: args.product_version.unwrap_or_default(),
+        blank_key_no: None,
+        activation_code: None,
+        activation_date: None,
+        start_date: args.start.unwrap_or_else(UtcTime::now),
+        period: args.period,
+        expire_date: args.expire,
+        flags: args.flags,
+        itn: args.itn,
+        iec: args.iec,
+        product_name: args.product.unwrap_or_default(),
+        article: args.article.unwrap_or_default(),
+        article_name: args.article_name.unwrap_or_default(),
+        support_date: args.support_date,
+        computer_id,
+    };
+    let bytes = keyfile::try_issue(&fields, &series, &binding)?;
+    let path = args.out.join(fields.file_name());
+    keyfile::write_atomically(&path, &bytes)?;
+    crate::say(path.display())
+}
+
+/// The ComputerID and binding from `--identity` or from `--computer-id` and `--binding`.
+fn target_computer(args: &Issue) -> Result<(String, MachineBinding)> {
+    if let Some(path) = &args.identity {
+        let bytes = Zeroizing::new(crate::read_limited(path, MAX_SMALL_FILE)?);
+        let request: BindingRequest = serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow!("{} is not a `licenceserver identity` output: {e}", path.display()))?;
+        return request.parse().with_context(|| format!("identity in {}", path.display()));
+    }
+    match (&args.computer_id, &args.binding) {
+        (Some(computer_id), Some(binding)) => Ok((computer_id.clone(), MachineBinding::from_hex(binding)?)),
+        _ => Err(anyhow!("give --identity, or both --computer-id and --binding")),
+    }
+}
+
+fn read_cryptkey(path: &Path) -> Result<SeriesKeys> {
+    let bytes = Zeroizing::new(crate::read_limited(path, MAX_SMALL_FILE)?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
+    SeriesKeys::from_cryptkey(text).with_context(|| path.display().to_string())
+}
+
+fn show(path: &Path) -> Result<()> {
+    let bytes = crate::read_limited(path, MAX_FILE_LEN)?;
+    let verified = keyfile::verify(&bytes).with_context(|| path.display().to_string())?;
+    let expected_name = verified.fields.file_name();
+    if path.file_name().is_some_and(|name| name != expected_name.as_str()) {
+        eprintln!("licenceedit: warning: the server loads this key only under the name {expected_name}");
+    }
+    let mut json = serde_json::to_value(&verified.fields)?;
+    if let Some(object) = json.as_object_mut() {
+        object.insert("SeriesPublicKey".into(), hex::encode(verified.series_public_key).into());
+    }
+    crate::say(serde_json::to_string_pretty(&json)?)
+}
+
+fn computer_id_arg(s: &str) -> Result<String, String> {
+    parse_computer_id(s).map_err(|e| e.to_string())
+}
+
+/// `2026-12-31` (00:00 UTC) or a full ISO 8601 date and time with an offset.
+fn date_arg(s: &str) -> Result<UtcTime, String> {
+    let bare_date = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| matches!(i, 4 | 7) == (b == b'-'));
+    let text = if bare_date { format!("{s}T00:00:00Z") } else { s.to_owned() };
+    UtcTime::parse(&text)
+        .map_err(|_| format!("`{s}` is not a date (2026-12-31) or an ISO 8601 date and time (2026-12-31T23:59:59Z)"))
+}
+
+fn flags_arg(s: &str) -> Result<u64, String> {
+    let parsed = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16)
+    } else if let Some(bin) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        u64::from_str_radix(bin, 2)
+    } else {
+        s.parse()
+    };
+    parsed.map_err(|_| format!("`{s}` is not a 64-bit number (decimal, 0x… or 0b…)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_bare_days_or_iso_8601() {
+        assert_eq!(date_arg("2026-12-31").unwrap().to_string(), "2026-12-31T00:00:00.000Z");
+        assert_eq!(date_arg("2026-12-31T23:59:59+03:00").unwrap().to_string(), "2026-12-31T20:59:59.000Z");
+        assert!(date_arg("2026-13-01").is_err());
+        assert!(date_arg("31.12.2026").is_err());
+        assert!(date_arg("2026/12/31").is_err());
+        assert!(date_arg("").is_err());
+    }
+
+    #[test]
+    fn flags_accept_decimal_hex_and_binary() {
+        assert_eq!(flags_arg("5"), Ok(5));
+        assert_eq!(flags_arg("0x1F"), Ok(31));
+        assert_eq!(flags_arg("0b101"), Ok(5));
+        assert_eq!(flags_arg("-1").unwrap_err(), "`-1` is not a 64-bit number (decimal, 0x… or 0b…)");
+    }
+}

@@ -1,0 +1,327 @@
+//! The add-in protocol: JSON messages the add-in POSTs to the server under `/licence/…`, and the
+//! stable numbered errors both sides use. `protocol/PROTOCOL.md` is the prose form of this file.
+//! Field names follow the REST API's (`ConnectionID`, `SessionNumber`, …) so an administrator sees
+//! in `/api/connections` exactly what the add-in sent.
+
+use crate::key::{KeyKind, SeriesId};
+use crate::time::UtcTime;
+use serde::{Deserialize, Serialize};
+
+/// Paths of the add-in protocol, relative to the server's root.
+pub mod path {
+    pub const CONNECT: &str = "/licence/connect";
+    pub const HEARTBEAT: &str = "/licence/heartbeat";
+    pub const OBTAIN: &str = "/licence/obtain";
+    pub const CHECK: &str = "/licence/check";
+    pub const RELEASE: &str = "/licence/release";
+    pub const KEY_INFO: &str = "/licence/keyinfo";
+    pub const DISCONNECT: &str = "/licence/disconnect";
+}
+
+/// Sent once per add-in instance (one 1C process and series).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectRequest {
+    #[serde(rename = "OSVersion")]
+    pub os_version: String,
+    pub computer_name: String,
+    #[serde(rename = "LocalIP")]
+    pub local_ip: String,
+    pub process: String,
+    #[serde(rename = "CPU")]
+    pub cpu: String,
+    #[serde(rename = "PID")]
+    pub pid: u32,
+    pub is_server: bool,
+    pub platform_version: String,
+    pub module_name: String,
+    /// The add-in's own version; its major.minor must equal the server's.
+    pub version: String,
+    #[serde(rename = "KeyID")]
+    pub key_id: SeriesId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectResponse {
+    #[serde(rename = "ConnectionID")]
+    pub connection_id: String,
+    pub server_version: String,
+    pub expire_time: UtcTime,
+    /// How long a connection lives past its last use.
+    pub connection_lease_seconds: u32,
+    /// How long a session keeps its licence past its last heartbeat or check.
+    pub session_lease_seconds: u32,
+    /// How often the add-in should send a heartbeat (well inside both leases).
+    pub heartbeat_seconds: u32,
+}
+
+/// What identifies a 1C session and what the administrator sees of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionFacts {
+    pub session_number: String,
+    pub info_base_connection_string: String,
+    pub app_name: String,
+    pub computer_name: String,
+    pub user_name: Option<String>,
+    pub session_started: UtcTime,
+    pub access_code: Option<String>,
+    /// The terminal client's name when the 1C client runs in a terminal session (file mode then takes
+    /// one licence per terminal client instead of one per computer).
+    #[serde(default)]
+    pub terminal_client: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObtainRequest {
+    #[serde(rename = "ConnectionID")]
+    pub connection_id: String,
+    pub session: SessionFacts,
+}
+
+/// Names one held session: check, release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionRequest {
+    #[serde(rename = "ConnectionID")]
+    pub connection_id: String,
+    #[serde(rename = "SessionID")]
+    pub session_id: String,
+}
+
+/// A held licence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LicenceGrant {
+    #[serde(rename = "SessionID")]
+    pub session_id: String,
+    #[serde(rename = "KeyID")]
+    pub key_id: SeriesId,
+    /// `KeyNo` of the key whose licence the session holds.
+    pub used_licence: u64,
+    pub expire_time: UtcTime,
+    /// True when the session already held this licence (a reconnect or a second check).
+    pub reused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectionRequest {
+    #[serde(rename = "ConnectionID")]
+    pub connection_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HeartbeatRequest {
+    #[serde(rename = "ConnectionID")]
+    pub connection_id: String,
+    /// The sessions this add-in instance still holds.
+    #[serde(default)]
+    pub sessions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HeartbeatResponse {
+    pub expire_time: UtcTime,
+    /// Sessions of the request that no longer hold a licence (expired or ended by the administrator).
+    pub lost_sessions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReleaseResponse {
+    pub released: bool,
+}
+
+/// One key of the connection's series, as the configuration's code may read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyParameters {
+    pub key_no: u64,
+    pub key_type: KeyKind,
+    pub licence_count: u32,
+    pub counts: bool,
+    pub workable: bool,
+    pub start_date: UtcTime,
+    pub expire_date: Option<UtcTime>,
+    pub days_left: Option<u32>,
+    pub expired: bool,
+    pub flags: u64,
+    pub product_name: String,
+    pub product_version: String,
+    pub article: String,
+    pub article_name: String,
+    pub support_date: Option<UtcTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyInfoResponse {
+    #[serde(rename = "KeyID")]
+    pub key_id: SeriesId,
+    /// Licences of all keys that count now.
+    pub licence_count: u32,
+    pub licences_used: u32,
+    /// Functional flags of all keys that count, OR-ed.
+    pub flags: u64,
+    pub keys: Vec<KeyParameters>,
+}
+
+/// Stable error numbers of the add-in protocol; the add-in shows them to the 1C developer. Never
+/// renumber: configurations compare against these values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum ErrorCode {
+    /// No configured server answered (reported by the add-in itself).
+    ServerUnreachable = 1,
+    NoFreeLicence = 2,
+    VersionMismatch = 3,
+    KeyExpired = 4,
+    BadRequest = 5,
+    /// The server holds no workable key of the series.
+    NoKey = 6,
+    /// The connection's lease ended or the server never knew it: connect again.
+    UnknownConnection = 7,
+    /// The session's licence is gone (lease ended): obtain again.
+    LicenceLost = 8,
+    /// The administrator ended the session.
+    SessionEnded = 9,
+    Internal = 10,
+    KeyNotStarted = 11,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::ServerUnreachable,
+        ErrorCode::NoFreeLicence,
+        ErrorCode::VersionMismatch,
+        ErrorCode::KeyExpired,
+        ErrorCode::BadRequest,
+        ErrorCode::NoKey,
+        ErrorCode::UnknownConnection,
+        ErrorCode::LicenceLost,
+        ErrorCode::SessionEnded,
+        ErrorCode::Internal,
+        ErrorCode::KeyNotStarted,
+    ];
+
+    pub fn number(self) -> u16 {
+        self as u16
+    }
+
+    pub fn from_number(n: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.number() == n)
+    }
+
+    /// The short English name carried in `Error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::ServerUnreachable => "ServerUnreachable",
+            ErrorCode::NoFreeLicence => "NoFreeLicence",
+            ErrorCode::VersionMismatch => "VersionMismatch",
+            ErrorCode::KeyExpired => "KeyExpired",
+            ErrorCode::BadRequest => "BadRequest",
+            ErrorCode::NoKey => "NoKey",
+            ErrorCode::UnknownConnection => "UnknownConnection",
+            ErrorCode::LicenceLost => "LicenceLost",
+            ErrorCode::SessionEnded => "SessionEnded",
+            ErrorCode::Internal => "Internal",
+            ErrorCode::KeyNotStarted => "KeyNotStarted",
+        }
+    }
+
+    /// The HTTP status the server answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::UnknownConnection | ErrorCode::LicenceLost | ErrorCode::NoKey => 404,
+            ErrorCode::SessionEnded => 410,
+            ErrorCode::NoFreeLicence | ErrorCode::KeyExpired | ErrorCode::KeyNotStarted => 403,
+            ErrorCode::VersionMismatch => 409,
+            ErrorCode::ServerUnreachable => 502,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.number())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u16::deserialize(d)?;
+        ErrorCode::from_number(n).ok_or_else(|| serde::de::Error::custom(format!("unknown error code {n}")))
+    }
+}
+
+/// The body of every failed add-in protocol call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub error: String,
+    pub message: String,
+}
+
+impl WireError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, error: code.name().to_owned(), message: message.into() }
+    }
+
+    pub fn version_mismatch(server: &str, client: &str) -> Self {
+        Self::new(ErrorCode::VersionMismatch, format!("server version {server} does not match client version {client}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_numbers_are_stable_and_unique() {
+        let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.number()).collect();
+        assert_eq!(numbers, (1..=11).collect::<Vec<u16>>());
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_number(c.number()), Some(c));
+        }
+        assert_eq!(ErrorCode::from_number(0), None);
+    }
+
+    #[test]
+    fn version_mismatch_reads_as_documented() {
+        let e = WireError::version_mismatch("3.0.1.0", "2.1.7");
+        assert_eq!(e.message, "server version 3.0.1.0 does not match client version 2.1.7");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["Code"], 3);
+        assert_eq!(json["Error"], "VersionMismatch");
+    }
+
+    #[test]
+    fn connect_request_uses_api_field_names() {
+        let req = ConnectRequest {
+            os_version: "Linux".into(),
+            computer_name: "HOST".into(),
+            local_ip: "127.0.0.1".into(),
+            process: "/opt/1cv8/x86_64/8.3.25/1cv8c".into(),
+            cpu: "x86_64".into(),
+            pid: 42,
+            is_server: false,
+            platform_version: "8.3.25.1257".into(),
+            module_name: "liblicenceaddin.so".into(),
+            version: crate::VERSION.into(),
+            key_id: "672B".parse().unwrap(),
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        for name in ["OSVersion", "ComputerName", "LocalIP", "Process", "CPU", "PID", "IsServer"] {
+            assert!(json.get(name).is_some(), "{name}");
+        }
+        assert_eq!(json["KeyID"], "672B");
+    }
+}

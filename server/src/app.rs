@@ -1,0 +1,207 @@
+//! The running server's state: the ledger and the installed keys under one lock, the lease store
+//! behind them, and the background work (lease expiry, picking up key files that appear, change or
+//! expire). Every change to leases is committed to the store before the request that made it is
+//! answered, in the order the ledger made them.
+
+use crate::config::ServerConfig;
+use crate::keystore::{self, Fingerprint, InstalledKey};
+use crate::layout::Layout;
+use crate::ledger::{Change, Connection, Ledger, LedgerConfig, LedgerError, Session};
+use crate::pool::{self, PoolKey, PoolStanding};
+use crate::store::{LeaseStore, Record};
+use crate::sysinfo::ServerInfo;
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::time::UtcTime;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub struct App {
+    pub config: ServerConfig,
+    pub layout: Layout,
+    pub info: ServerInfo,
+    identity: Option<MachineIdentity>,
+    inner: Mutex<Inner>,
+    store: LeaseStore,
+}
+
+pub struct Inner {
+    pub ledger: Ledger,
+    pub keys: BTreeMap<u64, InstalledKey>,
+    pub standing: PoolStanding,
+    fingerprint: Fingerprint,
+}
+
+/// A failed operation: the ledger's refusal, or the store's failure to keep a change.
+#[derive(Debug)]
+pub enum AppError {
+    Refused(LedgerError),
+    Internal(String),
+}
+
+impl App {
+    /// Opens the store, loads the keys and restores the leases that were live at the last stop.
+    pub fn start(config: ServerConfig, layout: Layout) -> anyhow::Result<Self> {
+        let identity = match MachineIdentity::load(config.machine_id_file.as_deref()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                log::error!("{e}; no key can be workable until this is fixed");
+                None
+            }
+        };
+        let computer_id = identity.as_ref().map(|i| i.computer_id()).unwrap_or_default();
+        let started = UtcTime::now();
+        let info = ServerInfo::gather(started, computer_id);
+        let (store, saved) = LeaseStore::open(&layout.lease_store())?;
+        let ledger = Ledger::new(LedgerConfig {
+            connection_lease: Duration::from_secs(config.connection_timeout.into()),
+            session_lease: Duration::from_secs(config.session_timeout.into()),
+        });
+        let app = App {
+            inner: Mutex::new(Inner { ledger, keys: BTreeMap::new(), standing: PoolStanding::default(), fingerprint: Vec::new() }),
+            config,
+            layout,
+            info,
+            identity,
+            store,
+        };
+        app.reload_keys(started);
+        let connections = decode_all::<Connection>(&saved.connections, "connection");
+        let sessions = decode_all::<Session>(&saved.sessions, "session");
+        let (c, s) = (connections.len(), sessions.len());
+        let done = {
+            let mut inner = app.lock();
+            inner.ledger.restore(connections, sessions, started);
+            app.submit(&mut inner)
+        };
+        drop(done);
+        if c + s > 0 {
+            log::info!("restored {c} connection(s) and {s} session(s) with fresh leases");
+        }
+        Ok(app)
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every ledger operation validates
+        // before it mutates), so a poisoned lock is taken over rather than crashing every request.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn identity(&self) -> Option<&MachineIdentity> {
+        self.identity.as_ref()
+    }
+
+    fn submit(&self, inner: &mut Inner) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+        let records = inner.ledger.take_changes().into_iter().filter_map(to_record).collect();
+        self.store.submit(records)
+    }
+
+    /// Runs one ledger operation and answers once its changes are committed.
+    pub async fn mutate<T>(&self, op: impl FnOnce(&mut Ledger, UtcTime) -> Result<T, LedgerError>) -> Result<T, AppError> {
+        let (result, done) = {
+            let mut inner = self.lock();
+            let result = op(&mut inner.ledger, UtcTime::now());
+            (result, self.submit(&mut inner))
+        };
+        match done.await {
+            Ok(Ok(())) => result.map_err(AppError::Refused),
+            Ok(Err(e)) => Err(AppError::Internal(e)),
+            Err(_) => Err(AppError::Internal("the lease store has stopped".into())),
+        }
+    }
+
+    /// Re-reads the data folder if anything in it changed, and re-applies the key rules (expiry
+    /// moves with the clock, so this also runs when nothing changed on disk).
+    pub fn reload_keys(&self, now: UtcTime) {
+        let dir = self.layout.data_dir();
+        let fingerprint = keystore::fingerprint(&dir);
+        let rescanned = {
+            let inner = self.lock();
+            (inner.fingerprint != fingerprint).then(|| keystore::scan(&dir, self.identity.as_ref()))
+        };
+        let mut inner = self.lock();
+        if let Some((keys, problems)) = rescanned {
+            for p in &problems {
+                log::warn!("key file {p}");
+            }
+            log::info!("{} key file(s) in {}", keys.len(), dir.display());
+            inner.keys = keys;
+            inner.fingerprint = fingerprint;
+        }
+        let standing = pool::evaluate(&pool_keys(&inner.keys, now));
+        if standing != inner.standing {
+            inner.ledger.set_pool(standing.capacities(), standing.why_none(), now);
+            inner.standing = standing;
+            drop(self.submit(&mut inner));
+        }
+    }
+
+    /// Ends leases whose time is up; called every second.
+    pub fn expire(&self) {
+        let mut inner = self.lock();
+        inner.ledger.expire(UtcTime::now());
+        drop(self.submit(&mut inner));
+    }
+
+    /// The background work, until the runtime stops.
+    pub async fn housekeeping(self: std::sync::Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            self.expire();
+            n += 1;
+            if n % 5 == 0 {
+                let app = self.clone();
+                let _ = tokio::task::spawn_blocking(move || app.reload_keys(UtcTime::now())).await;
+            }
+        }
+    }
+}
+
+pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKey> {
+    keys.values()
+        .filter_map(|k| {
+            let f = k.fields.as_ref()?;
+            Some(PoolKey {
+                key_no: k.key_no,
+                series: k.series,
+                kind: f.key_type,
+                licence_count: f.licence_count,
+                workable: k.workable,
+                enabled: true,
+                validity: f.validity(now),
+            })
+        })
+        .collect()
+}
+
+fn to_record(change: Change) -> Option<Record> {
+    Some(match change {
+        Change::ConnectionSaved(c) => Record::Connection { id: c.id.clone(), json: encode(&c)? },
+        Change::SessionSaved(s) => Record::Session { id: s.id.clone(), json: encode(&s)? },
+        Change::ConnectionRemoved(id) => Record::RemoveConnection(id),
+        Change::SessionRemoved(id) => Record::RemoveSession(id),
+    })
+}
+
+fn encode<T: serde::Serialize>(lease: &T) -> Option<String> {
+    serde_json::to_string(lease).map_err(|e| log::error!("cannot encode a lease: {e}")).ok()
+}
+
+fn decode_all<T: serde::de::DeserializeOwned>(rows: &[String], what: &str) -> Vec<T> {
+    rows.iter()
+        .filter_map(|row| {
+            serde_json::from_str(row).map_err(|e| log::error!("lease store: a saved {what} cannot be read ({e}); dropped")).ok()
+        })
+        .collect()
+}
+
+/// A new connection or session identifier: 32 upper-case hex digits from the OS's random source
+/// (identifiers are not secrets, but a guessable one would let a client release another's licence).
+pub fn new_id() -> Result<String, AppError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| AppError::Internal(format!("no random identifier: {e}")))?;
+    Ok(hex::encode_upper(bytes))
+}

@@ -1,0 +1,240 @@
+//! `licenceserver.conf`: what the administrator can set, its defaults, and how a broken file is
+//! handled. A bad line or value never stops the server: it is reported as `file:line: reason`, the
+//! default is used for that one setting, and everything else in the file still applies.
+//! `packaging/licenceserver.conf` is the commented example of every key read here.
+
+use licence_protocol::ini::Ini;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PORT: u16 = 9099;
+
+/// `[Console] Authorization` / `[API] Authorization`: the seed's three modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// 0: only parameters and service operations (anything that changes state) need a login.
+    ChangesOnly,
+    /// 1: everything needs a login.
+    Always,
+    /// 2: no login at all (not recommended).
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub mode: AuthMode,
+    pub user_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub port: u16,
+    pub listen: IpAddr,
+    pub keep_previous_logs: bool,
+    pub machine_id_file: Option<PathBuf>,
+    /// Seconds a connection lives past its last use (the seed's example: 20).
+    pub connection_timeout: u32,
+    /// Seconds a session keeps its licence past its last heartbeat or check.
+    pub session_timeout: u32,
+    pub api_enabled: bool,
+    pub api: Access,
+    pub console: Access,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let admin = |mode| Access { mode, user_name: "admin".into(), password: "admin".into() };
+        Self {
+            port: DEFAULT_PORT,
+            listen: IpAddr::from([0, 0, 0, 0]),
+            keep_previous_logs: false,
+            machine_id_file: None,
+            connection_timeout: 20,
+            session_timeout: 60,
+            api_enabled: true,
+            api: admin(AuthMode::Always),
+            console: admin(AuthMode::ChangesOnly),
+        }
+    }
+}
+
+/// One thing wrong in a config file, located for the administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        }
+    }
+}
+
+/// Reads the config file; a missing file means all defaults.
+pub fn load(path: &Path) -> (ServerConfig, Vec<ConfigProblem>) {
+    let file = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => parse(&text, &file),
+            Err(e) => (
+                ServerConfig::default(),
+                vec![ConfigProblem {
+                    file,
+                    line: 0,
+                    reason: format!("not UTF-8 text (byte {}); using defaults", e.utf8_error().valid_up_to()),
+                }],
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ServerConfig::default(), Vec::new()),
+        Err(e) => (
+            ServerConfig::default(),
+            vec![ConfigProblem { file, line: 0, reason: format!("cannot be read: {e}; using defaults") }],
+        ),
+    }
+}
+
+pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
+    let ini = Ini::parse(text);
+    let mut reader = Reader { ini: &ini, file, problems: Vec::new() };
+    for p in &ini.problems {
+        reader.problem(p.line, p.reason.clone());
+    }
+    let d = ServerConfig::default();
+    let config = ServerConfig {
+        port: reader.value("Common", "ServerPort", d.port, parse_port),
+        listen: reader.value("Common", "ListenAddress", d.listen, |v| {
+            v.parse().map_err(|_| format!("`{v}` is not an IP address"))
+        }),
+        keep_previous_logs: reader.value("Common", "KeepPreviousLogs", false, parse_flag),
+        machine_id_file: reader.value("Common", "MachineIdFile", None, |v| {
+            Ok((!v.is_empty()).then(|| PathBuf::from(v)))
+        }),
+        connection_timeout: reader.value("Common", "ConnectionTimeout", d.connection_timeout, |v| {
+            parse_seconds(v, 2, 3600)
+        }),
+        session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| {
+            parse_seconds(v, 2, 86_400)
+        }),
+        api_enabled: reader.value("API", "Enabled", true, parse_flag),
+        api: reader.access("API", d.api),
+        console: reader.access("Console", d.console),
+    };
+    (config, reader.problems)
+}
+
+struct Reader<'a> {
+    ini: &'a Ini,
+    file: &'a str,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, line: usize, reason: String) {
+        self.problems.push(ConfigProblem { file: self.file.to_owned(), line, reason });
+    }
+
+    fn value<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(entry) = self.ini.get(section, key) else { return default };
+        match parse(&entry.value) {
+            Ok(v) => v,
+            Err(reason) => {
+                let line = entry.line;
+                self.problem(line, format!("[{section}] {key}: {reason}; using the default"));
+                default
+            }
+        }
+    }
+
+    fn access(&mut self, section: &str, default: Access) -> Access {
+        Access {
+            mode: self.value(section, "Authorization", default.mode, parse_auth_mode),
+            user_name: self.value(section, "UserName", default.user_name, |v| Ok(v.to_owned())),
+            password: self.value(section, "Password", default.password, |v| Ok(v.to_owned())),
+        }
+    }
+}
+
+fn parse_port(v: &str) -> Result<u16, String> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("`{v}` is not a port number (1-65535)")),
+    }
+}
+
+fn parse_flag(v: &str) -> Result<bool, String> {
+    match v {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(format!("`{v}` is not 0 or 1")),
+    }
+}
+
+fn parse_seconds(v: &str, min: u32, max: u32) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(s) if (min..=max).contains(&s) => Ok(s),
+        _ => Err(format!("`{v}` is not a number of seconds from {min} to {max}")),
+    }
+}
+
+fn parse_auth_mode(v: &str) -> Result<AuthMode, String> {
+    match v {
+        "0" => Ok(AuthMode::ChangesOnly),
+        "1" => Ok(AuthMode::Always),
+        "2" => Ok(AuthMode::Off),
+        _ => Err(format!("`{v}` is not 0, 1 or 2")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_console_section_is_understood() {
+        let text = "[Console]\n; comment\nAuthorization=1\nUserName=boss\nPassword=secret\n\n[Common]\nKeepPreviousLogs=1\nServerPort=9100\n[API]\nEnabled=0\n";
+        let (c, problems) = parse(text, "licenceserver.conf");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.console.mode, AuthMode::Always);
+        assert_eq!(c.console.user_name, "boss");
+        assert_eq!(c.console.password, "secret");
+        assert!(c.keep_previous_logs);
+        assert_eq!(c.port, 9100);
+        assert!(!c.api_enabled);
+        assert_eq!(c.api.user_name, "admin");
+    }
+
+    #[test]
+    fn a_bad_value_is_located_and_the_rest_still_applies() {
+        let text = "[Common]\nServerPort=99999\nKeepPreviousLogs=1\nthis line is broken\n[Console]\nAuthorization=7\n";
+        let (c, problems) = parse(text, "/etc/x.conf");
+        assert_eq!(c.port, DEFAULT_PORT);
+        assert!(c.keep_previous_logs);
+        assert_eq!(c.console.mode, AuthMode::ChangesOnly);
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:2: [Common] ServerPort: `99999`")), "{shown:?}");
+        assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:4: ")), "{shown:?}");
+        assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:6: [Console] Authorization")), "{shown:?}");
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let (c, problems) = load(Path::new("/nonexistent/licenceserver.conf"));
+        assert_eq!(c, ServerConfig::default());
+        assert!(problems.is_empty());
+    }
+}

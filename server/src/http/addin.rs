@@ -1,0 +1,176 @@
+//! The add-in protocol (`protocol/PROTOCOL.md`): connect, heartbeat, obtain/check/release a licence,
+//! key parameters, disconnect. Every failure answers a numbered [`WireError`] the add-in can show the
+//! 1C developer; nothing here needs a login.
+
+use crate::app::{self, App, AppError};
+use crate::ledger::LedgerError;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use licence_protocol::wire::{
+    self, path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
+    KeyInfoResponse, KeyParameters, ObtainRequest, ReleaseResponse, SessionRequest, WireError,
+};
+use licence_protocol::time::UtcTime;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const PREFIX: &str = "/licence/";
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route(path::CONNECT, post(connect))
+        .route(path::HEARTBEAT, post(heartbeat))
+        .route(path::OBTAIN, post(obtain))
+        .route(path::CHECK, post(check))
+        .route(path::RELEASE, post(release))
+        .route(path::KEY_INFO, post(key_info))
+        .route(path::DISCONNECT, post(disconnect))
+}
+
+/// A protocol failure as an HTTP answer.
+pub struct Failure(WireError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Refused(e) => Failure(WireError::new(e.code(), e.to_string())),
+            AppError::Internal(e) => {
+                log::error!("add-in request failed: {e}");
+                Failure(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
+            }
+        }
+    }
+}
+
+pub fn unknown_call(path: &str) -> Failure {
+    let path: String = path.chars().take(200).collect();
+    Failure(WireError::new(ErrorCode::BadRequest, format!("\"{path}\" is not a call of this server's add-in protocol")))
+}
+
+type Answer<T> = Result<Json<T>, Failure>;
+
+async fn body<T: DeserializeOwned>(app: &Arc<App>, request: Request) -> Result<T, Failure> {
+    super::read_json(request, app, |_, message| Failure(WireError::new(ErrorCode::BadRequest, message))).await
+}
+
+async fn connect(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Answer<ConnectResponse> {
+    let facts: ConnectRequest = body(&app, request).await?;
+    let ours = licence_protocol::VERSION;
+    if licence_protocol::compatibility_line(&facts.version) != licence_protocol::compatibility_line(ours) {
+        let client: String = facts.version.chars().take(40).collect();
+        log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
+        return Err(Failure(WireError::version_mismatch(ours, &client)));
+    }
+    let id = app::new_id().map_err(Failure::from)?;
+    let peer_ip = peer.ip().to_canonical().to_string();
+    let (key_id, computer) = (facts.key_id, facts.computer_name.clone());
+    let connection_id = id.clone();
+    let expire_time = app.mutate(move |ledger, now| Ok::<_, LedgerError>(ledger.connect(id, facts, peer_ip, now).expire_time)).await?;
+    log::info!("connection {connection_id} from {computer} ({peer}) for series {key_id}");
+    Ok(Json(lease_terms(&app, connection_id, expire_time)))
+}
+
+fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime) -> ConnectResponse {
+    let (c, s) = (app.config.connection_timeout, app.config.session_timeout);
+    ConnectResponse {
+        connection_id,
+        server_version: licence_protocol::VERSION.to_owned(),
+        expire_time,
+        connection_lease_seconds: c,
+        session_lease_seconds: s,
+        heartbeat_seconds: (c.min(s) / 4).max(1),
+    }
+}
+
+async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<HeartbeatResponse> {
+    let req: HeartbeatRequest = body(&app, request).await?;
+    let (expire_time, lost_sessions) = {
+        let mut inner = app.lock();
+        inner.ledger.heartbeat(&req.connection_id, &req.sessions, UtcTime::now()).map_err(|e| Failure::from(AppError::Refused(e)))?
+    };
+    Ok(Json(HeartbeatResponse { expire_time, lost_sessions }))
+}
+
+async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::LicenceGrant> {
+    let req: ObtainRequest = body(&app, request).await?;
+    let session_id = app::new_id().map_err(Failure::from)?;
+    let grant = app.mutate(move |ledger, now| ledger.obtain(&req.connection_id, req.session, session_id, now)).await?;
+    Ok(Json(grant.into()))
+}
+
+async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::LicenceGrant> {
+    let req: SessionRequest = body(&app, request).await?;
+    let grant = {
+        let mut inner = app.lock();
+        inner.ledger.check(&req.connection_id, &req.session_id, UtcTime::now()).map_err(|e| Failure::from(AppError::Refused(e)))?
+    };
+    Ok(Json(grant.into()))
+}
+
+async fn release(State(app): State<Arc<App>>, request: Request) -> Answer<ReleaseResponse> {
+    let req: SessionRequest = body(&app, request).await?;
+    let released = app.mutate(move |ledger, now| ledger.release(&req.connection_id, &req.session_id, now)).await?;
+    Ok(Json(ReleaseResponse { released }))
+}
+
+async fn disconnect(State(app): State<Arc<App>>, request: Request) -> Answer<ReleaseResponse> {
+    let req: ConnectionRequest = body(&app, request).await?;
+    app.mutate(move |ledger, now| ledger.disconnect(&req.connection_id, now)).await?;
+    Ok(Json(ReleaseResponse { released: true }))
+}
+
+async fn key_info(State(app): State<Arc<App>>, request: Request) -> Answer<KeyInfoResponse> {
+    let req: ConnectionRequest = body(&app, request).await?;
+    let now = UtcTime::now();
+    let inner = app.lock();
+    let series = inner
+        .ledger
+        .connection(&req.connection_id)
+        .map(|c| c.facts.key_id)
+        .ok_or_else(|| Failure(WireError::new(ErrorCode::UnknownConnection, "unknown connection: connect again")))?;
+    let keys: Vec<KeyParameters> = inner
+        .keys
+        .values()
+        .filter(|k| k.series == series)
+        .filter_map(|k| {
+            let f = k.fields.as_ref()?;
+            let v = f.validity(now);
+            Some(KeyParameters {
+                key_no: k.key_no,
+                key_type: f.key_type,
+                licence_count: f.licence_count,
+                counts: inner.standing.key(k.key_no).is_some_and(|s| s.counts),
+                workable: k.workable,
+                start_date: f.start_date,
+                expire_date: v.expire_date,
+                days_left: v.days_left,
+                expired: v.expired,
+                flags: f.flags,
+                product_name: f.product_name.clone(),
+                product_version: f.product_version.clone(),
+                article: f.article.clone(),
+                article_name: f.article_name.clone(),
+                support_date: f.support_date,
+            })
+        })
+        .collect();
+    let counting = keys.iter().filter(|k| k.counts);
+    Ok(Json(KeyInfoResponse {
+        key_id: series,
+        licence_count: counting.clone().map(|k| k.licence_count).sum(),
+        licences_used: inner.ledger.used_in_series(series),
+        flags: counting.fold(0, |acc, k| acc | k.flags),
+        keys,
+    }))
+}

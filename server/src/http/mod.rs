@@ -1,0 +1,101 @@
+//! The server's one port: the REST API under `/api`, the add-in protocol under `/licence`, and the
+//! console's place at `/`. This module builds the router and the pieces every route shares: the gate
+//! in front of `/api` (switched off → 503, then basic auth per `[API] Authorization`), body limits,
+//! and JSON bodies that fail with a clear message instead of a bare rejection.
+
+pub mod addin;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod views;
+
+use crate::app::App;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use error::ApiError;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// No request of ours comes near this; anything larger is refused with 413 before it is read whole.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(console_home))
+        .merge(api::routes())
+        .merge(addin::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), gate))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// In front of every request: `/api` may be switched off or need a login.
+async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if is_api(request.uri().path()) {
+        if !app.config.api_enabled {
+            return ApiError::api_disabled().into_response();
+        }
+        if !auth::allowed(&app.config.api, request.method(), request.headers()) {
+            return ApiError::unauthorized().into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with(addin::PREFIX) {
+        addin::unknown_call(path).into_response()
+    } else {
+        ApiError::not_found_url(path).into_response()
+    }
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let mut response = ApiError::method_not_allowed(request.method().as_str(), request.uri().path()).into_response();
+    if request.uri().path().starts_with(addin::PREFIX) {
+        response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+async fn console_home(State(app): State<Arc<App>>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Licence server</title></head>\
+         <body><h1>Licence server {}</h1><p>ComputerID {}</p>\
+         <p>The REST API is at <a href=\"/api\">/api</a>.</p></body></html>",
+        licence_protocol::VERSION,
+        app.info.computer_id
+    ))
+}
+
+/// Reads a JSON body whatever its `Content-Type` (1C's HTTP client often sends none), turning every
+/// failure into the caller's own error type with the reason spelled out.
+pub async fn read_json<T: DeserializeOwned, E>(
+    request: Request,
+    state: &Arc<App>,
+    fail: impl Fn(StatusCode, String) -> E,
+) -> Result<T, E> {
+    let bytes = match Bytes::from_request(request, state).await {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(fail(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY} bytes")))
+        }
+        Err(rejection) => return Err(fail(StatusCode::BAD_REQUEST, format!("the request body cannot be read: {rejection}"))),
+    };
+    if bytes.is_empty() {
+        return Err(fail(StatusCode::BAD_REQUEST, "the request body is empty; a JSON object is expected".into()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+}

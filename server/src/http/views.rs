@@ -1,0 +1,234 @@
+//! The REST API's JSON shapes: licences, connections and sessions with the field names and value
+//! shapes of the administrator's guide — including its quirks: a connection's `PID`, a session's
+//! `SessionNumber` and both `Expired` flags are strings (`"False"`), as the guide's examples show.
+//! Licence flags (`Enabled`, `Workable`, `Expired`) are JSON booleans.
+
+use crate::keystore::{InstalledKey, KEY_FILE_FORMAT};
+use crate::ledger::{Connection, Session};
+use crate::pool::PoolStanding;
+use licence_protocol::time::UtcTime;
+use serde::Serialize;
+use serde_json::Value;
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LicenceView {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub file_name: String,
+    pub open_error: Option<String>,
+    pub enabled: bool,
+    pub workable: bool,
+    pub version: String,
+    pub key_no: u64,
+    #[serde(rename = "KeyID")]
+    pub key_id: String,
+    pub reg_no: Option<String>,
+    pub key_type: Option<u8>,
+    pub licence_count: Option<u32>,
+    /// Licences of this key in use now (beyond the guide's list, for the console and monitoring).
+    pub licences_used: u32,
+    pub product_version: Option<String>,
+    pub blank_key_no: Option<u64>,
+    pub activation_code: Option<String>,
+    pub activation_date: Option<UtcTime>,
+    pub start_date: Option<UtcTime>,
+    pub period: Option<u32>,
+    pub expire_date: Option<UtcTime>,
+    pub days_left: Option<u32>,
+    pub expired: bool,
+    pub flags: Option<String>,
+    #[serde(rename = "ITN")]
+    pub itn: Option<String>,
+    #[serde(rename = "IEC")]
+    pub iec: Option<String>,
+    pub product_name: Option<String>,
+    pub article: Option<String>,
+    pub article_name: Option<String>,
+    pub support_date: Option<UtcTime>,
+    #[serde(rename = "ComputerID")]
+    pub computer_id: Option<String>,
+}
+
+pub fn licence(key: &InstalledKey, standing: &PoolStanding, used: u32, now: UtcTime) -> LicenceView {
+    let f = key.fields.as_ref();
+    let validity = f.map(|f| f.validity(now));
+    let key_standing = standing.key(key.key_no);
+    let counts = key_standing.is_some_and(|s| s.counts);
+    let open_error = key.open_error.clone().or_else(|| key_standing.and_then(|s| s.reason.clone()));
+    LicenceView {
+        kind: "Virtual",
+        file_name: key.path.display().to_string(),
+        open_error,
+        enabled: counts,
+        workable: key.workable,
+        version: KEY_FILE_FORMAT.to_string(),
+        key_no: key.key_no,
+        key_id: key.series.to_string(),
+        reg_no: f.map(|f| f.reg_no.clone()),
+        key_type: f.map(|f| f.key_type.code()),
+        licence_count: f.map(|f| f.licence_count),
+        licences_used: used,
+        product_version: f.map(|f| f.product_version.clone()),
+        blank_key_no: f.and_then(|f| f.blank_key_no),
+        activation_code: f.and_then(|f| f.activation_code.clone()),
+        activation_date: f.and_then(|f| f.activation_date),
+        start_date: f.map(|f| f.start_date),
+        period: f.map(|f| f.period),
+        expire_date: validity.and_then(|v| v.expire_date),
+        days_left: validity.and_then(|v| v.days_left),
+        expired: validity.is_some_and(|v| v.expired),
+        flags: f.map(|f| f.flags_binary()),
+        itn: f.and_then(|f| f.itn.clone()),
+        iec: f.and_then(|f| f.iec.clone()),
+        product_name: f.map(|f| f.product_name.clone()),
+        article: f.map(|f| f.article.clone()),
+        article_name: f.map(|f| f.article_name.clone()),
+        support_date: f.and_then(|f| f.support_date),
+        computer_id: f.map(|f| f.computer_id.clone()),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectionView {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "PeerIP")]
+    pub peer_ip: String,
+    pub created: UtcTime,
+    pub last_used: UtcTime,
+    #[serde(rename = "OSVersion")]
+    pub os_version: String,
+    pub computer_name: String,
+    #[serde(rename = "LocalIP")]
+    pub local_ip: String,
+    pub process: String,
+    #[serde(rename = "CPU")]
+    pub cpu: String,
+    #[serde(rename = "PID")]
+    pub pid: String,
+    pub is_server: bool,
+    pub platform_version: String,
+    pub module_name: String,
+    pub version: String,
+    #[serde(rename = "KeyID")]
+    pub key_id: String,
+    pub expire_time: UtcTime,
+    pub expired: &'static str,
+}
+
+pub fn connection(c: &Connection, now: UtcTime) -> ConnectionView {
+    let f = &c.facts;
+    ConnectionView {
+        id: c.id.clone(),
+        peer_ip: c.peer_ip.clone(),
+        created: c.created,
+        last_used: c.last_used,
+        os_version: f.os_version.clone(),
+        computer_name: f.computer_name.clone(),
+        local_ip: f.local_ip.clone(),
+        process: f.process.clone(),
+        cpu: f.cpu.clone(),
+        pid: f.pid.to_string(),
+        is_server: f.is_server,
+        platform_version: f.platform_version.clone(),
+        module_name: f.module_name.clone(),
+        version: f.version.clone(),
+        key_id: f.key_id.to_string(),
+        expire_time: c.expire_time,
+        expired: flag(c.expire_time <= now),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionView {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub session_number: String,
+    pub is_server: bool,
+    pub info_base_connection_string: String,
+    pub app_name: String,
+    pub computer_name: String,
+    pub user_name: Option<String>,
+    pub session_started: UtcTime,
+    pub session_connection: String,
+    pub access_code: Option<String>,
+    pub expire_time: UtcTime,
+    pub expired: &'static str,
+    #[serde(rename = "KeyID")]
+    pub key_id: String,
+    pub used_licence: u64,
+    pub terminal_client: Option<String>,
+}
+
+pub fn session(s: &Session, now: UtcTime) -> SessionView {
+    let f = &s.facts;
+    SessionView {
+        id: s.id.clone(),
+        session_number: f.session_number.clone(),
+        is_server: s.is_server,
+        info_base_connection_string: f.info_base_connection_string.clone(),
+        app_name: f.app_name.clone(),
+        computer_name: f.computer_name.clone(),
+        user_name: f.user_name.clone(),
+        session_started: f.session_started,
+        session_connection: s.connection_id.clone(),
+        access_code: f.access_code.clone(),
+        expire_time: s.expire_time,
+        expired: flag(s.expire_time <= now),
+        key_id: s.series.to_string(),
+        used_licence: s.used_licence,
+        terminal_client: f.terminal_client.clone(),
+    }
+}
+
+/// `?Field=Value&…` on a list route: keeps the items whose field equals the value (letter case
+/// ignored). A parameter that names no field is an error, so a typo does not silently match all.
+pub fn filter(items: Vec<Value>, query: &[(String, String)]) -> Result<Vec<Value>, String> {
+    if query.is_empty() {
+        return Ok(items);
+    }
+    let Some(first) = items.first() else { return Ok(items) };
+    if let Some((name, _)) = query.iter().find(|(name, _)| first.get(name).is_none()) {
+        return Err(format!("unknown filter `{}`: filters are field names of the listed items", name.chars().take(64).collect::<String>()));
+    }
+    Ok(items
+        .into_iter()
+        .filter(|item| query.iter().all(|(name, wanted)| item.get(name).is_some_and(|v| matches(v, wanted))))
+        .collect())
+}
+
+fn matches(value: &Value, wanted: &str) -> bool {
+    match value {
+        Value::String(s) => s.eq_ignore_ascii_case(wanted) || s.to_lowercase() == wanted.to_lowercase(),
+        Value::Null => wanted.eq_ignore_ascii_case("null"),
+        other => other.to_string().eq_ignore_ascii_case(wanted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn filters_match_fields_without_letter_case() {
+        let items = vec![json!({"KeyID": "672B", "IsServer": false, "UserName": "Иванов"}), json!({"KeyID": "1A2B", "IsServer": true, "UserName": null})];
+        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert_eq!(filter(items.clone(), &q("KeyID", "672b")).unwrap().len(), 1);
+        assert_eq!(filter(items.clone(), &q("IsServer", "true")).unwrap()[0]["KeyID"], "1A2B");
+        assert_eq!(filter(items.clone(), &q("UserName", "иванов")).unwrap().len(), 1);
+        assert_eq!(filter(items.clone(), &q("UserName", "null")).unwrap().len(), 1);
+        assert!(filter(items, &q("Nope", "1")).unwrap_err().contains("unknown filter `Nope`"));
+    }
+}

@@ -1,0 +1,76 @@
+//! The licence server as a library, so that integration tests and the benchmark can reach its pure
+//! parts; `main.rs` is a thin command line over [`run`]. The accounting (`ledger`, `pool`) is plain
+//! synchronous code; HTTP, files, the lease store and the clock sit around it.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod keystore;
+pub mod layout;
+pub mod ledger;
+pub mod logging;
+pub mod pool;
+pub mod store;
+pub mod sysinfo;
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What the command line may override.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub port: Option<u16>,
+    pub listen: Option<std::net::IpAddr>,
+}
+
+/// Runs the server in the foreground until SIGINT/SIGTERM.
+pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
+    layout.create_dirs().with_context(|| format!("cannot create the folders under {}", layout.root().display()))?;
+    let config_path = layout.config_file();
+    let (mut config, problems) = config::load(&config_path);
+    let log_path = logging::start(&layout.logs_dir(), config.keep_previous_logs, true)
+        .with_context(|| format!("cannot open a log file in {}", layout.logs_dir().display()))?;
+    log::info!("licenceserver {} starting (pid {}), log {}", licence_protocol::VERSION, std::process::id(), log_path.display());
+    for p in &problems {
+        log::error!("config {p}");
+    }
+    config.port = overrides.port.unwrap_or(config.port);
+    config.listen = overrides.listen.unwrap_or(config.listen);
+    let address = SocketAddr::new(config.listen, config.port);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (is another server running? set [Common] ServerPort)"))?;
+        let app = Arc::new(app::App::start(config, layout)?);
+        tokio::spawn(app.clone().housekeeping());
+        log::info!("listening on {address}; ComputerID {}", app.info.computer_id);
+        let service = http::router(app).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        log::info!("stopped");
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    log::info!("stopping on signal");
+}

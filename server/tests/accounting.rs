@@ -1,0 +1,262 @@
+//! Seat accounting through the real server: the guide's counting rules, key kinds, leases, the
+//! administrator's session ending, and 200 clients racing for the last licence.
+
+mod common;
+
+use common::*;
+use licence_protocol::key::KeyKind;
+use licence_protocol::series::SeriesKeys;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn series(id: &str) -> SeriesKeys {
+    SeriesKeys::generate(id.parse().unwrap())
+}
+
+fn server_with_key(machine: &str, count: u32, extra: &str) -> (TestServer, SeriesKeys) {
+    let server = TestServer::new(machine, extra).started();
+    let s = series("672B");
+    server.install_key(&s, &key_fields(&s, machine, 1000, KeyKind::Main, count));
+    server.wait_for_licences(1);
+    (server, s)
+}
+
+fn used(server: &TestServer, key_no: u64) -> u64 {
+    server.get(&format!("/api/licences/{key_no}")).1["LicencesUsed"].as_u64().unwrap()
+}
+
+#[test]
+fn client_server_mode_takes_one_licence_per_session() {
+    let (server, _) = server_with_key("acc-cs", 3, "");
+    let conn = server.connect("672B", "APPSRV", true);
+    for n in 1..=3 {
+        let (status, grant) = server.obtain(&conn, n, "APPSRV");
+        assert_eq!(status, 200, "{grant}");
+        assert_eq!(grant["Reused"], false);
+    }
+    assert_eq!(used(&server, 1000), 3);
+    let (status, refused) = server.obtain(&conn, 4, "APPSRV");
+    assert_eq!(status, 403);
+    assert_eq!(refused["Code"], 2);
+    assert_eq!(refused["Error"], "NoFreeLicence");
+    assert!(refused["Message"].as_str().unwrap().contains("672B"), "{refused}");
+}
+
+#[test]
+fn file_mode_shares_one_licence_per_computer_and_terminal_client() {
+    let (server, _) = server_with_key("acc-file", 2, "");
+    // Two 1C processes on PC1 (two connections), three sessions: one licence.
+    let c1 = server.connect("672B", "PC1", false);
+    let c2 = server.connect("672B", "pc1", false);
+    for (conn, n) in [(&c1, 1), (&c1, 2), (&c2, 3)] {
+        let (status, g) = server.obtain(conn, n, "PC1");
+        assert_eq!(status, 200, "{g}");
+    }
+    assert_eq!(used(&server, 1000), 1);
+    assert_eq!(server.get("/api/sessions").1["Sessions"].as_array().unwrap().len(), 3);
+    // A second computer takes the second licence; a third finds none.
+    let c3 = server.connect("672B", "PC2", false);
+    assert_eq!(server.obtain(&c3, 1, "PC2").0, 200);
+    assert_eq!(used(&server, 1000), 2);
+    let c4 = server.connect("672B", "PC3", false);
+    assert_eq!(server.obtain(&c4, 1, "PC3").0, 403);
+
+    // Terminal mode: sessions on one terminal server, one licence per terminal client.
+    let (server, _) = server_with_key("acc-term", 2, "");
+    let ts = server.connect("672B", "TERMSRV", false);
+    let terminal = |n: u32, client: &str| {
+        let mut body = session_body(&ts, n, "TERMSRV");
+        body["Session"]["TerminalClient"] = json!(client);
+        server.post("/licence/obtain", &body)
+    };
+    assert_eq!(terminal(1, "LAPTOP-A").0, 200);
+    assert_eq!(terminal(2, "LAPTOP-A").0, 200);
+    assert_eq!(terminal(3, "LAPTOP-B").0, 200);
+    assert_eq!(used(&server, 1000), 2);
+    assert_eq!(terminal(4, "LAPTOP-C").0, 403);
+}
+
+#[test]
+fn a_reconnecting_session_gets_its_own_licence_back_never_a_second() {
+    let (server, _) = server_with_key("acc-reconnect", 1, "");
+    let first = server.connect("672B", "APPSRV", true);
+    let (_, grant) = server.obtain(&first, 7, "APPSRV");
+    let sid = grant["SessionID"].clone();
+    // The process restarts its add-in: a new connection, the same 1C session.
+    let second = server.connect("672B", "APPSRV", true);
+    let (status, again) = server.obtain(&second, 7, "APPSRV");
+    assert_eq!(status, 200, "the pool is full, yet the session gets its own licence: {again}");
+    assert_eq!(again["SessionID"], sid);
+    assert_eq!(again["Reused"], true);
+    assert_eq!(used(&server, 1000), 1);
+    let (_, sessions) = server.get("/api/sessions");
+    assert_eq!(sessions["Sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions["Sessions"][0]["SessionConnection"], second);
+}
+
+#[test]
+fn release_check_heartbeat_and_disconnect() {
+    let (server, _) = server_with_key("acc-ops", 2, "");
+    let conn = server.connect("672B", "APPSRV", true);
+    let (_, a) = server.obtain(&conn, 1, "APPSRV");
+    let (_, b) = server.obtain(&conn, 2, "APPSRV");
+    let (status, checked) = server.post("/licence/check", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
+    assert_eq!(status, 200);
+    assert_eq!(checked["Reused"], true);
+    let (status, beat) = server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [a["SessionID"], b["SessionID"], "GONE"]}));
+    assert_eq!(status, 200, "{beat}");
+    assert_eq!(beat["LostSessions"], json!(["GONE"]));
+    let (status, released) = server.post("/licence/release", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
+    assert_eq!((status, released["Released"].clone()), (200, json!(true)));
+    let (_, again) = server.post("/licence/release", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
+    assert_eq!(again["Released"], false, "releasing twice is harmless");
+    let (status, lost) = server.post("/licence/check", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
+    assert_eq!((status, lost["Code"].clone()), (404, json!(8)));
+    assert_eq!(used(&server, 1000), 1);
+    let (status, _) = server.post("/licence/disconnect", &json!({"ConnectionID": conn}));
+    assert_eq!(status, 200);
+    assert_eq!(used(&server, 1000), 0);
+    assert_eq!(server.get("/api/connections").1["Connections"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn key_parameters_reach_the_addin() {
+    let server = TestServer::new("acc-keyinfo", "").started();
+    let s = series("672B");
+    server.install_key(&s, &key_fields(&s, "acc-keyinfo", 10, KeyKind::Main, 5));
+    let mut extra = key_fields(&s, "acc-keyinfo", 11, KeyKind::Additional, 3);
+    extra.flags = 0b10000;
+    server.install_key(&s, &extra);
+    server.wait_for_licences(2);
+    let conn = server.connect("672B", "PC1", false);
+    let (status, info) = server.post("/licence/keyinfo", &json!({"ConnectionID": conn}));
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["KeyID"], "672B");
+    assert_eq!(info["LicenceCount"], 8, "main 5 + additional 3");
+    assert_eq!(info["Flags"], 0b11011);
+    assert_eq!(info["Keys"].as_array().unwrap().len(), 2);
+    assert_eq!(info["Keys"][0]["DaysLeft"], 364);
+}
+
+#[test]
+fn key_kind_rules() {
+    let server = TestServer::new("acc-kinds", "").started();
+    let s = series("672B");
+    // An additional key alone does not count.
+    server.install_key(&s, &key_fields(&s, "acc-kinds", 21, KeyKind::Additional, 4));
+    let list = server.wait_for_licences(1);
+    assert_eq!(list["Licences"][0]["Enabled"], false);
+    assert!(list["Licences"][0]["OpenError"].as_str().unwrap().contains("main key"), "{list}");
+    let conn = server.connect("672B", "APPSRV", true);
+    let (status, refused) = server.obtain(&conn, 1, "APPSRV");
+    assert_eq!((status, refused["Code"].clone()), (404, json!(6)), "{refused}");
+
+    // With a main key both count: 2 + 4.
+    server.install_key(&s, &key_fields(&s, "acc-kinds", 20, KeyKind::Main, 2));
+    server.wait_for_licences(2);
+    for n in 1..=6 {
+        let (status, g) = server.obtain(&conn, n, "APPSRV");
+        assert_eq!(status, 200, "session {n}: {g}");
+    }
+    assert_eq!(server.obtain(&conn, 7, "APPSRV").0, 403);
+
+    // A demo key beside them is disabled and adds nothing.
+    server.install_key(&s, &key_fields(&s, "acc-kinds", 22, KeyKind::Demo, 50));
+    let list = server.wait_for_licences(3);
+    let demo = list["Licences"].as_array().unwrap().iter().find(|k| k["KeyNo"] == 22).unwrap().clone();
+    assert_eq!(demo["Enabled"], false);
+    assert!(demo["OpenError"].as_str().unwrap().contains("demo"), "{demo}");
+    assert_eq!(server.obtain(&conn, 8, "APPSRV").0, 403);
+
+    // A demo key of another series works alone; other series never mix.
+    let other = series("1A2B");
+    server.install_key(&other, &key_fields(&other, "acc-kinds", 30, KeyKind::Demo, 1));
+    server.wait_for_licences(4);
+    let c2 = server.connect("1A2B", "APPSRV", true);
+    assert_eq!(server.obtain(&c2, 1, "APPSRV").0, 200);
+    assert_eq!(server.obtain(&c2, 2, "APPSRV").0, 403);
+}
+
+#[test]
+fn expired_and_future_keys_do_not_count() {
+    let server = TestServer::new("acc-expiry", "").started();
+    let s = series("672B");
+    let mut old = key_fields(&s, "acc-expiry", 40, KeyKind::Main, 5);
+    old.start_date = days_ago(100);
+    old.period = 30;
+    server.install_key(&s, &old);
+    let list = server.wait_for_licences(1);
+    let key = &list["Licences"][0];
+    assert_eq!(key["Expired"], true);
+    assert_eq!(key["DaysLeft"], 0);
+    assert_eq!(key["Enabled"], false);
+    let conn = server.connect("672B", "PC", false);
+    let (status, refused) = server.obtain(&conn, 1, "PC");
+    assert_eq!((status, refused["Code"].clone()), (403, json!(4)), "{refused}");
+
+    let t = TestServer::new("acc-future", "").started();
+    let mut future = key_fields(&s, "acc-future", 41, KeyKind::Main, 5);
+    future.start_date = licence_protocol::time::UtcTime::now().plus_days(3);
+    t.install_key(&s, &future);
+    t.wait_for_licences(1);
+    let conn = t.connect("672B", "PC", false);
+    let (status, refused) = t.obtain(&conn, 1, "PC");
+    assert_eq!((status, refused["Code"].clone()), (403, json!(11)), "{refused}");
+}
+
+#[test]
+fn expired_leases_free_their_licences() {
+    let (server, _) = server_with_key("acc-lease", 1, "ConnectionTimeout=2\nSessionTimeout=3\n");
+    let conn = server.connect("672B", "APPSRV", true);
+    let (status, grant) = server.obtain(&conn, 1, "APPSRV");
+    assert_eq!(status, 200);
+    let sid = grant["SessionID"].clone();
+    // Heartbeats keep both alive past both lease lengths.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let (status, beat) = server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [sid]}));
+        assert_eq!(status, 200, "{beat}");
+        assert_eq!(beat["LostSessions"], json!([]));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(used(&server, 1000), 1);
+    // Silence: the connection ends after 2 s, the session after 3 s, and the licence is free.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while used(&server, 1000) != 0 {
+        assert!(Instant::now() < deadline, "the expired session kept its licence");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (status, gone) = server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [sid]}));
+    assert_eq!((status, gone["Code"].clone()), (404, json!(7)));
+    let other = server.connect("672B", "APPSRV", true);
+    assert_eq!(server.obtain(&other, 2, "APPSRV").0, 200);
+}
+
+#[test]
+fn two_hundred_clients_race_for_the_last_licence() {
+    let (server, _) = server_with_key("acc-race", 10, "");
+    let warm = server.connect("672B", "APPSRV", true);
+    for n in 1..=9 {
+        assert_eq!(server.obtain(&warm, n, "APPSRV").0, 200);
+    }
+    let connections: Vec<String> = (0..200).map(|i| server.connect("672B", &format!("APP{i}"), true)).collect();
+    let barrier = std::sync::Barrier::new(200);
+    let granted: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = connections
+            .iter()
+            .enumerate()
+            .map(|(i, conn)| {
+                let (server, barrier) = (&server, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    server.obtain(conn, 100 + i as u32, &format!("APP{i}")).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(granted.iter().filter(|s| **s == 200).count(), 1, "exactly the one free licence is granted");
+    assert_eq!(granted.iter().filter(|s| **s == 403).count(), 199);
+    assert_eq!(used(&server, 1000), 10);
+    assert_eq!(server.get("/api/sessions").1["Sessions"].as_array().unwrap().len(), 10);
+}

@@ -1,0 +1,285 @@
+//! Shared by the integration tests: starts the real `licenceserver` binary in its own temporary
+//! root on a free loopback port, issues real signed key files for the computer it pretends to be
+//! (its pinned machine-id file), and talks to it over HTTP. Nothing of the server is mocked.
+#![allow(dead_code)]
+
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::keyfile;
+use licence_protocol::series::SeriesKeys;
+use licence_protocol::time::UtcTime;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const ADMIN: (&str, &str) = ("admin", "admin");
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestServer {
+    pub root: PathBuf,
+    pub port: u16,
+    pub machine: String,
+    child: Option<Child>,
+}
+
+/// A scratch folder removed when dropped.
+pub fn scratch(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("licence-it-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+impl TestServer {
+    /// A server whose computer identity is `machine` and whose config gets `extra` appended to
+    /// the `[Common]` section (short leases for expiry tests, say). Not started yet.
+    pub fn new(machine: &str, extra_common: &str) -> Self {
+        let root = scratch("server");
+        std::fs::create_dir_all(root.join("3.0")).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let machine_file = root.join("machine-id");
+        std::fs::write(&machine_file, machine).unwrap();
+        let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
+        std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
+        TestServer { root, port: free_port(), machine: machine.into(), child: None }
+    }
+
+    pub fn append_config(&self, text: &str) {
+        let path = self.root.join("3.0/licenceserver.conf");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(text);
+        std::fs::write(path, config).unwrap();
+    }
+
+    pub fn started(mut self) -> Self {
+        self.start();
+        self
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(env!("CARGO_BIN_EXE_licenceserver"))
+            .args(["-r", "--listen", "127.0.0.1", "--port", &self.port.to_string(), "--root"])
+            .arg(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("licenceserver starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.try_get("/api").is_some() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("licenceserver exited at start with {status}; log:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "licenceserver did not answer within 30 s; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait: the way a service manager stops it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("3.0/logs")
+    }
+
+    /// Everything the server has logged so far, all runs.
+    pub fn log(&self) -> String {
+        let mut files: Vec<_> = std::fs::read_dir(self.logs_dir()).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        files.sort();
+        files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn identity(&self) -> MachineIdentity {
+        MachineIdentity::from_material(self.machine.as_bytes())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn try_get(&self, path: &str) -> Option<u16> {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
+        match agent.get(&self.url(path)).set("Authorization", &basic(ADMIN)).call() {
+            Ok(r) => Some(r.status()),
+            Err(ureq::Error::Status(code, _)) => Some(code),
+            Err(_) => None,
+        }
+    }
+
+    /// Sends a request; `auth` adds basic credentials; the answer's status and JSON body.
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>, auth: Option<(&str, &str)>) -> (u16, Value) {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+        let mut req = agent.request(method, &self.url(path));
+        if let Some(creds) = auth {
+            req = req.set("Authorization", &basic(creds));
+        }
+        let result = match body {
+            Some(b) => req.set("Content-Type", "application/json").send_string(b),
+            None => req.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, None, Some(ADMIN))
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        self.request("DELETE", path, None, Some(ADMIN))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.request("POST", path, Some(&body.to_string()), None)
+    }
+
+    /// Writes a key file for this server's computer into its data folder.
+    pub fn install_key(&self, series: &SeriesKeys, fields: &KeyFields) -> PathBuf {
+        let bytes = keyfile::issue(fields, series, &self.identity().binding());
+        let path = self.data_dir().join(fields.file_name());
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Waits until the server lists `count` licences (it rescans its data folder every few seconds).
+    pub fn wait_for_licences(&self, count: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, body) = self.get("/api/licences");
+            if body["Licences"].as_array().is_some_and(|l| l.len() == count) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "server never listed {count} licences: {body}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+pub fn basic((user, password): (&str, &str)) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// A key of `series` for `machine` with `count` licences, valid from yesterday for a year.
+pub fn key_fields(series: &SeriesKeys, machine: &str, key_no: u64, kind: KeyKind, count: u32) -> KeyFields {
+    KeyFields {
+        key_no,
+        key_id: series.series,
+        reg_no: format!("REG-{key_no}"),
+        key_type: kind,
+        licence_count: count,
+        product_version: "1.0".into(),
+        blank_key_no: None,
+        activation_code: None,
+        activation_date: None,
+        start_date: days_ago(1),
+        period: 365,
+        expire_date: None,
+        flags: 0b1011,
+        itn: Some("7701234567".into()),
+        iec: None,
+        product_name: "Управление складом".into(),
+        article: "ART-1".into(),
+        article_name: "Основная поставка".into(),
+        support_date: None,
+        computer_id: MachineIdentity::from_material(machine.as_bytes()).computer_id(),
+    }
+}
+
+/// The add-in's `connect` body.
+pub fn connect_body(series: &str, computer: &str, is_server: bool) -> Value {
+    json!({
+        "OSVersion": "Debian GNU/Linux 12 (x86_64)", "ComputerName": computer, "LocalIP": "127.0.0.1",
+        "Process": "/opt/1cv8/x86_64/8.3.25.1257/1cv8c", "CPU": "x86_64", "PID": 4242, "IsServer": is_server,
+        "PlatformVersion": "8.3.25.1257", "ModuleName": "/tmp/v8_3F2F_d.tmp",
+        "Version": licence_protocol::VERSION, "KeyID": series
+    })
+}
+
+pub fn session_body(connection: &str, number: u32, computer: &str) -> Value {
+    json!({
+        "ConnectionID": connection,
+        "Session": {
+            "SessionNumber": number.to_string(), "InfoBaseConnectionString": "Srvr=\"srv\";Ref=\"trade\";",
+            "AppName": "1CV8C", "ComputerName": computer, "UserName": format!("user{number}"),
+            "SessionStarted": "2026-11-24T09:00:00.000Z", "AccessCode": null
+        }
+    })
+}
+
+impl TestServer {
+    /// Connects an add-in; returns the connection ID.
+    pub fn connect(&self, series: &str, computer: &str, is_server: bool) -> String {
+        let (status, body) = self.post("/licence/connect", &connect_body(series, computer, is_server));
+        assert_eq!(status, 200, "connect: {body}");
+        body["ConnectionID"].as_str().unwrap().to_owned()
+    }
+
+    /// Obtains a licence for session `number`; the status and body.
+    pub fn obtain(&self, connection: &str, number: u32, computer: &str) -> (u16, Value) {
+        self.post("/licence/obtain", &session_body(connection, number, computer))
+    }
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn days_ago(days: i64) -> UtcTime {
+    UtcTime::from_unix_millis(UtcTime::now().unix_millis() - days * 86_400_000).unwrap()
+}

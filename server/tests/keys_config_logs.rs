@@ -1,0 +1,127 @@
+//! Key files, config and logs against the real server: tampered, foreign, renamed and broken key
+//! files are listed as not workable with the reason and do not stop the others; a broken config is
+//! reported with file, line and reason; logs are named as documented and old ones are removed unless
+//! `KeepPreviousLogs=1`.
+
+mod common;
+
+use common::*;
+use licence_protocol::key::KeyKind;
+use licence_protocol::series::SeriesKeys;
+use serde_json::Value;
+
+fn licence(list: &Value, key_no: u64) -> Value {
+    list["Licences"].as_array().unwrap().iter().find(|k| k["KeyNo"] == key_no).cloned().unwrap_or_else(|| panic!("no key {key_no} in {list}"))
+}
+
+#[test]
+fn bad_key_files_are_reported_and_good_ones_still_work() {
+    let server = TestServer::new("keys-mixed", "").started();
+    let s = SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &key_fields(&s, "keys-mixed", 1, KeyKind::Main, 2));
+
+    // Tampered: one byte of the licence count changed.
+    let tampered = server.install_key(&s, &key_fields(&s, "keys-mixed", 2, KeyKind::Main, 5));
+    let text = std::fs::read_to_string(&tampered).unwrap().replacen("\"LicenceCount\":5", "\"LicenceCount\":9", 1);
+    assert!(text.contains("\"LicenceCount\":9"), "the test must really change the count");
+    std::fs::write(&tampered, text).unwrap();
+
+    // Foreign: issued for another computer and copied here.
+    let foreign = TestServer::new("another-computer", "");
+    let copied = foreign.install_key(&s, &key_fields(&s, "another-computer", 3, KeyKind::Main, 5));
+    std::fs::copy(&copied, server.data_dir().join("672B.3.licence")).unwrap();
+
+    // Issued with this ComputerID but wrapped for other identity material: still not workable.
+    let mut sneaky = key_fields(&s, "keys-mixed", 4, KeyKind::Main, 5);
+    sneaky.computer_id = server.identity().computer_id();
+    let bytes = licence_protocol::keyfile::issue(&sneaky, &s, &licence_protocol::identity::MachineIdentity::from_material(b"elsewhere").binding());
+    std::fs::write(server.data_dir().join("672B.4.licence"), bytes).unwrap();
+
+    // Renamed: a good file under another number.
+    let good = server.install_key(&s, &key_fields(&s, "keys-mixed", 5, KeyKind::Main, 1));
+    std::fs::rename(&good, server.data_dir().join("672B.6.licence")).unwrap();
+
+    // Garbage, and a file whose name is not a key's.
+    std::fs::write(server.data_dir().join("672B.7.licence"), b"\x00\xffnot a key").unwrap();
+    std::fs::write(server.data_dir().join("readme.licence"), b"hello").unwrap();
+
+    let list = server.wait_for_licences(6);
+    let ok = licence(&list, 1);
+    assert_eq!((ok["Workable"].clone(), ok["Enabled"].clone()), (Value::Bool(true), Value::Bool(true)));
+    for (key_no, reason) in [(2, "signature"), (3, "another computer"), (4, "unwrapped"), (6, "file name"), (7, "")] {
+        let k = licence(&list, key_no);
+        assert_eq!(k["Workable"], false, "key {key_no}: {k}");
+        assert_eq!(k["Enabled"], false, "key {key_no}: {k}");
+        let error = k["OpenError"].as_str().unwrap_or_else(|| panic!("key {key_no} has no OpenError: {k}"));
+        assert!(error.contains(reason), "key {key_no}: {error}");
+    }
+    // Only the good key's two licences exist.
+    let conn = server.connect("672B", "APPSRV", true);
+    assert_eq!(server.obtain(&conn, 1, "APPSRV").0, 200);
+    assert_eq!(server.obtain(&conn, 2, "APPSRV").0, 200);
+    assert_eq!(server.obtain(&conn, 3, "APPSRV").0, 403);
+
+    let log = server.log();
+    assert!(log.contains("672B.2.licence"), "the tampered file is named in the log");
+    assert!(log.contains("readme.licence"), "the skipped file is named in the log");
+}
+
+#[test]
+fn a_broken_config_is_located_and_the_rest_applies() {
+    let server = TestServer::new("config-broken", "ServerPort=notaport\nthis is not ini\nSessionTimeout=7\n");
+    server.append_config("[API]\nEnabled=maybe\nUserName=ops\nPassword=pw\n");
+    let server = server.started();
+    let conf = server.root.join("3.0/licenceserver.conf");
+    let log = server.log();
+    let at = |line: usize| format!("{}:{line}: ", conf.display());
+    assert!(log.contains(&format!("{}[Common] ServerPort: `notaport` is not a port number", at(3))), "{log}");
+    assert!(log.contains(&at(4)), "{log}");
+    assert!(log.contains(&format!("{}[API] Enabled: `maybe` is not 0 or 1", at(7))), "{log}");
+    // The good settings around the broken ones apply.
+    let (status, _) = server.request("GET", "/api", None, Some(("ops", "pw")));
+    assert_eq!(status, 200);
+    let conn = server.connect("672B", "PC", false);
+    let (_, c) = server.get(&format!("/api/connections/{conn}"));
+    assert!(c.get("ExpireTime").is_some());
+    let (status, connect) = server.post("/licence/connect", &connect_body("672B", "PC", false));
+    assert_eq!(status, 200);
+    assert_eq!(connect["SessionLeaseSeconds"], 7);
+}
+
+#[test]
+fn logs_are_named_as_documented_and_old_ones_removed() {
+    let mut server = TestServer::new("logs-remove", "");
+    server.start();
+    server.stop();
+    server.start();
+    let names: Vec<String> = std::fs::read_dir(server.logs_dir()).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    assert_eq!(names.len(), 1, "the first run's log was removed: {names:?}");
+    let name = &names[0];
+    let parts: Vec<&str> = name.split('.').collect();
+    assert_eq!(parts.len(), 4, "{name}");
+    assert_eq!(parts[0], "licenceserver");
+    assert_eq!(parts[1].len(), 15, "YYYYMMDD-HHNNSS: {name}");
+    assert_eq!(&parts[1][8..9], "-");
+    assert!(parts[2].parse::<u32>().is_ok(), "pid: {name}");
+    assert_eq!(parts[3], "log");
+
+    let mut keep = TestServer::new("logs-keep", "KeepPreviousLogs=1\n");
+    keep.start();
+    keep.stop();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    keep.start();
+    let count = std::fs::read_dir(keep.logs_dir()).unwrap().count();
+    assert_eq!(count, 2, "KeepPreviousLogs=1 keeps the first run's log");
+}
+
+#[test]
+fn a_pinned_identity_that_is_missing_is_reported_not_ignored() {
+    let server = TestServer::new("pin-missing", "");
+    std::fs::remove_file(server.root.join("machine-id")).unwrap();
+    let server = server.started();
+    assert!(server.log().contains("machine-id"), "{}", server.log());
+    let s = SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &key_fields(&s, "pin-missing", 1, KeyKind::Main, 1));
+    let list = server.wait_for_licences(1);
+    assert_eq!(list["Licences"][0]["Workable"], false);
+}
