@@ -58,7 +58,12 @@ impl App {
             session_lease: Duration::from_secs(config.session_timeout.into()),
         });
         let app = App {
-            inner: Mutex::new(Inner { ledger, keys: BTreeMap::new(), standing: PoolStanding::default(), fingerprint: Vec::new() }),
+            inner: Mutex::new(Inner {
+                ledger,
+                keys: BTreeMap::new(),
+                standing: PoolStanding::default(),
+                fingerprint: Vec::new(),
+            }),
             config,
             layout,
             info,
@@ -97,7 +102,10 @@ impl App {
     }
 
     /// Runs one ledger operation and answers once its changes are committed.
-    pub async fn mutate<T>(&self, op: impl FnOnce(&mut Ledger, UtcTime) -> Result<T, LedgerError>) -> Result<T, AppError> {
+    pub async fn mutate<T>(
+        &self,
+        op: impl FnOnce(&mut Ledger, UtcTime) -> Result<T, LedgerError>,
+    ) -> Result<T, AppError> {
         let (result, done) = {
             let mut inner = self.lock();
             let result = op(&mut inner.ledger, UtcTime::now());
@@ -152,7 +160,7 @@ impl App {
             tick.tick().await;
             self.expire();
             n += 1;
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 let app = self.clone();
                 let _ = tokio::task::spawn_blocking(move || app.reload_keys(UtcTime::now())).await;
             }
@@ -193,7 +201,9 @@ fn encode<T: serde::Serialize>(lease: &T) -> Option<String> {
 fn decode_all<T: serde::de::DeserializeOwned>(rows: &[String], what: &str) -> Vec<T> {
     rows.iter()
         .filter_map(|row| {
-            serde_json::from_str(row).map_err(|e| log::error!("lease store: a saved {what} cannot be read ({e}); dropped")).ok()
+            serde_json::from_str(row)
+                .map_err(|e| log::error!("lease store: a saved {what} cannot be read ({e}); dropped"))
+                .ok()
         })
         .collect()
 }

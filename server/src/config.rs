@@ -114,15 +114,11 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
             v.parse().map_err(|_| format!("`{v}` is not an IP address"))
         }),
         keep_previous_logs: reader.value("Common", "KeepPreviousLogs", false, parse_flag),
-        machine_id_file: reader.value("Common", "MachineIdFile", None, |v| {
-            Ok((!v.is_empty()).then(|| PathBuf::from(v)))
-        }),
-        connection_timeout: reader.value("Common", "ConnectionTimeout", d.connection_timeout, |v| {
-            parse_seconds(v, 2, 3600)
-        }),
-        session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| {
-            parse_seconds(v, 2, 86_400)
-        }),
+        machine_id_file: reader
+            .value("Common", "MachineIdFile", None, |v| Ok((!v.is_empty()).then(|| PathBuf::from(v)))),
+        connection_timeout: reader
+            .value("Common", "ConnectionTimeout", d.connection_timeout, |v| parse_seconds(v, 2, 3600)),
+        session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| parse_seconds(v, 2, 86_400)),
         api_enabled: reader.value("API", "Enabled", true, parse_flag),
         api: reader.access("API", d.api),
         console: reader.access("Console", d.console),
@@ -141,13 +137,7 @@ impl Reader<'_> {
         self.problems.push(ConfigProblem { file: self.file.to_owned(), line, reason });
     }
 
-    fn value<T>(
-        &mut self,
-        section: &str,
-        key: &str,
-        default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> T {
+    fn value<T>(&mut self, section: &str, key: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
         let Some(entry) = self.ini.get(section, key) else { return default };
         match parse(&entry.value) {
             Ok(v) => v,

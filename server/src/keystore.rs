@@ -14,9 +14,6 @@ use std::time::SystemTime;
 /// Key files larger than this are not licence keys.
 const MAX_KEY_FILE: u64 = 64 * 1024;
 
-/// Format version of the key files this server writes and reads (`Version` in the API).
-pub const KEY_FILE_FORMAT: u32 = 1;
-
 #[derive(Debug, Clone)]
 pub struct InstalledKey {
     pub path: PathBuf,
@@ -83,7 +80,8 @@ pub fn scan(dir: &Path, identity: Option<&MachineIdentity>) -> (BTreeMap<u64, In
 }
 
 fn open(path: &Path, series: SeriesId, key_no: u64, identity: Option<&MachineIdentity>) -> InstalledKey {
-    let mut key = InstalledKey { path: path.to_owned(), key_no, series, fields: None, workable: false, open_error: None };
+    let mut key =
+        InstalledKey { path: path.to_owned(), key_no, series, fields: None, workable: false, open_error: None };
     match read_and_check(path, series, key_no) {
         Ok(verified) => {
             key.open_error = binding_problem(&verified, identity);
@@ -104,10 +102,7 @@ fn read_and_check(path: &Path, series: SeriesId, key_no: u64) -> Result<keyfile:
     let verified = keyfile::verify(&bytes).map_err(|e| e.to_string())?;
     let f = &verified.fields;
     if f.key_id != series || f.key_no != key_no {
-        return Err(format!(
-            "file name does not match the key inside ({}); the file was renamed",
-            f.file_name()
-        ));
+        return Err(format!("file name does not match the key inside ({}); the file was renamed", f.file_name()));
     }
     Ok(verified)
 }
@@ -118,9 +113,8 @@ fn binding_problem(verified: &keyfile::VerifiedKeyFile, identity: Option<&Machin
         return Some("this computer's identity is unknown (see the log); keys cannot be checked".into());
     };
     let here = identity.computer_id();
-    if !verified.fields.computer_id.eq_ignore_ascii_case(&here) {
-        return Some(keyfile::KeyFileError::ForeignComputer(verified.fields.computer_id.clone()).to_string()
-            + &format!("; this computer is {here}"));
+    if let Err(e) = verified.ensure_issued_for(&here) {
+        return Some(format!("{e}; this computer is {here}"));
     }
     // Unwrapping proves the file was issued for this machine's raw identity, not only its ID.
     verified.unwrap_secret(&identity.binding()).err().map(|e| e.to_string())
@@ -134,7 +128,15 @@ mod tests {
     fn file_names_follow_the_documented_pattern() {
         assert_eq!(parse_file_name("672B.7121172.licence"), Some(("672B".parse().unwrap(), 7121172)));
         assert_eq!(parse_file_name("672b.1.licence").map(|k| k.1), Some(1));
-        for bad in ["672B.licence", "672B.0.licence", "672B.x.licence", "67ZB.1.licence", "672B.1.lic", "672B.+1.licence", "672B.1.2.licence"] {
+        for bad in [
+            "672B.licence",
+            "672B.0.licence",
+            "672B.x.licence",
+            "67ZB.1.licence",
+            "672B.1.lic",
+            "672B.+1.licence",
+            "672B.1.2.licence",
+        ] {
             assert_eq!(parse_file_name(bad), None, "{bad}");
         }
     }

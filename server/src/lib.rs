@@ -32,7 +32,12 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
     let (mut config, problems) = config::load(&config_path);
     let log_path = logging::start(&layout.logs_dir(), config.keep_previous_logs, true)
         .with_context(|| format!("cannot open a log file in {}", layout.logs_dir().display()))?;
-    log::info!("licenceserver {} starting (pid {}), log {}", licence_protocol::VERSION, std::process::id(), log_path.display());
+    log::info!(
+        "licenceserver {} starting (pid {}), log {}",
+        licence_protocol::VERSION,
+        std::process::id(),
+        log_path.display()
+    );
     for p in &problems {
         log::error!("config {p}");
     }
@@ -42,9 +47,9 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address} (is another server running? set [Common] ServerPort)"))?;
+        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} (is another server running? set [Common] ServerPort)")
+        })?;
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
         log::info!("listening on {address}; ComputerID {}", app.info.computer_id);

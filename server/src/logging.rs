@@ -45,8 +45,7 @@ pub fn start(dir: &Path, keep_previous: bool, to_stderr: bool) -> std::io::Resul
         .add_filter_ignore_str("hyper")
         .add_filter_ignore_str("h2")
         .build();
-    let mut loggers: Vec<Box<dyn SharedLogger>> =
-        vec![WriteLogger::new(LevelFilter::Info, config.clone(), file)];
+    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(LevelFilter::Info, config.clone(), file)];
     if to_stderr {
         loggers.push(WriteLogger::new(LevelFilter::Info, config, std::io::stderr()));
     }

@@ -43,7 +43,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             "--root" => root = Some(PathBuf::from(value("--root")?)),
             "--port" => {
                 let v = value("--port")?;
-                overrides.port = Some(v.parse().ok().filter(|p| *p > 0).ok_or(format!("--port `{v}` is not a port number"))?);
+                overrides.port =
+                    Some(v.parse().ok().filter(|p| *p > 0).ok_or(format!("--port `{v}` is not a port number"))?);
             }
             "--listen" => {
                 let v = value("--listen")?;

@@ -106,19 +106,11 @@ pub fn evaluate(keys: &[PoolKey]) -> PoolStanding {
     standing
 }
 
-fn evaluate_series(
-    series: SeriesId,
-    keys: &[&PoolKey],
-    out: &mut BTreeMap<u64, KeyStanding>,
-) -> SeriesStanding {
+fn evaluate_series(series: SeriesId, keys: &[&PoolKey], out: &mut BTreeMap<u64, KeyStanding>) -> SeriesStanding {
     let usable = |k: &PoolKey| own_reason(k).is_none();
     let main_counts = keys.iter().any(|k| k.kind == KeyKind::Main && usable(k));
     let demo_blocked = keys.iter().any(|k| k.kind != KeyKind::Demo && k.enabled && k.workable);
-    let first_demo = keys
-        .iter()
-        .filter(|k| k.kind == KeyKind::Demo && usable(k))
-        .map(|k| k.key_no)
-        .min();
+    let first_demo = keys.iter().filter(|k| k.kind == KeyKind::Demo && usable(k)).map(|k| k.key_no).min();
 
     let mut capacity = 0u32;
     let mut any_counts = false;
@@ -209,15 +201,7 @@ mod tests {
     }
 
     fn key(key_no: u64, kind: KeyKind, licence_count: u32) -> PoolKey {
-        PoolKey {
-            key_no,
-            series: series(),
-            kind,
-            licence_count,
-            workable: true,
-            enabled: true,
-            validity: in_date(),
-        }
+        PoolKey { key_no, series: series(), kind, licence_count, workable: true, enabled: true, validity: in_date() }
     }
 
     fn expired(mut k: PoolKey) -> PoolKey {

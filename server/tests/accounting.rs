@@ -103,10 +103,14 @@ fn release_check_heartbeat_and_disconnect() {
     let (status, checked) = server.post("/licence/check", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
     assert_eq!(status, 200);
     assert_eq!(checked["Reused"], true);
-    let (status, beat) = server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [a["SessionID"], b["SessionID"], "GONE"]}));
+    let (status, beat) = server.post(
+        "/licence/heartbeat",
+        &json!({"ConnectionID": conn, "Sessions": [a["SessionID"], b["SessionID"], "GONE"]}),
+    );
     assert_eq!(status, 200, "{beat}");
     assert_eq!(beat["LostSessions"], json!(["GONE"]));
-    let (status, released) = server.post("/licence/release", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
+    let (status, released) =
+        server.post("/licence/release", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
     assert_eq!((status, released["Released"].clone()), (200, json!(true)));
     let (_, again) = server.post("/licence/release", &json!({"ConnectionID": conn, "SessionID": a["SessionID"]}));
     assert_eq!(again["Released"], false, "releasing twice is harmless");

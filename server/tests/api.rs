@@ -29,7 +29,18 @@ fn serverinfo_has_every_documented_field() {
     let server = TestServer::new("machine-serverinfo", "").started();
     let (status, body) = server.get("/api/serverinfo");
     assert_eq!(status, 200);
-    for field in ["ComputerName", "LocalIP", "OSType", "OSVersion", "ModuleName", "PID", "CPU", "Version", "Started", "ComputerID"] {
+    for field in [
+        "ComputerName",
+        "LocalIP",
+        "OSType",
+        "OSVersion",
+        "ModuleName",
+        "PID",
+        "CPU",
+        "Version",
+        "Started",
+        "ComputerID",
+    ] {
         assert!(body.get(field).is_some(), "{field} missing: {body}");
     }
     assert_eq!(body["ComputerID"], server.identity().computer_id());
@@ -51,9 +62,32 @@ fn licences_show_every_field_of_the_guide() {
     let list = server.wait_for_licences(1);
     let key = &list["Licences"][0];
     for field in [
-        "Type", "FileName", "OpenError", "Enabled", "Workable", "Version", "KeyNo", "KeyID", "RegNo", "KeyType",
-        "LicenceCount", "ProductVersion", "BlankKeyNo", "ActivationCode", "ActivationDate", "StartDate", "Period",
-        "ExpireDate", "DaysLeft", "Expired", "Flags", "ITN", "IEC", "ProductName", "Article", "ArticleName",
+        "Type",
+        "FileName",
+        "OpenError",
+        "Enabled",
+        "Workable",
+        "Version",
+        "KeyNo",
+        "KeyID",
+        "RegNo",
+        "KeyType",
+        "LicenceCount",
+        "ProductVersion",
+        "BlankKeyNo",
+        "ActivationCode",
+        "ActivationDate",
+        "StartDate",
+        "Period",
+        "ExpireDate",
+        "DaysLeft",
+        "Expired",
+        "Flags",
+        "ITN",
+        "IEC",
+        "ProductName",
+        "Article",
+        "ArticleName",
     ] {
         assert!(key.get(field).is_some(), "{field} missing: {key}");
     }
@@ -159,7 +193,14 @@ fn switched_off_api_answers_503() {
 #[test]
 fn wrong_methods_answer_405_with_the_error_body() {
     let server = TestServer::new("machine-405", "").started();
-    for (method, path) in [("POST", "/api/serverinfo"), ("PUT", "/api/licences"), ("DELETE", "/api/licences/1"), ("POST", "/api/connections"), ("PATCH", "/api/sessions"), ("DELETE", "/api")] {
+    for (method, path) in [
+        ("POST", "/api/serverinfo"),
+        ("PUT", "/api/licences"),
+        ("DELETE", "/api/licences/1"),
+        ("POST", "/api/connections"),
+        ("PATCH", "/api/sessions"),
+        ("DELETE", "/api"),
+    ] {
         let (status, body) = server.request(method, path, Some("{}"), Some(ADMIN));
         assert_eq!(status, 405, "{method} {path}: {body}");
         error_body_is_documented(405, &body, "EHTTPMethodNotAllowed");
@@ -172,7 +213,9 @@ fn wrong_methods_answer_405_with_the_error_body() {
 fn install_licence_validates_then_answers_501() {
     let server = TestServer::new("machine-501", "").started();
     let post = |body: &str| server.request("POST", "/api/licences", Some(body), Some(ADMIN));
-    let (status, body) = post(r#"{"ActivationCodeString": "4345-9320-2035-7421-5361", "ITN": 1234567890, "IEC": null, "BlankKeyNo": null}"#);
+    let (status, body) = post(
+        r#"{"ActivationCodeString": "4345-9320-2035-7421-5361", "ITN": 1234567890, "IEC": null, "BlankKeyNo": null}"#,
+    );
     assert_eq!(status, 501);
     error_body_is_documented(501, &body, "EHTTPNotImplemented");
     for bad in ["{", "[]", "", "{\"ITN\": 1}", "{\"ActivationCodeString\": 5}", "null", "\u{0}"] {
@@ -182,16 +225,41 @@ fn install_licence_validates_then_answers_501() {
     }
 }
 
+/// Sends headers announcing a huge body and a little of it, then reads what the server answers:
+/// it must refuse at once, without reading (or buffering) the rest.
+fn announce_huge_body(server: &TestServer, path: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"ActivationCodeString\": \"",
+        basic(ADMIN),
+        64 * 1024 * 1024
+    );
+    let mut request = head.into_bytes();
+    request.extend_from_slice(&[b'9'; 8192]);
+    stream.write_all(&request).unwrap();
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        assert!(!answer.is_empty(), "no answer before the connection failed: {e}");
+    }
+    let text = String::from_utf8_lossy(&answer);
+    let status =
+        text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line: {text}"));
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 #[test]
 fn oversized_bodies_are_refused_and_the_server_lives_on() {
     let server = TestServer::new("machine-413", "").started();
-    let huge = format!("{{\"ActivationCodeString\": \"{}\"}}", "9".repeat(2 * 1024 * 1024));
-    let (status, body) = server.request("POST", "/api/licences", Some(&huge), Some(ADMIN));
+    let (status, body) = announce_huge_body(&server, "/api/licences");
     assert_eq!(status, 413, "{body}");
     error_body_is_documented(413, &body, "EHTTPPayloadTooLarge");
-    let (status, body) = server.request("POST", "/licence/connect", Some(&huge), None);
+    let (status, body) = announce_huge_body(&server, "/licence/connect");
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["Code"], 5);
+    assert!(body["Message"].as_str().unwrap().contains("larger than"), "{body}");
     assert_eq!(server.get("/api").0, 200);
 }
 
@@ -229,7 +297,10 @@ fn other_major_version_is_refused_clearly() {
     let (status, answer) = server.post("/licence/connect", &body);
     assert_eq!(status, 409);
     assert_eq!(answer["Code"], 3);
-    assert_eq!(answer["Message"], format!("server version {} does not match client version 2.1.7.100", licence_protocol::VERSION));
+    assert_eq!(
+        answer["Message"],
+        format!("server version {} does not match client version 2.1.7.100", licence_protocol::VERSION)
+    );
 }
 
 #[test]
@@ -249,7 +320,25 @@ fn connections_and_sessions_have_the_guides_fields_and_shapes() {
     let (status, c) = server.get(&format!("/api/connections/{conn}"));
     assert_eq!(status, 200);
     assert_eq!(c, list["Connections"][0]);
-    for field in ["ID", "PeerIP", "Created", "LastUsed", "OSVersion", "ComputerName", "LocalIP", "Process", "CPU", "PID", "IsServer", "PlatformVersion", "ModuleName", "Version", "KeyID", "ExpireTime", "Expired"] {
+    for field in [
+        "ID",
+        "PeerIP",
+        "Created",
+        "LastUsed",
+        "OSVersion",
+        "ComputerName",
+        "LocalIP",
+        "Process",
+        "CPU",
+        "PID",
+        "IsServer",
+        "PlatformVersion",
+        "ModuleName",
+        "Version",
+        "KeyID",
+        "ExpireTime",
+        "Expired",
+    ] {
         assert!(c.get(field).is_some(), "{field} missing: {c}");
     }
     assert_eq!(c["PeerIP"], "127.0.0.1");
@@ -262,7 +351,22 @@ fn connections_and_sessions_have_the_guides_fields_and_shapes() {
     let (status, s) = server.get(&format!("/api/sessions/{session_id}"));
     assert_eq!(status, 200);
     assert_eq!(s, list["Sessions"][0]);
-    for field in ["ID", "SessionNumber", "IsServer", "InfoBaseConnectionString", "AppName", "ComputerName", "UserName", "SessionStarted", "SessionConnection", "AccessCode", "ExpireTime", "Expired", "KeyID", "UsedLicence"] {
+    for field in [
+        "ID",
+        "SessionNumber",
+        "IsServer",
+        "InfoBaseConnectionString",
+        "AppName",
+        "ComputerName",
+        "UserName",
+        "SessionStarted",
+        "SessionConnection",
+        "AccessCode",
+        "ExpireTime",
+        "Expired",
+        "KeyID",
+        "UsedLicence",
+    ] {
         assert!(s.get(field).is_some(), "{field} missing: {s}");
     }
     assert_eq!(s["SessionNumber"], "2");

@@ -45,7 +45,8 @@ fn run_restart(machine: &str, crash: bool) {
         assert_eq!(status, 200, "session {sid} after restart: {g}");
         assert_eq!(g["UsedLicence"], 500);
     }
-    let (status, beat) = server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [sessions[0], sessions[1]]}));
+    let (status, beat) =
+        server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [sessions[0], sessions[1]]}));
     assert_eq!(status, 200);
     assert_eq!(beat["LostSessions"], json!([]));
 
@@ -98,7 +99,8 @@ fn kill_9_in_the_middle_of_a_burst_never_hands_out_more_than_the_keys_hold() {
     server.kill();
     server.start();
     let (_, list) = server.get("/api/sessions");
-    let live: Vec<String> = list["Sessions"].as_array().unwrap().iter().map(|s| s["ID"].as_str().unwrap().to_owned()).collect();
+    let live: Vec<String> =
+        list["Sessions"].as_array().unwrap().iter().map(|s| s["ID"].as_str().unwrap().to_owned()).collect();
     assert!(live.len() <= 20, "never more than the key holds");
     for sid in &granted {
         assert!(live.contains(sid), "a session that was granted before the kill was lost: {sid}");

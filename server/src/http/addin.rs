@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{
     self, path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     KeyInfoResponse, KeyParameters, ObtainRequest, ReleaseResponse, SessionRequest, WireError,
 };
-use licence_protocol::time::UtcTime;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +53,10 @@ impl From<AppError> for Failure {
     }
 }
 
+pub fn bad_request(message: String) -> Failure {
+    Failure(WireError::new(ErrorCode::BadRequest, message))
+}
+
 pub fn unknown_call(path: &str) -> Failure {
     let path: String = path.chars().take(200).collect();
     Failure(WireError::new(ErrorCode::BadRequest, format!("\"{path}\" is not a call of this server's add-in protocol")))
@@ -61,10 +65,14 @@ pub fn unknown_call(path: &str) -> Failure {
 type Answer<T> = Result<Json<T>, Failure>;
 
 async fn body<T: DeserializeOwned>(app: &Arc<App>, request: Request) -> Result<T, Failure> {
-    super::read_json(request, app, |_, message| Failure(WireError::new(ErrorCode::BadRequest, message))).await
+    super::read_json(request, app, |_, message| bad_request(message)).await
 }
 
-async fn connect(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Answer<ConnectResponse> {
+async fn connect(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Answer<ConnectResponse> {
     let facts: ConnectRequest = body(&app, request).await?;
     let ours = licence_protocol::VERSION;
     if licence_protocol::compatibility_line(&facts.version) != licence_protocol::compatibility_line(ours) {
@@ -76,7 +84,9 @@ async fn connect(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Soc
     let peer_ip = peer.ip().to_canonical().to_string();
     let (key_id, computer) = (facts.key_id, facts.computer_name.clone());
     let connection_id = id.clone();
-    let expire_time = app.mutate(move |ledger, now| Ok::<_, LedgerError>(ledger.connect(id, facts, peer_ip, now).expire_time)).await?;
+    let expire_time = app
+        .mutate(move |ledger, now| Ok::<_, LedgerError>(ledger.connect(id, facts, peer_ip, now).expire_time))
+        .await?;
     log::info!("connection {connection_id} from {computer} ({peer}) for series {key_id}");
     Ok(Json(lease_terms(&app, connection_id, expire_time)))
 }
@@ -97,7 +107,10 @@ async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<Hear
     let req: HeartbeatRequest = body(&app, request).await?;
     let (expire_time, lost_sessions) = {
         let mut inner = app.lock();
-        inner.ledger.heartbeat(&req.connection_id, &req.sessions, UtcTime::now()).map_err(|e| Failure::from(AppError::Refused(e)))?
+        inner
+            .ledger
+            .heartbeat(&req.connection_id, &req.sessions, UtcTime::now())
+            .map_err(|e| Failure::from(AppError::Refused(e)))?
     };
     Ok(Json(HeartbeatResponse { expire_time, lost_sessions }))
 }
@@ -113,7 +126,10 @@ async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::Li
     let req: SessionRequest = body(&app, request).await?;
     let grant = {
         let mut inner = app.lock();
-        inner.ledger.check(&req.connection_id, &req.session_id, UtcTime::now()).map_err(|e| Failure::from(AppError::Refused(e)))?
+        inner
+            .ledger
+            .check(&req.connection_id, &req.session_id, UtcTime::now())
+            .map_err(|e| Failure::from(AppError::Refused(e)))?
     };
     Ok(Json(grant.into()))
 }
@@ -134,11 +150,10 @@ async fn key_info(State(app): State<Arc<App>>, request: Request) -> Answer<KeyIn
     let req: ConnectionRequest = body(&app, request).await?;
     let now = UtcTime::now();
     let inner = app.lock();
-    let series = inner
-        .ledger
-        .connection(&req.connection_id)
-        .map(|c| c.facts.key_id)
-        .ok_or_else(|| Failure(WireError::new(ErrorCode::UnknownConnection, "unknown connection: connect again")))?;
+    let series =
+        inner.ledger.connection(&req.connection_id).map(|c| c.facts.key_id).ok_or_else(|| {
+            Failure(WireError::new(ErrorCode::UnknownConnection, "unknown connection: connect again"))
+        })?;
     let keys: Vec<KeyParameters> = inner
         .keys
         .values()

@@ -59,11 +59,17 @@ async fn licences(State(app): State<Arc<App>>, query: Filters) -> Answer {
 }
 
 async fn licence(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
-    let number: u64 = key_no
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("KeyNo `{}` is not a key's serial number", key_no.chars().take(64).collect::<String>())))?;
+    let number: u64 = key_no.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "KeyNo `{}` is not a key's serial number",
+            key_no.chars().take(64).collect::<String>()
+        ))
+    })?;
     let inner = app.lock();
-    let key = inner.keys.get(&number).ok_or_else(|| ApiError::not_found(format!("No key with KeyNo {number} is installed.")))?;
+    let key = inner
+        .keys
+        .get(&number)
+        .ok_or_else(|| ApiError::not_found(format!("No key with KeyNo {number} is installed.")))?;
     Ok(Json(json!(views::licence(key, &inner.standing, inner.ledger.used(number), UtcTime::now()))))
 }
 
@@ -73,7 +79,9 @@ async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Resul
     let body: Value = super::read_json(request, &app, ApiError::new).await?;
     match body.get("ActivationCodeString") {
         Some(Value::String(_)) => {}
-        Some(_) => return Err(ApiError::bad_request("ActivationCodeString must be a string like 4345-9320-2035-7421-5361")),
+        Some(_) => {
+            return Err(ApiError::bad_request("ActivationCodeString must be a string like 4345-9320-2035-7421-5361"))
+        }
         None => return Err(ApiError::bad_request("ActivationCodeString is required")),
     }
     Err(ApiError::new(

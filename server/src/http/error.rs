@@ -66,7 +66,10 @@ impl ApiError {
     }
 
     pub fn api_disabled() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "The API is switched off in the server's parameters ([API] Enabled=0).")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The API is switched off in the server's parameters ([API] Enabled=0).",
+        )
     }
 
     /// A failure whose details belong in the log only.
@@ -97,9 +100,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"licenceserver\", charset=\"UTF-8\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"licenceserver\", charset=\"UTF-8\""),
+            );
         }
         response
     }

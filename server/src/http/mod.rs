@@ -40,8 +40,17 @@ fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// In front of every request: `/api` may be switched off or need a login.
+/// In front of every request: a body announced larger than [`MAX_BODY`] is refused before it is
+/// read; `/api` may be switched off or need a login.
 async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if announced_length(&request).is_some_and(|n| n > MAX_BODY as u64) {
+        let message = format!("the request body is larger than {MAX_BODY} bytes");
+        return if request.uri().path().starts_with(addin::PREFIX) {
+            addin::bad_request(message).into_response()
+        } else {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+        };
+    }
     if is_api(request.uri().path()) {
         if !app.config.api_enabled {
             return ApiError::api_disabled().into_response();
@@ -51,6 +60,10 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
         }
     }
     next.run(request).await
+}
+
+fn announced_length(request: &Request) -> Option<u64> {
+    request.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 async fn not_found(request: Request) -> Response {
@@ -90,12 +103,18 @@ pub async fn read_json<T: DeserializeOwned, E>(
     let bytes = match Bytes::from_request(request, state).await {
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(fail(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY} bytes")))
+            return Err(fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            ))
         }
-        Err(rejection) => return Err(fail(StatusCode::BAD_REQUEST, format!("the request body cannot be read: {rejection}"))),
+        Err(rejection) => {
+            return Err(fail(StatusCode::BAD_REQUEST, format!("the request body cannot be read: {rejection}")))
+        }
     };
     if bytes.is_empty() {
         return Err(fail(StatusCode::BAD_REQUEST, "the request body is empty; a JSON object is expected".into()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
 }

@@ -3,9 +3,10 @@
 //! `SessionNumber` and both `Expired` flags are strings (`"False"`), as the guide's examples show.
 //! Licence flags (`Enabled`, `Workable`, `Expired`) are JSON booleans.
 
-use crate::keystore::{InstalledKey, KEY_FILE_FORMAT};
+use crate::keystore::InstalledKey;
 use crate::ledger::{Connection, Session};
 use crate::pool::PoolStanding;
+use licence_protocol::keyfile;
 use licence_protocol::time::UtcTime;
 use serde::Serialize;
 use serde_json::Value;
@@ -70,7 +71,7 @@ pub fn licence(key: &InstalledKey, standing: &PoolStanding, used: u32, now: UtcT
         open_error,
         enabled: counts,
         workable: key.workable,
-        version: KEY_FILE_FORMAT.to_string(),
+        version: keyfile::FORMAT.to_string(),
         key_no: key.key_no,
         key_id: key.series.to_string(),
         reg_no: f.map(|f| f.reg_no.clone()),
@@ -200,7 +201,10 @@ pub fn filter(items: Vec<Value>, query: &[(String, String)]) -> Result<Vec<Value
     }
     let Some(first) = items.first() else { return Ok(items) };
     if let Some((name, _)) = query.iter().find(|(name, _)| first.get(name).is_none()) {
-        return Err(format!("unknown filter `{}`: filters are field names of the listed items", name.chars().take(64).collect::<String>()));
+        return Err(format!(
+            "unknown filter `{}`: filters are field names of the listed items",
+            name.chars().take(64).collect::<String>()
+        ));
     }
     Ok(items
         .into_iter()
@@ -223,7 +227,10 @@ mod tests {
 
     #[test]
     fn filters_match_fields_without_letter_case() {
-        let items = vec![json!({"KeyID": "672B", "IsServer": false, "UserName": "Иванов"}), json!({"KeyID": "1A2B", "IsServer": true, "UserName": null})];
+        let items = vec![
+            json!({"KeyID": "672B", "IsServer": false, "UserName": "Иванов"}),
+            json!({"KeyID": "1A2B", "IsServer": true, "UserName": null}),
+        ];
         let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
         assert_eq!(filter(items.clone(), &q("KeyID", "672b")).unwrap().len(), 1);
         assert_eq!(filter(items.clone(), &q("IsServer", "true")).unwrap()[0]["KeyID"], "1A2B");

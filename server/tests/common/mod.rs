@@ -123,7 +123,8 @@ impl TestServer {
 
     /// Everything the server has logged so far, all runs.
     pub fn log(&self) -> String {
-        let mut files: Vec<_> = std::fs::read_dir(self.logs_dir()).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> =
+            std::fs::read_dir(self.logs_dir()).into_iter().flatten().flatten().map(|e| e.path()).collect();
         files.sort();
         files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect::<Vec<_>>().join("\n")
     }
