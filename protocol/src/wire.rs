@@ -192,10 +192,12 @@ pub enum ErrorCode {
     SessionEnded = 9,
     Internal = 10,
     KeyNotStarted = 11,
+    /// The server holds as many connections or sessions as its limits allow; try again later.
+    ServerBusy = 12,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::ServerUnreachable,
         ErrorCode::NoFreeLicence,
         ErrorCode::VersionMismatch,
@@ -207,6 +209,7 @@ impl ErrorCode {
         ErrorCode::SessionEnded,
         ErrorCode::Internal,
         ErrorCode::KeyNotStarted,
+        ErrorCode::ServerBusy,
     ];
 
     pub fn number(self) -> u16 {
@@ -231,6 +234,7 @@ impl ErrorCode {
             ErrorCode::SessionEnded => "SessionEnded",
             ErrorCode::Internal => "Internal",
             ErrorCode::KeyNotStarted => "KeyNotStarted",
+            ErrorCode::ServerBusy => "ServerBusy",
         }
     }
 
@@ -244,6 +248,7 @@ impl ErrorCode {
             ErrorCode::VersionMismatch => 409,
             ErrorCode::ServerUnreachable => 502,
             ErrorCode::Internal => 500,
+            ErrorCode::ServerBusy => 503,
         }
     }
 }
@@ -287,7 +292,7 @@ mod tests {
     #[test]
     fn error_numbers_are_stable_and_unique() {
         let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.number()).collect();
-        assert_eq!(numbers, (1..=11).collect::<Vec<u16>>());
+        assert_eq!(numbers, (1..=12).collect::<Vec<u16>>());
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_number(c.number()), Some(c));
         }

@@ -38,6 +38,10 @@ pub struct ServerConfig {
     pub connection_timeout: u32,
     /// Seconds a session keeps its licence past its last heartbeat or check.
     pub session_timeout: u32,
+    /// Live connections the server accepts at most: a hostile or broken client cannot grow it without bound.
+    pub max_connections: u32,
+    /// Live sessions at most (file-mode sessions share a seat, so licences alone do not bound them).
+    pub max_sessions: u32,
     pub api_enabled: bool,
     pub api: Access,
     pub console: Access,
@@ -53,6 +57,8 @@ impl Default for ServerConfig {
             machine_id_file: None,
             connection_timeout: 20,
             session_timeout: 60,
+            max_connections: 100_000,
+            max_sessions: 100_000,
             api_enabled: true,
             api: admin(AuthMode::Always),
             console: admin(AuthMode::ChangesOnly),
@@ -119,6 +125,8 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
         connection_timeout: reader
             .value("Common", "ConnectionTimeout", d.connection_timeout, |v| parse_seconds(v, 2, 3600)),
         session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| parse_seconds(v, 2, 86_400)),
+        max_connections: reader.value("Common", "MaxConnections", d.max_connections, |v| parse_count(v, 1, 10_000_000)),
+        max_sessions: reader.value("Common", "MaxSessions", d.max_sessions, |v| parse_count(v, 1, 10_000_000)),
         api_enabled: reader.value("API", "Enabled", true, parse_flag),
         api: reader.access("API", d.api),
         console: reader.access("Console", d.console),
@@ -177,6 +185,13 @@ fn parse_seconds(v: &str, min: u32, max: u32) -> Result<u32, String> {
     match v.parse::<u32>() {
         Ok(s) if (min..=max).contains(&s) => Ok(s),
         _ => Err(format!("`{v}` is not a number of seconds from {min} to {max}")),
+    }
+}
+
+fn parse_count(v: &str, min: u32, max: u32) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{v}` is not a number from {min} to {max}")),
     }
 }
 

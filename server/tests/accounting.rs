@@ -264,3 +264,21 @@ fn two_hundred_clients_race_for_the_last_licence() {
     assert_eq!(used(&server, 1000), 10);
     assert_eq!(server.get("/api/sessions").1["Sessions"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn connection_and_session_limits_keep_a_flood_out() {
+    let (server, _) = server_with_key("acc-limits", 100, "MaxConnections=3\nMaxSessions=4\n");
+    let conns: Vec<String> = (0..3).map(|i| server.connect("672B", &format!("PC{i}"), false)).collect();
+    let (status, busy) = server.post("/licence/connect", &connect_body("672B", "PC9", false));
+    assert_eq!((status, busy["Code"].clone(), busy["Error"].clone()), (503, json!(12), json!("ServerBusy")), "{busy}");
+    // File-mode sessions of one computer share one seat, so only MaxSessions bounds them.
+    for n in 1..=4 {
+        assert_eq!(server.obtain(&conns[0], n, "PC0").0, 200);
+    }
+    let (status, busy) = server.obtain(&conns[0], 5, "PC0");
+    assert_eq!((status, busy["Code"].clone()), (503, json!(12)), "{busy}");
+    assert_eq!(used(&server, 1000), 1);
+    // Capacity comes back as soon as connections leave.
+    assert_eq!(server.post("/licence/disconnect", &json!({"ConnectionID": conns[0]})).0, 200);
+    assert_eq!(server.post("/licence/connect", &connect_body("672B", "PC9", false)).0, 200);
+}

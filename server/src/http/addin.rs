@@ -53,6 +53,10 @@ impl From<AppError> for Failure {
     }
 }
 
+fn busy(message: String) -> Failure {
+    Failure(WireError::new(ErrorCode::ServerBusy, message))
+}
+
 pub fn bad_request(message: String) -> Failure {
     Failure(WireError::new(ErrorCode::BadRequest, message))
 }
@@ -79,6 +83,11 @@ async fn connect(
         let client: String = facts.version.chars().take(40).collect();
         log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
         return Err(Failure(WireError::version_mismatch(ours, &client)));
+    }
+    let limit = app.config.max_connections as usize;
+    if app.lock().ledger.connection_count() >= limit {
+        log::warn!("refused a connection from {peer}: {limit} connections are live ([Common] MaxConnections)");
+        return Err(busy(format!("the server already holds {limit} connections; try again later")));
     }
     let id = app::new_id().map_err(Failure::from)?;
     let peer_ip = peer.ip().to_canonical().to_string();
@@ -118,7 +127,19 @@ async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<Hear
 async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::LicenceGrant> {
     let req: ObtainRequest = body(&app, request).await?;
     let session_id = app::new_id().map_err(Failure::from)?;
-    let grant = app.mutate(move |ledger, now| ledger.obtain(&req.connection_id, req.session, session_id, now)).await?;
+    let limit = app.config.max_sessions as usize;
+    let grant = app
+        .mutate(move |ledger, now| {
+            if ledger.session_count() >= limit {
+                return Ok(Err(limit));
+            }
+            ledger.obtain(&req.connection_id, req.session, session_id, now).map(Ok)
+        })
+        .await?
+        .map_err(|limit| {
+            log::warn!("refused a session: {limit} sessions are live ([Common] MaxSessions)");
+            busy(format!("the server already holds {limit} sessions; try again later"))
+        })?;
     Ok(Json(grant.into()))
 }
 
