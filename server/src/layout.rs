@@ -46,8 +46,9 @@ impl Layout {
         self.config_dir().join("leases.sqlite")
     }
 
+    /// `data` on Linux, `Data` on Windows: the spelling the guide's `FileName` examples show.
     pub fn data_dir(&self) -> PathBuf {
-        self.root.join("data")
+        self.root.join(if cfg!(windows) { "Data" } else { "data" })
     }
 
     /// Creates the folders the server writes into.

@@ -40,6 +40,8 @@ fn client_server_mode_takes_one_licence_per_session() {
     assert_eq!(refused["Code"], 2);
     assert_eq!(refused["Error"], "NoFreeLicence");
     assert!(refused["Message"].as_str().unwrap().contains("672B"), "{refused}");
+    let log = server.log();
+    assert!(log.contains("refused a licence to session 4 of APPSRV"), "denials are logged for the administrator: {log}");
 }
 
 #[test]

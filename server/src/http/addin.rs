@@ -127,6 +127,10 @@ async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<Hear
 async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::LicenceGrant> {
     let req: ObtainRequest = body(&app, request).await?;
     let session_id = app::new_id().map_err(Failure::from)?;
+    let who = format!(
+        "session {} of {} (connection {})",
+        req.session.session_number, req.session.computer_name, req.connection_id
+    );
     let limit = app.config.max_sessions as usize;
     let grant = app
         .mutate(move |ledger, now| {
@@ -135,7 +139,12 @@ async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::L
             }
             ledger.obtain(&req.connection_id, req.session, session_id, now).map(Ok)
         })
-        .await?
+        .await
+        .inspect_err(|e| {
+            if let AppError::Refused(refusal) = e {
+                log::info!("refused a licence to {}: {refusal}", who.chars().take(300).collect::<String>());
+            }
+        })?
         .map_err(|limit| {
             log::warn!("refused a session: {limit} sessions are live ([Common] MaxSessions)");
             busy(format!("the server already holds {limit} sessions; try again later"))
