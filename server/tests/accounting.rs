@@ -41,7 +41,10 @@ fn client_server_mode_takes_one_licence_per_session() {
     assert_eq!(refused["Error"], "NoFreeLicence");
     assert!(refused["Message"].as_str().unwrap().contains("672B"), "{refused}");
     let log = server.log();
-    assert!(log.contains("refused a licence to session 4 of APPSRV"), "denials are logged for the administrator: {log}");
+    assert!(
+        log.contains("refused a licence to session 4 of APPSRV"),
+        "denials are logged for the administrator: {log}"
+    );
 }
 
 #[test]

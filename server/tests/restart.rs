@@ -72,38 +72,44 @@ fn sessions_survive_kill_9() {
 }
 
 #[test]
-fn kill_9_in_the_middle_of_a_burst_never_hands_out_more_than_the_keys_hold() {
+fn kill_9_in_the_middle_of_a_burst_never_loses_an_acknowledged_licence() {
     let mut server = TestServer::new("restart-burst", "");
     server.start();
     let s = SeriesKeys::generate("672B".parse().unwrap());
-    server.install_key(&s, &key_fields(&s, "restart-burst", 501, KeyKind::Main, 20));
+    server.install_key(&s, &key_fields(&s, "restart-burst", 501, KeyKind::Main, 20_000));
     server.wait_for_licences(1);
     let conn = server.connect("672B", "APPSRV", true);
-    // Clients keep obtaining while the server is killed under them.
-    let granted: Vec<String> = std::thread::scope(|scope| {
+    // A client obtains licences as fast as it can while the server is killed under it.
+    let acknowledged: Vec<String> = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
+            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(2)).build();
             let mut got = Vec::new();
-            for n in 1..=40u32 {
-                let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(2)).build();
+            for n in 1..=20_000u32 {
                 let body = session_body(&conn, n, "APPSRV").to_string();
-                if let Ok(r) = agent.post(&server.url("/licence/obtain")).send_string(&body) {
-                    let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-                    got.push(v["SessionID"].as_str().unwrap().to_owned());
+                match agent.post(&server.url("/licence/obtain")).send_string(&body) {
+                    Ok(r) => {
+                        let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+                        got.push(v["SessionID"].as_str().unwrap().to_owned());
+                    }
+                    Err(_) => break,
                 }
             }
             got
         });
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        server.signal_kill();
         worker.join().unwrap()
     });
+    assert!(!acknowledged.is_empty() && acknowledged.len() < 20_000, "the kill landed mid-burst: {}", acknowledged.len());
     server.kill();
     server.start();
     let (_, list) = server.get("/api/sessions");
     let live: Vec<String> =
         list["Sessions"].as_array().unwrap().iter().map(|s| s["ID"].as_str().unwrap().to_owned()).collect();
-    assert!(live.len() <= 20, "never more than the key holds");
-    for sid in &granted {
-        assert!(live.contains(sid), "a session that was granted before the kill was lost: {sid}");
+    for sid in &acknowledged {
+        assert!(live.contains(sid), "a licence acknowledged before the kill was lost: {sid}");
     }
+    // At most the one request in flight at the kill may have been committed without its answer.
+    assert!(live.len() <= acknowledged.len() + 1, "{} live, {} acknowledged", live.len(), acknowledged.len());
     assert_eq!(server.get("/api/licences/501").1["LicencesUsed"].as_u64().unwrap() as usize, live.len());
 }

@@ -109,6 +109,13 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGKILL without waiting, so another thread can be mid-request when the server dies.
+    pub fn signal_kill(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+        }
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
     }
