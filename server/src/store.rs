@@ -1,10 +1,14 @@
 //! The lease store: live connections and sessions in SQLite, so that a restart — also after
 //! `kill -9` — loses no seat and hands none out twice. One writer thread owns the database and
 //! commits whatever changes are waiting in a single transaction (group commit); a request is answered
-//! only after its changes are committed. WAL with `synchronous=NORMAL` keeps every committed change
-//! across a process crash without an fsync per request. Lease refreshes are not written: after a
-//! restart every restored lease starts afresh.
+//! only after its changes are committed. WAL with `synchronous=OFF` keeps every committed change
+//! across a process crash (`kill -9`, a panic, an OOM kill) — the data is in the OS's cache — while no
+//! request ever waits for an fsync, not even during checkpoints. Leases are soft state: an OS crash or
+//! power loss may lose the last changes or damage the file, and a damaged store is set aside at start
+//! (`leases.sqlite.broken-…`) and the server starts empty; add-ins then connect and obtain again.
+//! Lease refreshes are not written: after a restart every restored lease starts afresh.
 
+use licence_protocol::time::UtcTime;
 use rusqlite::{params, Connection};
 use std::path::Path;
 use std::sync::mpsc;
@@ -40,12 +44,32 @@ pub struct StoreError {
 }
 
 impl LeaseStore {
+    /// Opens the store; one that cannot be read is moved aside (and logged) and a new one started.
     pub fn open(path: &Path) -> Result<(Self, Saved), StoreError> {
+        match Self::open_existing(path) {
+            Ok(opened) => Ok(opened),
+            Err(e) if path.exists() => {
+                let aside = path.with_extension(format!("sqlite.broken-{}", UtcTime::now().unix_millis()));
+                log::error!("{e}; moved it to {} and starting with no leases", aside.display());
+                std::fs::rename(path, &aside)
+                    .map_err(|io| StoreError { path: path.display().to_string(), reason: io.to_string() })?;
+                for suffix in ["-wal", "-shm"] {
+                    let mut side = path.as_os_str().to_owned();
+                    side.push(suffix);
+                    let _ = std::fs::remove_file(side);
+                }
+                Self::open_existing(path)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_existing(path: &Path) -> Result<(Self, Saved), StoreError> {
         let fail = |e: rusqlite::Error| StoreError { path: path.display().to_string(), reason: e.to_string() };
         let db = Connection::open(path).map_err(fail)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
+             PRAGMA synchronous=OFF;
              CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
         )
@@ -142,6 +166,23 @@ mod tests {
         let (_, saved) = LeaseStore::open(&path).unwrap();
         assert_eq!(saved.connections, vec!["{\"c\":1}".to_string()]);
         assert_eq!(saved.sessions, vec!["{\"s\":2}".to_string()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_store_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("ls-store-broken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite");
+        std::fs::write(&path, b"this is not a database, just sixty-four bytes of junk text....").unwrap();
+        let (_, saved) = LeaseStore::open(&path).unwrap();
+        assert!(saved.sessions.is_empty());
+        let aside: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("leases.sqlite.broken-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
