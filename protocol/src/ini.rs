@@ -114,8 +114,10 @@ fn parse_header(inside: &str) -> (&str, Option<String>) {
     }
 }
 
+/// Names compare without letter case, symmetrically (`K`, the Kelvin sign, and `k` are the same
+/// name whichever side is asked first).
 fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+    a.eq_ignore_ascii_case(b) || ((!a.is_ascii() || !b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
 }
 
 /// At most 60 characters of a line, for messages.
@@ -131,6 +133,16 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: found by the `ini_parse` fuzz target (U+212A KELVIN SIGN lower-cases to `k`).
+    #[test]
+    fn section_names_match_symmetrically() {
+        let ini = Ini::parse("[\u{212A}]\na=1\n[k]\nb=2\n");
+        assert_eq!(ini.sections().len(), 1);
+        assert_eq!(ini.section("\u{212A}").count(), 2);
+        assert_eq!(ini.section("k").count(), 2);
+        assert_eq!(ini.get("k", "a").map(|e| e.value.as_str()), Some("1"));
+    }
     use proptest::prelude::*;
 
     const SAMPLE: &str = "\u{feff}Top = level\r\n\

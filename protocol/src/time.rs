@@ -1,12 +1,14 @@
 //! UTC instants as the REST API and the key files write them: ISO 8601 with milliseconds and a `Z`
 //! (`2018-04-03T14:06:58.000Z`). Parsing also accepts other RFC 3339 offsets and converts them to UTC,
-//! so a client that sends local time with an offset is still understood.
+//! so a client that sends local time with an offset is still understood. Every value lies between
+//! years 0000 and 9999 in UTC, so it always prints and always reads back: input outside that range
+//! is an error, arithmetic past it stops at its ends.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
+use time::macros::{datetime, format_description};
 use time::OffsetDateTime;
 
 /// A UTC instant with millisecond precision.
@@ -17,6 +19,12 @@ const SHAPE: &[time::format_description::FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 const MILLIS_PER_DAY: i128 = 86_400_000;
+const EARLIEST: OffsetDateTime = datetime!(0000-01-01 00:00:00 UTC);
+const LATEST: OffsetDateTime = datetime!(9999-12-31 23:59:59.999 UTC);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an ISO 8601 date and time in UTC years 0000 to 9999 (2018-04-03T14:06:58.000Z)")]
+pub struct BadTime(pub String);
 
 impl UtcTime {
     pub fn now() -> Self {
@@ -24,34 +32,41 @@ impl UtcTime {
     }
 
     pub fn from_system(t: SystemTime) -> Self {
-        Self::truncated(OffsetDateTime::from(t))
+        Self::clamped(OffsetDateTime::from(t))
     }
 
     /// Milliseconds since the Unix epoch; the form the lease store keeps.
     pub fn from_unix_millis(ms: i64) -> Option<Self> {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().map(Self)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().and_then(Self::within_range)
     }
 
     pub fn unix_millis(self) -> i64 {
         (self.0.unix_timestamp_nanos() / 1_000_000) as i64
     }
 
-    fn truncated(t: OffsetDateTime) -> Self {
-        let t = t.to_offset(time::UtcOffset::UTC);
-        let ms = t.millisecond();
-        Self(t.replace_millisecond(ms).unwrap_or(t))
+    /// In UTC, to the millisecond, if within years 0000..=9999.
+    fn within_range(t: OffsetDateTime) -> Option<Self> {
+        let utc = t.checked_to_offset(time::UtcOffset::UTC)?;
+        let utc = utc.replace_millisecond(utc.millisecond()).ok()?;
+        (EARLIEST..=LATEST).contains(&utc).then_some(Self(utc))
     }
 
-    pub fn parse(text: &str) -> Result<Self, time::error::Parse> {
-        OffsetDateTime::parse(text, &Rfc3339).map(Self::truncated)
+    fn clamped(t: OffsetDateTime) -> Self {
+        Self::within_range(t).unwrap_or(if t < EARLIEST { Self(EARLIEST) } else { Self(LATEST) })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, BadTime> {
+        let bad = || BadTime(text.chars().take(40).collect());
+        let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| bad())?;
+        Self::within_range(parsed).ok_or_else(bad)
     }
 
     pub fn plus(self, d: Duration) -> Self {
-        Self::truncated(self.0.saturating_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)))
+        Self::clamped(self.0.saturating_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)))
     }
 
     pub fn plus_days(self, days: u32) -> Self {
-        Self(self.0.saturating_add(time::Duration::days(i64::from(days))))
+        Self::clamped(self.0.saturating_add(time::Duration::days(i64::from(days))))
     }
 
     /// Whole days from `self` until `later`, rounded up, never negative: a key expiring in 1 hour has
@@ -120,6 +135,28 @@ mod tests {
         assert_eq!(json, "\"2026-11-24T10:00:00.250Z\"");
         assert_eq!(serde_json::from_str::<UtcTime>(&json).unwrap(), t);
         assert!(serde_json::from_str::<UtcTime>("\"yesterday\"").is_err());
+    }
+
+    /// Regression: found by the `wire_messages` fuzz target.
+    #[test]
+    fn times_beyond_the_range_are_errors_not_panics() {
+        assert!(UtcTime::parse("9999-12-31T23:59:59-01:00").is_err());
+        assert!(UtcTime::parse("0000-01-01T00:00:00+00:01").is_err());
+        assert_eq!(UtcTime::parse("9999-12-31T23:59:59Z").unwrap().to_string(), "9999-12-31T23:59:59.000Z");
+        assert_eq!(UtcTime::parse("0000-01-01T00:00:00Z").unwrap().to_string(), "0000-01-01T00:00:00.000Z");
+        let err = serde_json::from_str::<UtcTime>("\"9999-12-31T23:59:59-01:00\"").unwrap_err().to_string();
+        assert!(err.contains("years 0000 to 9999"), "{err}");
+    }
+
+    #[test]
+    fn arithmetic_stops_at_the_ends_and_still_prints() {
+        let late = UtcTime::parse("9999-12-01T00:00:00Z").unwrap();
+        let end = late.plus_days(u32::MAX);
+        assert_eq!(end.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(UtcTime::parse(&end.to_string()), Ok(end));
+        assert_eq!(late.plus(Duration::MAX).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(UtcTime::from_unix_millis(i64::MAX), None);
+        assert_eq!(UtcTime::from_unix_millis(i64::MIN), None);
     }
 
     #[test]

@@ -274,6 +274,11 @@ fn malformed_addin_requests_get_numbered_errors() {
         ("/licence/check", ""),
         ("/licence/release", "{\"ConnectionID\": \"x\"}"),
         ("/licence/keyinfo", "\"text\""),
+        // Regression: a time past year 9999 once panicked the handler (found by fuzzing).
+        (
+            "/licence/obtain",
+            r#"{"ConnectionID": "C", "Session": {"SessionNumber": "1", "InfoBaseConnectionString": "x", "AppName": "a", "ComputerName": "c", "UserName": null, "SessionStarted": "9999-12-31T23:59:59-01:00", "AccessCode": null}}"#,
+        ),
     ] {
         let (status, answer) = server.request("POST", path, Some(body), None);
         assert_eq!(status, 400, "{path} {body:?}: {answer}");

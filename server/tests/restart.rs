@@ -100,7 +100,11 @@ fn kill_9_in_the_middle_of_a_burst_never_loses_an_acknowledged_licence() {
         server.signal_kill();
         worker.join().unwrap()
     });
-    assert!(!acknowledged.is_empty() && acknowledged.len() < 20_000, "the kill landed mid-burst: {}", acknowledged.len());
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < 20_000,
+        "the kill landed mid-burst: {}",
+        acknowledged.len()
+    );
     server.kill();
     server.start();
     let (_, list) = server.get("/api/sessions");

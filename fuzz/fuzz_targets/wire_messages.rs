@@ -1,0 +1,46 @@
+//! Every add-in call's body is JSON from the network, and the add-in in turn reads the server's
+//! answers. One input is tried as each message type of the protocol (and as the times, series, key
+//! fields and binding requests they are made of); whatever parses must write back out and read back
+//! in as the same value, so nothing the server accepts can come back to it in a form it refuses.
+#![no_main]
+#![forbid(unsafe_code)]
+
+use libfuzzer_sys::fuzz_target;
+use licence_protocol::identity::BindingRequest;
+use licence_protocol::key::{KeyFields, SeriesId};
+use licence_protocol::time::UtcTime;
+use licence_protocol::wire::{
+    ConnectRequest, ConnectResponse, ConnectionRequest, HeartbeatRequest, HeartbeatResponse, KeyInfoResponse,
+    LicenceGrant, ObtainRequest, ReleaseResponse, SessionRequest, WireError,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+
+fuzz_target!(|data: &[u8]| {
+    round_trip::<ConnectRequest>(data);
+    round_trip::<ObtainRequest>(data);
+    round_trip::<SessionRequest>(data);
+    round_trip::<HeartbeatRequest>(data);
+    round_trip::<ConnectionRequest>(data);
+    round_trip::<UtcTime>(data);
+    round_trip::<SeriesId>(data);
+    round_trip::<ConnectResponse>(data);
+    round_trip::<LicenceGrant>(data);
+    round_trip::<HeartbeatResponse>(data);
+    round_trip::<ReleaseResponse>(data);
+    round_trip::<KeyInfoResponse>(data);
+    round_trip::<WireError>(data);
+    round_trip::<KeyFields>(data);
+    round_trip::<BindingRequest>(data);
+});
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<T>(data) else { return };
+    let name = std::any::type_name::<T>();
+    let json =
+        serde_json::to_vec(&value).unwrap_or_else(|e| panic!("{name} read from the input does not serialize: {e}"));
+    let again = serde_json::from_slice::<T>(&json)
+        .unwrap_or_else(|e| panic!("{name} does not read back from {}: {e}", String::from_utf8_lossy(&json)));
+    assert_eq!(value, again, "{name} changed on the way through {}", String::from_utf8_lossy(&json));
+}
