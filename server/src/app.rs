@@ -158,13 +158,22 @@ impl App {
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
-            self.expire();
+            guarded("lease expiry", || self.expire());
             n += 1;
             if n.is_multiple_of(5) {
                 let app = self.clone();
-                let _ = tokio::task::spawn_blocking(move || app.reload_keys(UtcTime::now())).await;
+                let _ = tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(UtcTime::now())))
+                    .await;
             }
         }
+    }
+}
+
+/// Runs one round of background work so that a bug in it is logged and the next round still runs,
+/// instead of ending lease expiry for the rest of the server's life.
+fn guarded(what: &str, work: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+        log::error!("{what} failed (a bug; see the message above); it runs again in a moment");
     }
 }
 

@@ -41,6 +41,11 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
     for p in &problems {
         log::error!("config {p}");
     }
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        log::error!("internal error (a bug): {info}");
+        default_hook(info);
+    }));
     config.port = overrides.port.unwrap_or(config.port);
     config.listen = overrides.listen.unwrap_or(config.listen);
     let address = SocketAddr::new(config.listen, config.port);

@@ -20,6 +20,7 @@ use axum::Router;
 use error::ApiError;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 
 /// No request of ours comes near this; anything larger is refused with 413 before it is read whole.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -33,7 +34,15 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(CatchPanicLayer::custom(answer_panic))
         .with_state(app)
+}
+
+/// A bug that panics in a handler still gets an answer (500 with the error body), and the server
+/// carries on; the panic itself is logged by the panic hook.
+fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server failed to handle the request; see its log.")
+        .into_response()
 }
 
 fn is_api(path: &str) -> bool {
@@ -117,4 +126,24 @@ pub async fn read_json<T: DeserializeOwned, E>(
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_still_answers_with_the_error_body() {
+        let router: Router = Router::new()
+            .route("/boom", get(|| async { panic!("a bug") as &str }))
+            .layer(CatchPanicLayer::custom(answer_panic));
+        let response = router.oneshot(Request::builder().uri("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["Exception"], "EHTTPInternalServerError");
+        assert!(!json["Message"].as_str().unwrap().contains("a bug"), "internals stay in the log");
+    }
 }
