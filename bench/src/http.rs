@@ -32,18 +32,12 @@ pub struct Conn {
     stream: Option<TcpStream>,
     buf: Vec<u8>,
     body: Vec<u8>,
-    reconnects: u64,
 }
 
 impl Conn {
     pub async fn open(addr: SocketAddr) -> io::Result<Self> {
         let stream = connect(addr).await?;
-        Ok(Self { addr, stream: Some(stream), buf: Vec::with_capacity(READ_CHUNK), body: Vec::new(), reconnects: 0 })
-    }
-
-    /// How many times the peer closed the connection and it was opened again.
-    pub fn reconnects(&self) -> u64 {
-        self.reconnects
+        Ok(Self { addr, stream: Some(stream), buf: Vec::with_capacity(READ_CHUNK), body: Vec::new() })
     }
 
     /// Sends one complete request and reads its whole answer.
@@ -69,7 +63,6 @@ impl Conn {
     async fn reopen(&mut self) -> io::Result<()> {
         self.buf.clear();
         self.stream = Some(connect(self.addr).await?);
-        self.reconnects += 1;
         Ok(())
     }
 

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-/// The latencies one worker measured, in microseconds, and how many answers were not 2xx.
+/// The latencies one worker measured, in microseconds, how many answers were not 2xx, and how many
+/// whole operations (an obtain+release pair: two requests) it completed, for scenarios that count them.
 #[derive(Debug, Default)]
 pub struct Samples {
     micros: Vec<u32>,
     pub errors: u64,
+    pub operations: u64,
 }
 
 impl Samples {
@@ -16,6 +18,7 @@ impl Samples {
         self.micros.push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.micros.len()
     }
@@ -25,6 +28,7 @@ impl Samples {
         for s in all {
             merged.micros.extend_from_slice(&s.micros);
             merged.errors += s.errors;
+            merged.operations += s.operations;
         }
         merged
     }
@@ -37,6 +41,7 @@ impl Samples {
             requests: self.micros.len() as u64,
             errors: self.errors,
             per_second: self.micros.len() as f64 / secs,
+            operations_per_second: self.operations as f64 / secs,
             p50_ms: percentile(&self.micros, 50.0),
             p90_ms: percentile(&self.micros, 90.0),
             p99_ms: percentile(&self.micros, 99.0),
@@ -51,6 +56,7 @@ pub struct Summary {
     pub requests: u64,
     pub errors: u64,
     pub per_second: f64,
+    pub operations_per_second: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
@@ -91,8 +97,9 @@ mod tests {
         let mut b = Samples::default();
         b.record(Duration::from_micros(7));
         b.errors = 1;
+        b.operations = 3;
         let m = Samples::merge(vec![a, b, Samples::default()]);
-        assert_eq!((m.len(), m.errors), (2, 1));
+        assert_eq!((m.len(), m.errors, m.operations), (2, 1, 3));
     }
 
     #[test]
