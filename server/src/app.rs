@@ -87,13 +87,9 @@ impl App {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves consistent data (every ledger operation validates
-        // before it mutates), so a poisoned lock is taken over rather than crashing every request.
+        // A panic while holding the lock is a bug (logged by the panic hook); the state it left is
+        // still the best there is, so the lock is taken over rather than failing every later request.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn identity(&self) -> Option<&MachineIdentity> {
-        self.identity.as_ref()
     }
 
     fn submit(&self, inner: &mut Inner) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
@@ -123,10 +119,9 @@ impl App {
     pub fn reload_keys(&self, now: UtcTime) {
         let dir = self.layout.data_dir();
         let fingerprint = keystore::fingerprint(&dir);
-        let rescanned = {
-            let inner = self.lock();
-            (inner.fingerprint != fingerprint).then(|| keystore::scan(&dir, self.identity.as_ref()))
-        };
+        // The folder is read and the files verified without the lock: requests go on meanwhile.
+        let changed = self.lock().fingerprint != fingerprint;
+        let rescanned = changed.then(|| keystore::scan(&dir, self.identity.as_ref()));
         let mut inner = self.lock();
         if let Some((keys, problems)) = rescanned {
             for p in &problems {

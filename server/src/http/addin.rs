@@ -41,10 +41,16 @@ impl IntoResponse for Failure {
     }
 }
 
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Failure(WireError::new(e.code(), e.to_string()))
+    }
+}
+
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
         match e {
-            AppError::Refused(e) => Failure(WireError::new(e.code(), e.to_string())),
+            AppError::Refused(e) => e.into(),
             AppError::Internal(e) => {
                 log::error!("add-in request failed: {e}");
                 Failure(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
@@ -116,10 +122,7 @@ async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<Hear
     let req: HeartbeatRequest = body(&app, request).await?;
     let (expire_time, lost_sessions) = {
         let mut inner = app.lock();
-        inner
-            .ledger
-            .heartbeat(&req.connection_id, &req.sessions, UtcTime::now())
-            .map_err(|e| Failure::from(AppError::Refused(e)))?
+        inner.ledger.heartbeat(&req.connection_id, &req.sessions, UtcTime::now())?
     };
     Ok(Json(HeartbeatResponse { expire_time, lost_sessions }))
 }
@@ -156,10 +159,7 @@ async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::Li
     let req: SessionRequest = body(&app, request).await?;
     let grant = {
         let mut inner = app.lock();
-        inner
-            .ledger
-            .check(&req.connection_id, &req.session_id, UtcTime::now())
-            .map_err(|e| Failure::from(AppError::Refused(e)))?
+        inner.ledger.check(&req.connection_id, &req.session_id, UtcTime::now())?
     };
     Ok(Json(grant.into()))
 }
