@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, a bounded fuzzing run of every parser of
 # untrusted bytes (FUZZ_SECONDS each, 10 by default), then every test of every crate (unit tests, and
-# integration tests that start the real licenceserver binary on loopback ports).
+# integration tests that start the real licenceserver binary on loopback ports). The last line is the
+# total over every test binary: `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,5 +10,11 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
-cargo test --workspace --all-targets --no-fail-fast
-cargo test --workspace --doc
+
+log="$(mktemp -t licence-tests.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
