@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub connection_timeout: u32,
     /// Seconds a session keeps its licence past its last heartbeat or check.
     pub session_timeout: u32,
+    /// Seconds a client has to send a request's head (slow or stalled clients are cut off).
+    pub header_read_timeout: u32,
     /// Live connections the server accepts at most: a hostile or broken client cannot grow it without bound.
     pub max_connections: u32,
     /// Live sessions at most (file-mode sessions share a seat, so licences alone do not bound them).
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             machine_id_file: None,
             connection_timeout: 20,
             session_timeout: 60,
+            header_read_timeout: 10,
             max_connections: 100_000,
             max_sessions: 100_000,
             api_enabled: true,
@@ -125,6 +128,8 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
         connection_timeout: reader
             .value("Common", "ConnectionTimeout", d.connection_timeout, |v| parse_seconds(v, 2, 3600)),
         session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| parse_seconds(v, 2, 86_400)),
+        header_read_timeout: reader
+            .value("Common", "HeaderReadTimeout", d.header_read_timeout, |v| parse_seconds(v, 1, 300)),
         max_connections: reader.value("Common", "MaxConnections", d.max_connections, |v| parse_count(v, 1, 10_000_000)),
         max_sessions: reader.value("Common", "MaxSessions", d.max_sessions, |v| parse_count(v, 1, 10_000_000)),
         api_enabled: reader.value("API", "Enabled", true, parse_flag),

@@ -58,8 +58,8 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
         log::info!("listening on {address}; ComputerID {}", app.info.computer_id);
-        let service = http::router(app).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        let header_timeout = std::time::Duration::from_secs(app.config.header_read_timeout.into());
+        http::serve::serve(listener, http::router(app), header_timeout, shutdown_signal()).await;
         log::info!("stopped");
         anyhow::Ok(())
     })

@@ -416,3 +416,25 @@ fn administrator_ends_a_session_and_its_licence_is_free_at_once() {
     let (status, grant) = server.obtain(&a, 2, "PC2");
     assert_eq!(status, 200, "the freed licence goes to the next session: {grant}");
 }
+
+#[test]
+fn stalled_clients_are_cut_off_after_the_header_read_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let server = TestServer::new("machine-slowloris", "HeaderReadTimeout=1\n").started();
+    let closed_within = |partial: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        stream.write_all(partial).unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        started.elapsed()
+    };
+    // Half a request head, then silence; and a connection that never says anything.
+    for partial in [&b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\n"[..], &b""[..]] {
+        let took = closed_within(partial);
+        assert!(took < Duration::from_secs(8), "a stalled client held its connection for {took:?}");
+    }
+    assert_eq!(server.get("/api").0, 200, "ordinary clients are served meanwhile");
+}

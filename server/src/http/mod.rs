@@ -7,6 +7,7 @@ pub mod addin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod serve;
 pub mod views;
 
 use crate::app::App;
