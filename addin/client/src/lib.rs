@@ -1,4 +1,20 @@
 //! The add-in's safe core, kept apart from the Native API layer (`addin/src`) so that it is plain,
-//! testable Rust: the blocking client of the licence server with failover, `licenceaddin.conf`
-//! resolution and the add-in's log files. Being filled by the add-in issue.
+//! testable Rust with no `unsafe`:
+//! - [`conf`]: where `licenceaddin.conf` lives and how it combines with the configuration's settings
+//!   into the ordered list of servers to try;
+//! - [`client`]: the blocking client of the licence server with failover (over [`transport`], with
+//!   this process's [`facts`]);
+//! - [`session`]: a held licence kept alive by a heartbeat thread that follows it to a reserved server;
+//! - [`logfile`]: the add-in's log files;
+//! - [`error`]: the one error type, with the protocol's stable numbers and Russian messages.
 #![forbid(unsafe_code)]
+
+pub mod client;
+pub mod conf;
+pub mod error;
+pub mod facts;
+pub mod logfile;
+pub mod session;
+pub mod transport;
+
+pub use error::{ClientError, Error};

@@ -1,0 +1,198 @@
+//! Shared by the client's integration tests: starts the real `licenceserver` binary (built once if
+//! missing) in a temporary root on a free loopback port, with real signed key files for the computer
+//! it pretends to be (a pinned machine-id file). Nothing of the server is mocked.
+#![allow(dead_code)]
+
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::keyfile;
+use licence_protocol::series::SeriesKeys;
+use licence_protocol::time::UtcTime;
+use licence_protocol::wire::SessionFacts;
+use licenceaddin_client::conf::Endpoint;
+use licenceaddin_client::facts::Caller;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub const SERIES: &str = "672B";
+
+/// `target/debug/licenceserver`, built with `cargo build -p licenceserver` if it is not there.
+pub fn server_binary() -> PathBuf {
+    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let binary = manifest.join("../../target/debug/licenceserver");
+    let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "licenceserver"])
+            .current_dir(manifest.join("../.."))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p licenceserver failed");
+    }
+    binary
+}
+
+/// A scratch folder (removed by its owner).
+pub fn scratch(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("licenceaddin-it-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct TestServer {
+    pub root: PathBuf,
+    pub port: u16,
+    pub machine: String,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// A running server of computer `machine` with a main key of `licences` licences of [`SERIES`].
+    pub fn with_licences(machine: &str, licences: u32, extra_common: &str) -> Self {
+        let root = scratch("server");
+        std::fs::create_dir_all(root.join("3.0")).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let machine_file = root.join("machine-id");
+        std::fs::write(&machine_file, machine).unwrap();
+        let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
+        std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
+        let mut server = TestServer { root, port: free_port(), machine: machine.into(), child: None };
+        let series = SeriesKeys::generate(SERIES.parse().unwrap());
+        server.install_key(&series, &key_fields(&series, machine, 1000, licences));
+        server.start();
+        server
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new("127.0.0.1", self.port)
+    }
+
+    pub fn start(&mut self) {
+        let child = Command::new(server_binary())
+            .args(["-r", "--listen", "127.0.0.1", "--port", &self.port.to_string(), "--root"])
+            .arg(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("licenceserver starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.licence_count().is_some_and(|n| n > 0) {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("licenceserver exited at start with {status}");
+            }
+            assert!(Instant::now() < deadline, "licenceserver did not list its key within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// How many licence keys `/api/licences` lists; `None` while the server does not answer.
+    fn licence_count(&self) -> Option<usize> {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
+        let url = format!("http://127.0.0.1:{}/api/licences", self.port);
+        // `admin:admin`, the default credentials.
+        let response = agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().ok()?;
+        let body: serde_json::Value = response.into_json().ok()?;
+        body["Licences"].as_array().map(Vec::len)
+    }
+
+    /// `/api/sessions` as JSON.
+    pub fn sessions(&self) -> serde_json::Value {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+        let url = format!("http://127.0.0.1:{}/api/sessions", self.port);
+        agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().unwrap().into_json().unwrap()
+    }
+
+    pub fn install_key(&self, series: &SeriesKeys, fields: &KeyFields) {
+        let binding = MachineIdentity::from_material(self.machine.as_bytes()).binding();
+        let bytes = keyfile::issue(fields, series, &binding);
+        std::fs::write(self.root.join("data").join(fields.file_name()), bytes).unwrap();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// A main key of `series` for `machine`, valid from yesterday for a year.
+pub fn key_fields(series: &SeriesKeys, machine: &str, key_no: u64, count: u32) -> KeyFields {
+    KeyFields {
+        key_no,
+        key_id: series.series,
+        reg_no: format!("REG-{key_no}"),
+        key_type: KeyKind::Main,
+        licence_count: count,
+        product_version: "1.0".into(),
+        blank_key_no: None,
+        activation_code: None,
+        activation_date: None,
+        start_date: UtcTime::from_unix_millis(UtcTime::now().unix_millis() - 86_400_000).unwrap(),
+        period: 365,
+        expire_date: None,
+        flags: 0b1011,
+        itn: None,
+        iec: None,
+        product_name: "Управление складом".into(),
+        article: "ART-1".into(),
+        article_name: "Основная поставка".into(),
+        support_date: None,
+        computer_id: MachineIdentity::from_material(machine.as_bytes()).computer_id(),
+    }
+}
+
+/// An application-server process (one licence per session) of this add-in's version.
+pub fn caller() -> Caller {
+    Caller {
+        platform_version: "8.3.25.1257".into(),
+        is_server: true,
+        module_name: "liblicenceaddin".into(),
+        version: licence_protocol::VERSION.into(),
+        key_id: SERIES.parse().unwrap(),
+    }
+}
+
+pub fn session(number: u32) -> SessionFacts {
+    SessionFacts {
+        session_number: number.to_string(),
+        info_base_connection_string: "Srvr=\"srv\";Ref=\"trade\";".into(),
+        app_name: "1CV8C".into(),
+        computer_name: "HOST1".into(),
+        user_name: Some(format!("user{number}")),
+        session_started: UtcTime::parse("2026-11-24T09:00:00.000Z").unwrap(),
+        access_code: None,
+        terminal_client: None,
+    }
+}
+
+/// A port where nothing listens (connections are refused).
+pub fn refusing_endpoint() -> Endpoint {
+    Endpoint::new("127.0.0.1", free_port())
+}
