@@ -1,7 +1,19 @@
-//! The 1C Native API add-in. This crate is a placeholder until the add-in issue fills it: it already
-//! builds as the `cdylib` the platform will load, and shares the wire protocol with the server through
-//! `licence-protocol`, so the workspace's shape is final from the start.
-#![forbid(unsafe_code)]
+//! The 1C Native API add-in: the `cdylib` the 1C platform loads. The crate is split so that only
+//! [`ffi`] touches raw pointers: it mirrors the platform's C++ interfaces and drives a safe
+//! [`component::Component`]; [`licence::Licence`] is the one class the add-in registers.
+//!
+//! The `rlib` build exists for the Rust tests, which call the exported functions directly.
+#![deny(unsafe_code)]
 
-/// The protocol version the add-in speaks; the server refuses any other major version.
+pub mod component;
+pub mod error;
+pub mod ffi;
+pub mod host;
+pub mod licence;
+pub mod value;
+
+pub use error::Error;
+pub use value::Value;
+
+/// The add-in's version, the same as the protocol's: the server refuses any other `major.minor`.
 pub const CLIENT_VERSION: &str = licence_protocol::VERSION;
