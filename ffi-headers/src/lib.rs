@@ -1,0 +1,18 @@
+//! The 1C Native API as the add-in implements it: [`abi`] describes it once; [`render`] turns that
+//! description into the checked-in headers `include/nativeapi_types.h` (scalars, type codes,
+//! `tVariant` with its measured layout asserted), `include/nativeapi.h` (C: explicit vtable structs)
+//! and `include/nativeapi.hpp` (C++: abstract classes). `cargo run -p licence-ffi-headers` rewrites
+//! them; a test fails when the checked-in files drift from the description.
+#![forbid(unsafe_code)]
+
+pub mod abi;
+pub mod render;
+
+/// The headers, by file name, as the description renders them.
+pub fn headers() -> [(&'static str, String); 3] {
+    [
+        ("nativeapi_types.h", render::types_header()),
+        ("nativeapi.h", render::c_header()),
+        ("nativeapi.hpp", render::cpp_header()),
+    ]
+}
