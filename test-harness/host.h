@@ -1,0 +1,61 @@
+/* host.h: the platform's side of the Native API, played by the harness.
+ *
+ * `host_memory` is an IMemoryManager that records every block the component allocates, so the
+ * harness can tell that each block handed to the platform is freed exactly once, and can catch
+ * double frees and frees of pointers it never allocated. `host_connection` is an IAddInDefBase
+ * (with IAddInDefBaseEx's GetInterface) that records AddError calls and ExternalEvent calls, the
+ * latter under a mutex because a component may raise events from its own threads.
+ */
+#ifndef HOST_H
+#define HOST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nativeapi.h"
+
+struct block {
+    void *ptr;
+    unsigned long bytes;
+    bool live;
+};
+
+struct host_memory {
+    const struct IMemoryManagerVtbl *vtbl; /* first: this is what the component sees */
+    pthread_mutex_t lock;
+    struct block *blocks;
+    size_t n_blocks, cap_blocks;
+    unsigned long allocs, frees, double_frees, unknown_frees, null_frees, failed_allocs;
+};
+
+void host_memory_init(struct host_memory *m);
+/* Frees whatever is still live (after reporting it) and the tracker itself. */
+void host_memory_dispose(struct host_memory *m);
+size_t host_memory_live(struct host_memory *m);
+/* The size of the live block starting at p, or 0 when p is not a live block. */
+unsigned long host_memory_block_size(struct host_memory *m, const void *p);
+/* Frees p as the platform does (FreeMemory through the vtable) and sets it to NULL. */
+void host_free(struct host_memory *m, void *p);
+
+#define HOST_TEXT 512
+
+struct host_connection {
+    const struct IAddInDefBaseVtbl *vtbl; /* first: this is what the component sees */
+    pthread_mutex_t lock;
+    unsigned long errors;      /* AddError calls so far */
+    unsigned short last_wcode; /* of the last AddError */
+    long last_scode;
+    char last_source[HOST_TEXT], last_descr[HOST_TEXT]; /* UTF-8 */
+    unsigned long events;      /* ExternalEvent calls so far */
+    char last_event[HOST_TEXT];
+    long event_depth;
+    unsigned long status_lines;
+};
+
+void host_connection_init(struct host_connection *c);
+void host_connection_dispose(struct host_connection *c);
+/* Snapshot of the AddError counter, to tell whether a call reported an error. */
+unsigned long host_errors(struct host_connection *c);
+
+#endif
