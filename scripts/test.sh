@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, a bounded fuzzing run of every parser of
-# untrusted bytes (FUZZ_SECONDS each, 10 by default), then every test of every crate (unit tests, and
+# untrusted bytes (FUZZ_SECONDS each, 10 by default), the C harness that loads the add-in as the 1C
+# platform does (plainly and under valgrind), then every test of every crate (unit tests, and
 # integration tests that start the real licenceserver binary on loopback ports). The last line is the
-# total over every test binary: `N passed, N failed`.
+# total over the harness runs and every test binary: `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,7 +15,9 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
 log="$(mktemp -t licence-tests.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
+test-harness/run.sh 2>&1 | tee "$log" || status=$?
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"
