@@ -49,6 +49,10 @@ pub enum Error {
     NoMemoryManager,
     #[error("the platform's memory manager refused {0} bytes")]
     AllocFailed(usize),
+    /// A licence operation failed: the server's verdict, no server answering, a setting missing.
+    /// `message` is what `LastError` shows; `code` is `LastErrorCode`.
+    #[error("{message}")]
+    Licence { code: ErrorCode, message: String },
     /// A bug in the add-in, caught at the boundary instead of unwinding into the 1C process.
     #[error("internal error of the add-in in {entry}: {message}")]
     Panic { entry: &'static str, message: String },
@@ -69,12 +73,18 @@ impl Error {
             | Error::ParamCount { .. }
             | Error::NullArgument(_) => ErrorCode::BadRequest,
             Error::NoMemoryManager | Error::AllocFailed(_) | Error::Panic { .. } => ErrorCode::Internal,
+            Error::Licence { code, .. } => *code,
         }
     }
 
     /// A wrong-type error for `target`, naming the expected and the received 1C type.
     pub fn wrong_type(target: impl Into<String>, expected: &'static str, got: &crate::Value) -> Self {
         Error::WrongType { target: target.into(), expected, got: got.type_name() }
+    }
+
+    /// A licence operation's failure with its protocol number.
+    pub fn licence(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Licence { code, message: message.into() }
     }
 
     pub fn bad_value(target: impl Into<String>, reason: impl Into<String>) -> Self {

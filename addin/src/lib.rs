@@ -5,11 +5,13 @@
 //! The `rlib` build exists for the Rust tests, which call the exported functions directly.
 #![deny(unsafe_code)]
 
+pub mod bsl;
 pub mod component;
 pub mod error;
 pub mod ffi;
 pub mod host;
 pub mod licence;
+pub mod licensing;
 pub mod value;
 
 pub use error::Error;

@@ -1,12 +1,14 @@
-//! `Licence`, the add-in's one class: today its settings (server address, port, key series), its
-//! version and the last error; the licence methods (connect, obtain, release…) come on top of this
-//! table. Each property and method is a variant of [`PropId`] / [`MethodId`]; the tables the platform
+//! `Licence`, the add-in's one class: its settings (servers, key series, server process or not), its
+//! version, the last error and the licence methods (connect, obtain, check, release, key parameters),
+//! which [`crate::licensing`] carries out and [`crate::bsl`] translates from and to BSL's values. Each property and method is a variant of [`PropId`] / [`MethodId`]; the tables the platform
 //! sees are generated from them, so a name, its index and its handler cannot drift apart.
 use licence_protocol::key::SeriesId;
 use licence_protocol::wire::ErrorCode;
 
-use crate::component::{Component, Method, Names, Params, Prop};
+use crate::bsl;
+use crate::component::{Component, DefaultValue, Method, Names, Params, Prop};
 use crate::host::Host;
+use crate::licensing::{Licensing, Settings};
 use crate::{Error, Value};
 
 /// The class name `GetClassNames` lists and `RegisterExtensionAs` gives.
@@ -23,16 +25,24 @@ pub enum PropId {
     KeyId,
     LastError,
     LastErrorCode,
+    ReservedServers,
+    IsServer,
+    ServerInUse,
+    LicenceHeld,
 }
 
 impl PropId {
-    pub const ALL: [PropId; 6] = [
+    pub const ALL: [PropId; 10] = [
         PropId::Version,
         PropId::ServerAddr,
         PropId::ServerPort,
         PropId::KeyId,
         PropId::LastError,
         PropId::LastErrorCode,
+        PropId::ReservedServers,
+        PropId::IsServer,
+        PropId::ServerInUse,
+        PropId::LicenceHeld,
     ];
 
     const fn describe(self) -> Prop {
@@ -46,6 +56,10 @@ impl PropId {
             PropId::KeyId => prop("KeyID", "СерияКлючей", true),
             PropId::LastError => prop("LastError", "ОписаниеОшибки", false),
             PropId::LastErrorCode => prop("LastErrorCode", "КодОшибки", false),
+            PropId::ReservedServers => prop("ReservedServers", "РезервныеСерверы", true),
+            PropId::IsServer => prop("IsServer", "ЭтоСервер", true),
+            PropId::ServerInUse => prop("ServerInUse", "ИспользуемыйСервер", false),
+            PropId::LicenceHeld => prop("LicenceHeld", "ЛицензияПолучена", false),
         }
     }
 
@@ -57,12 +71,33 @@ impl PropId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodId {
     ResetError,
+    Connect,
+    ObtainLicence,
+    CheckLicence,
+    ReleaseLicence,
+    KeyParameter,
+    HasFlag,
 }
 
+/// `ObtainLicence`'s optional parameters: `UserName` (4) and `AccessCode` (6).
+const OBTAIN_DEFAULTS: [Option<DefaultValue>; 7] =
+    [None, None, None, None, Some(DefaultValue::Empty), None, Some(DefaultValue::Empty)];
+
 impl MethodId {
-    pub const ALL: [MethodId; 1] = [MethodId::ResetError];
+    pub const ALL: [MethodId; 7] = [
+        MethodId::ResetError,
+        MethodId::Connect,
+        MethodId::ObtainLicence,
+        MethodId::CheckLicence,
+        MethodId::ReleaseLicence,
+        MethodId::KeyParameter,
+        MethodId::HasFlag,
+    ];
 
     const fn describe(self) -> Method {
+        const fn function(en: &'static str, ru: &'static str, params: usize) -> Method {
+            Method { names: Names { en, ru }, params, has_ret: true, defaults: &[] }
+        }
         match self {
             MethodId::ResetError => Method {
                 names: Names { en: "ResetError", ru: "СброситьОшибку" },
@@ -70,6 +105,17 @@ impl MethodId {
                 has_ret: false,
                 defaults: &[],
             },
+            MethodId::Connect => function("Connect", "Подключиться", 0),
+            MethodId::ObtainLicence => Method {
+                names: Names { en: "ObtainLicence", ru: "ПолучитьЛицензию" },
+                params: 7,
+                has_ret: true,
+                defaults: &OBTAIN_DEFAULTS,
+            },
+            MethodId::CheckLicence => function("CheckLicence", "ПроверитьЛицензию", 0),
+            MethodId::ReleaseLicence => function("ReleaseLicence", "ОсвободитьЛицензию", 0),
+            MethodId::KeyParameter => function("KeyParameter", "ПараметрКлюча", 1),
+            MethodId::HasFlag => function("HasFlag", "ЕстьФлаг", 1),
         }
     }
 }
@@ -103,9 +149,8 @@ pub struct LastError {
 
 /// One `AddIn.<name>.Licence` object.
 pub struct Licence {
-    server_addr: String,
-    server_port: u16,
-    key_id: Option<SeriesId>,
+    settings: Settings,
+    licensing: Licensing,
     last_error: Option<LastError>,
     host: Option<Host>,
 }
@@ -118,7 +163,7 @@ impl Default for Licence {
 
 impl Licence {
     pub fn new() -> Self {
-        Self { server_addr: String::new(), server_port: DEFAULT_PORT, key_id: None, last_error: None, host: None }
+        Self { settings: Settings::default(), licensing: Licensing::default(), last_error: None, host: None }
     }
 
     /// Records the failure of a licence operation (the operation itself returns `false`).
@@ -138,11 +183,15 @@ impl Licence {
     fn read(&self, id: PropId) -> Value {
         match id {
             PropId::Version => Value::from(crate::CLIENT_VERSION),
-            PropId::ServerAddr => Value::from(self.server_addr.as_str()),
-            PropId::ServerPort => Value::Int(i32::from(self.server_port)),
-            PropId::KeyId => Value::from(self.key_id.as_ref().map_or("", SeriesId::as_str)),
+            PropId::ServerAddr => Value::from(self.settings.addr.as_str()),
+            PropId::ServerPort => Value::Int(i32::from(self.settings.port.unwrap_or(DEFAULT_PORT))),
+            PropId::KeyId => Value::from(self.settings.series.as_ref().map_or("", SeriesId::as_str)),
             PropId::LastError => Value::from(self.last_error.as_ref().map_or("", |e| e.text.as_str())),
             PropId::LastErrorCode => Value::Int(self.last_error.as_ref().map_or(0, |e| i32::from(e.code.number()))),
+            PropId::ReservedServers => Value::from(self.settings.reserved.as_str()),
+            PropId::IsServer => Value::Bool(self.settings.is_server),
+            PropId::ServerInUse => Value::from(self.licensing.server_in_use().unwrap_or_default()),
+            PropId::LicenceHeld => Value::Bool(self.licensing.held()),
         }
     }
 
@@ -151,24 +200,69 @@ impl Licence {
         match id {
             PropId::ServerAddr => {
                 let addr = value.as_str().ok_or_else(|| Error::wrong_type(target, "String (Строка)", &value))?;
-                self.server_addr = addr.trim().to_owned();
+                self.settings.addr = addr.trim().to_owned();
             }
             PropId::ServerPort => {
                 let n =
                     value.as_integer().ok_or_else(|| Error::wrong_type(target, "a whole Number (Число)", &value))?;
-                self.server_port = u16::try_from(n)
+                let port = u16::try_from(n)
                     .ok()
                     .filter(|&p| p != 0)
                     .ok_or_else(|| Error::bad_value(target, format!("port {n} is not in 1..65535")))?;
+                self.settings.port = Some(port);
             }
             PropId::KeyId => {
                 let text = value.as_str().ok_or_else(|| Error::wrong_type(target, "String (Строка)", &value))?;
                 let series = text.trim().parse::<SeriesId>().map_err(|e| Error::bad_value(target, e.to_string()))?;
-                self.key_id = Some(series);
+                self.settings.series = Some(series);
             }
-            PropId::Version | PropId::LastError | PropId::LastErrorCode => return Err(Error::ReadOnly(target)),
+            PropId::ReservedServers => {
+                let text = value.as_str().ok_or_else(|| Error::wrong_type(target, "String (Строка)", &value))?;
+                let (_, bad) = licenceaddin_client::conf::parse_server_list(text);
+                if !bad.is_empty() {
+                    return Err(Error::bad_value(target, bad.join("; ")));
+                }
+                self.settings.reserved = text.trim().to_owned();
+            }
+            PropId::IsServer => match value {
+                Value::Bool(b) => self.settings.is_server = b,
+                other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
+            },
+            PropId::Version | PropId::LastError | PropId::LastErrorCode | PropId::ServerInUse | PropId::LicenceHeld => {
+                return Err(Error::ReadOnly(target))
+            }
         }
+        self.licensing.settings_changed();
         Ok(())
+    }
+
+    /// Runs a licence method; every one but `ResetError` answers `true` or an error.
+    fn run(&mut self, id: MethodId, params: &Params) -> Result<Value, Error> {
+        match id {
+            MethodId::ResetError => {
+                self.last_error = None;
+                return Ok(Value::Empty);
+            }
+            MethodId::Connect => self.licensing.connect(&self.settings)?,
+            MethodId::ObtainLicence => {
+                let facts = bsl::session_facts(params)?;
+                let events = self.host.as_ref().map(|h| h.events.clone());
+                self.licensing.obtain(&self.settings, facts, events)?;
+            }
+            MethodId::CheckLicence => self.licensing.check()?,
+            MethodId::ReleaseLicence => self.licensing.release()?,
+            MethodId::KeyParameter => {
+                let name = bsl::key_parameter_name(params.get(0))?;
+                let info = self.licensing.key_info(&self.settings)?;
+                return Ok(bsl::key_parameter(&info, name));
+            }
+            MethodId::HasFlag => {
+                let flag = bsl::flag_number(params.get(0))?;
+                let info = self.licensing.key_info(&self.settings)?;
+                return Ok(Value::Bool(info.flags >> flag & 1 == 1));
+            }
+        }
+        Ok(Value::Bool(true))
     }
 }
 
@@ -199,20 +293,19 @@ impl Component for Licence {
         self.write(*id, value)
     }
 
-    fn call(&mut self, index: usize, _params: &mut Params) -> Result<Value, Error> {
-        match MethodId::ALL.get(index).ok_or(Error::NoSuchMethod(index as i64))? {
-            MethodId::ResetError => {
-                self.last_error = None;
-                Ok(Value::Empty)
-            }
-        }
+    fn call(&mut self, index: usize, params: &mut Params) -> Result<Value, Error> {
+        let id = *MethodId::ALL.get(index).ok_or(Error::NoSuchMethod(index as i64))?;
+        self.run(id, params)
     }
 
     fn failed(&mut self, error: &Error) {
         self.fail(error.wire_code(), error.to_string());
     }
 
+    /// Releases a held licence and joins the heartbeat thread (not one of `Host::threads`), so that no
+    /// thread or event of this object outlives `DestroyObject`.
     fn done(&mut self) {
+        self.licensing.shut_down();
         self.host = None;
     }
 }

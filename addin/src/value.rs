@@ -52,6 +52,46 @@ impl Date {
     }
 }
 
+/// Days from 0001-01-01 (day 0) to 1970-01-01, the Unix epoch.
+const UNIX_EPOCH_ORDINAL: i64 = 719_162;
+
+impl Date {
+    /// The date at `seconds` since the Unix epoch, read as UTC; `None` outside years 1..=9999.
+    pub fn from_unix_seconds(seconds: i64) -> Option<Date> {
+        let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let (year, month, day) = civil_from_ordinal(days.checked_add(UNIX_EPOCH_ORDINAL)?);
+        (1..=9999).contains(&year).then_some(Date {
+            year,
+            month,
+            day,
+            hour: (secs / 3600) as u8,
+            minute: (secs / 60 % 60) as u8,
+            second: (secs % 60) as u8,
+        })
+    }
+
+    /// Seconds since the Unix epoch of this date read as UTC (fields out of range roll over, as
+    /// `mktime` does).
+    pub fn to_unix_seconds(&self) -> i64 {
+        let days = days_from_civil(i64::from(self.year), i64::from(self.month), i64::from(self.day));
+        days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
+    }
+}
+
+/// Days from 1970-01-01 to `year-month-day` in the proleptic Gregorian calendar, counting years from
+/// March so that the leap day ends a year.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let months = year * 12 + (month - 1);
+    let (year, month) = (months.div_euclid(12), months.rem_euclid(12) + 1);
+    let march_year = if month <= 2 { year - 1 } else { year };
+    let era = march_year.div_euclid(400);
+    let year_of_era = march_year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// Year, month and day of `ordinal`, the number of days since 0001-01-01 (day 0).
 fn civil_from_ordinal(ordinal: i64) -> (i32, u8, u8) {
     const DAYS_400: i64 = 146_097;
@@ -147,6 +187,19 @@ mod tests {
         assert_eq!(Date::from_ole(45_658.0 + 0.75), Some(date(2025, 1, 1, 18, 0, 0)));
         assert_eq!(Date::from_ole(2_958_465.0), Some(date(9999, 12, 31, 0, 0, 0)));
         assert_eq!(Date::from_ole(f64::NAN), None);
+    }
+
+    #[test]
+    fn unix_seconds_round_trip_through_dates() {
+        assert_eq!(Date::from_unix_seconds(0), Some(date(1970, 1, 1, 0, 0, 0)));
+        assert_eq!(date(1970, 1, 1, 0, 0, 0).to_unix_seconds(), 0);
+        assert_eq!(date(2018, 4, 3, 14, 6, 58).to_unix_seconds(), 1_522_764_418);
+        assert_eq!(date(2000, 2, 29, 0, 0, 0).to_unix_seconds(), 951_782_400);
+        assert_eq!(date(1899, 12, 30, 0, 0, 0).to_unix_seconds(), -2_209_161_600);
+        for secs in [-2_209_161_600, -1, 0, 951_782_400, 1_522_764_418, 253_402_300_799] {
+            assert_eq!(Date::from_unix_seconds(secs).unwrap().to_unix_seconds(), secs);
+        }
+        assert_eq!(Date::from_unix_seconds(253_402_300_800), None);
     }
 
     #[test]

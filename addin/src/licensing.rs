@@ -1,0 +1,295 @@
+//! The licence methods' state behind one `Licence` object: the client of the licence server before a
+//! licence is obtained, the [`LicenceHolder`] (which owns that same client, so each object keeps one
+//! connection) while one is held, and the translation of the client crate's errors and events into
+//! what BSL sees (`LastErrorCode` = the wire number, `ExternalEvent("Licence", …)`).
+//!
+//! Threads: the holder's heartbeat thread is the client crate's own, not one of [`crate::host::Threads`],
+//! so [`Licensing::shut_down`] (called from `Done`, before `DestroyObject` returns) releases the
+//! licence and joins that thread; dropping a `Licensing` joins it as well. No event is sent after.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use licence_protocol::key::SeriesId;
+use licence_protocol::wire::{ErrorCode, KeyInfoResponse, SessionFacts};
+use licenceaddin_client::client::Client;
+use licenceaddin_client::conf::{self, CodeSettings, Endpoint, Places};
+use licenceaddin_client::error::summary_ru;
+use licenceaddin_client::facts::Caller;
+use licenceaddin_client::logfile;
+use licenceaddin_client::session::{Event, LicenceHolder};
+use licenceaddin_client::transport::Timeouts;
+
+use crate::host::Events;
+use crate::Error;
+
+/// The module name the add-in gives the server and its log files (the path of the loaded library is
+/// not known to safe code; the host process's path would name 1C, not the add-in).
+pub const MODULE_NAME: &str = "liblicenceaddin";
+
+/// `ExternalEvent`'s source for every event of the class.
+pub const EVENT_SOURCE: &str = "Licence";
+pub const EVENT_LOST: &str = "LicenceLost";
+pub const EVENT_SERVER_CHANGED: &str = "ServerChanged";
+
+/// What the configuration's code set on the object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub addr: String,
+    /// `None` until the code sets it, so that licenceaddin.conf may choose the port.
+    pub port: Option<u16>,
+    pub reserved: String,
+    pub series: Option<SeriesId>,
+    pub is_server: bool,
+}
+
+/// Why the heartbeat gave the licence up, as the heartbeat thread recorded it.
+type Loss = Arc<Mutex<Option<(ErrorCode, String)>>>;
+
+/// The connection and the held licence of one `Licence` object.
+#[derive(Default)]
+pub struct Licensing {
+    client: Option<Client>,
+    holder: Option<LicenceHolder>,
+    loss: Loss,
+    last_server: Option<Endpoint>,
+}
+
+/// A client error as the component's error: its wire number, the English text and the Russian summary.
+pub fn from_client(e: &licenceaddin_client::Error) -> Error {
+    Error::licence(e.code(), format!("{e} ({})", summary_ru(e.code())))
+}
+
+fn not_held() -> Error {
+    Error::licence(
+        ErrorCode::LicenceLost,
+        format!("no licence is held: call ObtainLicence first ({})", summary_ru(ErrorCode::LicenceLost)),
+    )
+}
+
+impl Licensing {
+    /// The server that answered last, `host:port`; `None` before the first connection.
+    pub fn server_in_use(&self) -> Option<String> {
+        let now = match (&self.holder, &self.client) {
+            (Some(holder), _) => holder.server_in_use(),
+            (None, Some(client)) => client.server_in_use().cloned(),
+            (None, None) => None,
+        };
+        now.or_else(|| self.last_server.clone()).map(|e| e.to_string())
+    }
+
+    /// True while a licence is held and the heartbeat has not given it up.
+    pub fn held(&self) -> bool {
+        self.holder.is_some() && self.lock_loss().is_none()
+    }
+
+    /// The settings changed: an idle connection is dropped so the next call uses the new ones; a held
+    /// licence keeps its connection until it is released.
+    pub fn settings_changed(&mut self) {
+        if self.holder.is_none() {
+            self.disconnect_idle();
+        }
+    }
+
+    /// Connects (unless connected) to the first server of the resolved list that accepts.
+    pub fn connect(&mut self, settings: &Settings) -> Result<(), Error> {
+        self.forget_lost_holder();
+        if self.holder.is_some() {
+            return Ok(());
+        }
+        let client = self.client_for(settings)?;
+        let result = client.connect().map(|_| ());
+        self.last_server = client.server_in_use().cloned().or(self.last_server.take());
+        result.map_err(|e| from_client(&e))
+    }
+
+    /// Obtains the licence for `facts` and starts the heartbeat; events go to `events`.
+    pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, events: Option<Events>) -> Result<(), Error> {
+        self.forget_lost_holder();
+        if let Some(holder) = &self.holder {
+            if holder.facts() == &facts {
+                return Ok(());
+            }
+            self.release()?;
+        }
+        self.connect(settings)?;
+        let client = self.client.as_mut().ok_or_else(not_connected)?;
+        // Obtained here first so that a refusal (no free licence) keeps the connection for a retry;
+        // the holder obtains again with the same facts, which the server answers with the same seat.
+        client.obtain(&facts).map_err(|e| from_client(&e))?;
+        let client = self.client.take().ok_or_else(not_connected)?;
+        let loss: Loss = Arc::default();
+        self.loss = Arc::clone(&loss);
+        let holder = LicenceHolder::obtain(client, facts, None, move |event| report(&loss, events.as_ref(), event))
+            .map_err(|e| from_client(&e))?;
+        self.last_server = holder.server_in_use();
+        self.holder = Some(holder);
+        Ok(())
+    }
+
+    /// Asks the server whether the licence is still held.
+    pub fn check(&mut self) -> Result<(), Error> {
+        let loss = self.lock_loss().clone();
+        if let Some((code, message)) = loss {
+            self.forget_lost_holder();
+            return Err(Error::licence(code, format!("{message} ({})", summary_ru(code))));
+        }
+        let holder = self.holder.as_ref().ok_or_else(not_held)?;
+        let result = holder.check();
+        self.last_server = holder.server_in_use();
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded) {
+                    *self.lock_loss() = Some((e.code(), e.to_string()));
+                    self.forget_lost_holder();
+                }
+                Err(from_client(&e))
+            }
+        }
+    }
+
+    /// Gives the licence back (nothing held is a success). The holder's connection ends with it; the
+    /// next call connects again.
+    pub fn release(&mut self) -> Result<(), Error> {
+        self.forget_lost_holder();
+        let Some(holder) = self.holder.take() else { return Ok(()) };
+        self.last_server = holder.server_in_use().or(self.last_server.take());
+        holder.release().map(|_| ()).map_err(|e| from_client(&e))
+    }
+
+    /// The connection's series as `/licence/keyinfo` tells it (connecting first if need be).
+    pub fn key_info(&mut self, settings: &Settings) -> Result<KeyInfoResponse, Error> {
+        self.forget_lost_holder();
+        let result = match &self.holder {
+            Some(holder) => holder.with_client(Client::key_info),
+            None => {
+                self.connect(settings)?;
+                self.client.as_mut().ok_or_else(not_connected)?.key_info()
+            }
+        };
+        result.map_err(|e| from_client(&e))
+    }
+
+    /// The platform is done with the object: give the licence back, end the connection, join the
+    /// heartbeat thread. Errors are only logged: nobody is left to report them to.
+    pub fn shut_down(&mut self) {
+        if let Err(e) = self.release() {
+            log::warn!("releasing the licence at the end of the object failed: {e}");
+        }
+        self.disconnect_idle();
+    }
+
+    fn disconnect_idle(&mut self) {
+        if let Some(mut client) = self.client.take() {
+            if let Err(e) = client.disconnect() {
+                log::info!("disconnect failed: {e}");
+            }
+        }
+    }
+
+    /// A holder whose heartbeat gave the licence up has stopped its thread; drop it (the loss stays
+    /// recorded for `CheckLicence`).
+    fn forget_lost_holder(&mut self) {
+        if self.holder.is_some() && self.lock_loss().is_some() {
+            self.holder = None;
+        }
+    }
+
+    fn lock_loss(&self) -> std::sync::MutexGuard<'_, Option<(ErrorCode, String)>> {
+        self.loss.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The idle client, created from licenceaddin.conf and the code's settings if there is none.
+    fn client_for(&mut self, settings: &Settings) -> Result<&mut Client, Error> {
+        if self.client.is_none() {
+            self.client = Some(new_client(settings)?);
+        }
+        self.client.as_mut().ok_or_else(not_connected)
+    }
+}
+
+fn not_connected() -> Error {
+    Error::licence(ErrorCode::Internal, "the add-in lost its client of the licence server")
+}
+
+/// A client of the servers licenceaddin.conf and the code's settings name, for `settings.series`.
+fn new_client(settings: &Settings) -> Result<Client, Error> {
+    let series = settings.series.ok_or_else(|| Error::licence(ErrorCode::BadRequest, "KeyID is not set"))?;
+    let places = Places::from_env();
+    let code = CodeSettings { addr: settings.addr.clone(), port: settings.port, reserved: settings.reserved.clone() };
+    let resolved = conf::resolve_from_disk(settings.is_server, series, &code, &places);
+    start_log(&places, resolved.keep_previous_logs);
+    resolved.log();
+    let caller = Caller {
+        platform_version: String::new(),
+        is_server: settings.is_server,
+        module_name: MODULE_NAME.to_owned(),
+        version: licence_protocol::VERSION.to_owned(),
+        key_id: series,
+    };
+    Ok(Client::new(resolved.endpoints, &caller, Timeouts::default()))
+}
+
+/// Starts the add-in's log once per process; a log that cannot be opened only means no log.
+fn start_log(places: &Places, keep_previous: bool) {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let dir = logfile::log_dir(places, false);
+    if let Err(e) = logfile::start(&dir, MODULE_NAME, keep_previous, log::LevelFilter::Info) {
+        // No logger is installed yet, so this goes nowhere unless a host installed one.
+        log::warn!("the add-in log could not be started: {e}");
+    }
+}
+
+/// The heartbeat thread's event as BSL's `ExternalEvent`.
+fn report(loss: &Loss, events: Option<&Events>, event: Event) {
+    match event {
+        Event::Lost { code, message } => {
+            log::warn!("licence lost ({}): {message}", code.number());
+            *loss.lock().unwrap_or_else(PoisonError::into_inner) = Some((code, message.clone()));
+            if let Some(events) = events {
+                events.send(EVENT_SOURCE, EVENT_LOST, &message);
+            }
+        }
+        Event::Moved { server, session_id } => {
+            log::info!("licence moved to server {server} as session {session_id}");
+            if let Some(events) = events {
+                events.send(EVENT_SOURCE, EVENT_SERVER_CHANGED, &server.to_string());
+            }
+        }
+        Event::Recovered { session_id } => log::info!("licence obtained again as session {session_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_keep_their_wire_number_and_read_in_both_languages() {
+        let e = licenceaddin_client::Error::Unreachable { tried: "127.0.0.1:9 (connection refused)".into() };
+        let mapped = from_client(&e);
+        assert_eq!(mapped.wire_code(), ErrorCode::ServerUnreachable);
+        assert_eq!(
+            mapped.to_string(),
+            "no licence server answered: 127.0.0.1:9 (connection refused) (Сервер лицензий недоступен)"
+        );
+    }
+
+    #[test]
+    fn connect_without_a_series_is_a_bad_request() {
+        let err = Licensing::default().connect(&Settings::default()).unwrap_err();
+        assert_eq!(err, Error::licence(ErrorCode::BadRequest, "KeyID is not set"));
+    }
+
+    #[test]
+    fn nothing_held_checks_false_and_releases_true() {
+        let mut l = Licensing::default();
+        assert!(!l.held());
+        assert_eq!(l.check().unwrap_err().wire_code(), ErrorCode::LicenceLost);
+        assert_eq!(l.release(), Ok(()));
+        assert_eq!(l.server_in_use(), None);
+    }
+}

@@ -1,0 +1,386 @@
+//! The licence methods of `Licence` driven through the add-in's vtables by the fake platform
+//! (tests/support) against the real `licenceserver` (tests/server): connect, obtain, check, key
+//! parameters, release, the numbered failures BSL sees, the administrator ending a session, and
+//! destroying an object that holds a licence.
+#![allow(unsafe_code)]
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod server;
+mod support;
+
+use std::ffi::{c_long, c_void};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use licence_protocol::time::UtcTime;
+use licenceaddin::ffi::{DestroyObject, GetClassObject};
+use server::{free_port, scratch, TestServer, PRODUCT, SERIES};
+use support::*;
+
+const VT_DATE: u16 = 6;
+const SHORT_LEASES: &str = "ConnectionTimeout=2\nSessionTimeout=3";
+const STARTED: &str = "2026-11-24T09:00:00.000Z";
+
+/// The tests share the process's `HOME` (licenceaddin.conf and the log live under it) and count the
+/// process's heartbeat threads, so they run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let guard = LOCK.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    static HOME: OnceLock<()> = OnceLock::new();
+    // An empty home: no licenceaddin.conf of the machine interferes, the log goes to a scratch folder.
+    HOME.get_or_init(|| std::env::set_var("HOME", scratch("home")));
+    guard
+}
+
+/// An argument as BSL passes it.
+enum Arg<'a> {
+    S(&'a str),
+    N(i32),
+    Date(&'a str),
+    Undefined,
+    B(bool),
+}
+
+/// One `Новый("AddIn.Лицензирование.Licence")` with its platform.
+struct Licence {
+    addin: Addin,
+    mem: Box<Memory>,
+    host: Box<Host>,
+}
+
+impl Licence {
+    fn new() -> Self {
+        let (mem, host) = (Memory::new(), Host::new());
+        let name = wide("Licence");
+        let mut object: *mut c_void = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated name and a writable out-pointer.
+        assert_ne!(unsafe { GetClassObject(name.as_ptr(), &mut object) }, 0);
+        let addin = Addin { object };
+        assert!(addin.init(&host) && addin.set_mem_manager(&mem));
+        Self { addin, mem, host }
+    }
+
+    /// An object with `ServerAddr`, `ServerPort`, `KeyID` and `IsServer` (one licence per session) set.
+    fn of(port: u16) -> Self {
+        let l = Self::new();
+        assert!(l.set("ServerAddr", Arg::S("127.0.0.1")));
+        assert!(l.set("ServerPort", Arg::N(i32::from(port))));
+        assert!(l.set("KeyID", Arg::S(SERIES)));
+        assert!(l.set("ЭтоСервер", Arg::B(true)));
+        l
+    }
+
+    fn with_variants<R>(args: &[Arg], f: impl FnOnce(&mut [Variant]) -> R) -> R {
+        let texts: Vec<Vec<u16>> = args
+            .iter()
+            .map(|a| match a {
+                Arg::S(s) => s.encode_utf16().collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut variants: Vec<Variant> = args
+            .iter()
+            .zip(&texts)
+            .map(|(a, text)| match a {
+                Arg::S(_) => Variant::wstr(text),
+                Arg::N(n) => Variant::i4(*n),
+                Arg::B(b) => Variant::boolean(*b),
+                Arg::Undefined => Variant::empty(),
+                Arg::Date(iso) => {
+                    let ole = UtcTime::parse(iso).unwrap().unix_millis() as f64 / 86_400_000.0 + 25_569.0;
+                    let mut v = Variant::r8(ole);
+                    v.vt = VT_DATE;
+                    v
+                }
+            })
+            .collect();
+        f(&mut variants)
+    }
+
+    fn set(&self, name: &str, value: Arg) -> bool {
+        let n = self.addin.find_prop(name);
+        assert!(n >= 0, "no property {name}");
+        Self::with_variants(&[value], |v| self.addin.set_prop(n, &mut v[0]))
+    }
+
+    fn string(&self, name: &str) -> String {
+        let (ok, v) = self.addin.get_prop(self.addin.find_prop(name));
+        assert!(ok, "GetPropVal {name}");
+        self.mem.take_string(&v)
+    }
+
+    fn number(&self, name: &str) -> i32 {
+        let (ok, v) = self.addin.get_prop(self.addin.find_prop(name));
+        assert!(ok && v.vt == VT_I4, "GetPropVal {name}: {v:?}");
+        v.as_i32()
+    }
+
+    fn boolean(&self, name: &str) -> bool {
+        let (ok, v) = self.addin.get_prop(self.addin.find_prop(name));
+        assert!(ok && v.vt == VT_BOOL, "GetPropVal {name}: {v:?}");
+        v.bytes[0] != 0
+    }
+
+    /// `CallAsFunc`: whether it succeeded, and the returned value.
+    fn call(&self, method: &str, args: &[Arg]) -> (bool, Variant) {
+        let n: c_long = self.addin.find_method(method);
+        assert!(n >= 0, "no method {method}");
+        assert_eq!(self.addin.n_params(n), args.len() as c_long, "{method}");
+        Self::with_variants(args, |v| self.addin.call_func(n, v))
+    }
+
+    /// A licence method that must answer `Истина`.
+    fn succeeds(&self, method: &str, args: &[Arg]) {
+        let (ok, ret) = self.call(method, args);
+        assert!(ok, "{method} failed: {:?} / {}", self.host.take_errors(), self.string("LastError"));
+        assert_eq!((ret.vt, ret.bytes[0]), (VT_BOOL, 1), "{method} returns Истина");
+    }
+
+    /// A licence method that must fail as BSL sees it: `false`, one `AddError` with a non-zero scode,
+    /// `LastErrorCode` = `code`. Returns `LastError`, which is also the AddError's text.
+    fn fails(&self, method: &str, args: &[Arg], code: i32) -> String {
+        let (ok, _) = self.call(method, args);
+        assert!(!ok, "{method} succeeded");
+        let errors = self.host.take_errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_ne!(errors[0].scode, 0);
+        assert_eq!(errors[0].source, "Licence");
+        let text = self.string("LastError");
+        assert_eq!(errors[0].descr, text);
+        assert_eq!(self.number("LastErrorCode"), code, "{method}: {text}");
+        text
+    }
+
+    fn obtain_args(number: i32, user: &str) -> [Arg<'_>; 7] {
+        [
+            Arg::N(number),
+            Arg::S("Srvr=\"srv\";Ref=\"trade\";"),
+            Arg::S("1CV8C"),
+            Arg::S("HOST1"),
+            Arg::S(user),
+            Arg::Date(STARTED),
+            Arg::Undefined,
+        ]
+    }
+
+    fn events(&self) -> Vec<(String, String, String)> {
+        self.host.events.lock().unwrap().clone()
+    }
+
+    /// `Done` and `DestroyObject`; every block handed to the platform was freed.
+    fn destroy(self) -> Box<Host> {
+        self.addin.done();
+        let mut object = self.addin.object;
+        // SAFETY: our live object.
+        assert_eq!(unsafe { DestroyObject(&mut object) }, 0);
+        assert_eq!(self.mem.outstanding(), 0);
+        assert_eq!(self.host.take_errors(), vec![]);
+        self.host
+    }
+}
+
+/// Heartbeat threads of the client crate alive in this process (`comm` keeps 15 bytes of the name).
+fn heartbeat_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("licence-heartbe"))
+        .count()
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+fn obtain_check_key_parameters_and_release() {
+    let _serial = serial();
+    let server = TestServer::start(3, "");
+    let l = Licence::of(server.port);
+    assert_eq!(l.string("ИспользуемыйСервер"), "");
+    l.succeeds("Подключиться", &[]);
+    assert_eq!(l.string("ServerInUse"), format!("127.0.0.1:{}", server.port));
+    assert!(!l.boolean("ЛицензияПолучена"));
+    // The first Connect of the process started the add-in's log in the user's folder.
+    let logs = std::path::Path::new(&std::env::var_os("HOME").unwrap()).join(".1C/licence/3.0/logs");
+    let names: Vec<String> =
+        std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().any(|n| n.contains("liblicenceaddin")), "{names:?}");
+
+    l.succeeds("ПолучитьЛицензию", &Licence::obtain_args(7, "Иванов"));
+    assert!(l.boolean("LicenceHeld"));
+    assert_eq!(l.string("ServerInUse"), format!("127.0.0.1:{}", server.port));
+    let sessions = server.sessions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["SessionNumber"], "7");
+    assert_eq!(sessions[0]["UserName"], "Иванов");
+    assert_eq!(sessions[0]["AppName"], "1CV8C");
+    assert_eq!(sessions[0]["SessionStarted"], STARTED);
+
+    l.succeeds("CheckLicence", &[]);
+    let (ok, count) = l.call("ПараметрКлюча", &[Arg::S("КоличествоЛицензий")]);
+    assert!(ok && count.vt == VT_I4 && count.as_i32() == 3, "{count:?}");
+    let (ok, used) = l.call("KeyParameter", &[Arg::S("licencesused")]);
+    assert!(ok && used.as_i32() == 1, "{used:?}");
+    let (ok, product) = l.call("KeyParameter", &[Arg::S("Продукт")]);
+    assert!(ok);
+    assert_eq!(l.mem.take_string(&product), PRODUCT);
+    let (ok, key_type) = l.call("KeyParameter", &[Arg::S("KeyType")]);
+    assert!(ok && key_type.as_i32() == 3, "main key: {key_type:?}");
+    for (flag, set) in [(0, true), (1, true), (2, false), (3, true), (63, false)] {
+        let (ok, v) = l.call("ЕстьФлаг", &[Arg::N(flag)]);
+        assert!(ok && v.vt == VT_BOOL && (v.bytes[0] != 0) == set, "flag {flag}: {v:?}");
+    }
+    assert!(l.fails("KeyParameter", &[Arg::S("Цвет")], 5).contains("unknown name `Цвет`"));
+    assert!(l.addin.call_proc(l.addin.find_method("ResetError"), &mut []));
+
+    l.succeeds("ОсвободитьЛицензию", &[]);
+    assert!(!l.boolean("LicenceHeld"));
+    assert_eq!(server.sessions().len(), 0);
+    l.succeeds("ReleaseLicence", &[]);
+    assert_eq!(l.number("LastErrorCode"), 0);
+    l.destroy();
+}
+
+#[test]
+fn no_free_licence_is_false_with_code_2_and_the_retry_succeeds() {
+    let _serial = serial();
+    let server = TestServer::start(1, "");
+    let (first, second) = (Licence::of(server.port), Licence::of(server.port));
+    first.succeeds("ObtainLicence", &Licence::obtain_args(1, "user1"));
+    let text = second.fails("ПолучитьЛицензию", &Licence::obtain_args(2, "user2"), 2);
+    assert!(text.contains("Нет свободной лицензии"), "{text}");
+    assert!(!second.boolean("LicenceHeld"));
+    assert_eq!(server.sessions().len(), 1);
+
+    first.succeeds("ReleaseLicence", &[]);
+    second.succeeds("ПолучитьЛицензию", &Licence::obtain_args(2, "user2"));
+    let sessions = server.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["SessionNumber"], "2");
+    second.succeeds("ReleaseLicence", &[]);
+    first.destroy();
+    second.destroy();
+}
+
+#[test]
+fn unreachable_server_is_code_1_and_a_missing_key_id_code_5() {
+    let _serial = serial();
+    let l = Licence::new();
+    assert!(l.set("ServerAddr", Arg::S("127.0.0.1")));
+    assert!(l.set("ServerPort", Arg::N(i32::from(free_port()))));
+    assert_eq!(l.fails("Connect", &[], 5), "KeyID is not set");
+    assert!(l.set("KeyID", Arg::S(SERIES)));
+    let text = l.fails("Подключиться", &[], 1);
+    assert!(text.starts_with("no licence server answered: 127.0.0.1:"), "{text}");
+    assert!(text.ends_with("(Сервер лицензий недоступен)"), "{text}");
+    l.fails("ObtainLicence", &Licence::obtain_args(3, "user3"), 1);
+    l.fails("KeyParameter", &[Arg::S("Flags")], 1);
+    assert!(!l.boolean("LicenceHeld"));
+    assert_eq!(l.string("ServerInUse"), "");
+    l.destroy();
+}
+
+#[test]
+fn wrong_argument_types_are_bad_requests() {
+    let _serial = serial();
+    let l = Licence::of(free_port());
+    let mut args = Licence::obtain_args(4, "user4");
+    args[5] = Arg::S("24.11.2026");
+    let text = l.fails("ObtainLicence", &args, 5);
+    assert_eq!(text, "SessionStarted: expected Date (Дата), got String (Строка)");
+    let mut args = Licence::obtain_args(4, "user4");
+    args[0] = Arg::B(true);
+    assert!(l.fails("ПолучитьЛицензию", &args, 5).starts_with("SessionNumber: "));
+    let mut args = Licence::obtain_args(4, "user4");
+    args[2] = Arg::N(1);
+    assert!(l.fails("ObtainLicence", &args, 5).starts_with("AppName: "));
+    assert!(l.fails("HasFlag", &[Arg::S("1")], 5).starts_with("Number: "));
+    assert!(l.fails("ЕстьФлаг", &[Arg::N(64)], 5).contains("flag 64 is not in 0..63"));
+    assert!(l.fails("KeyParameter", &[Arg::N(1)], 5).starts_with("Name: "));
+    assert!(!l.set("ЭтоСервер", Arg::S("Да")));
+    l.host.take_errors();
+    assert!(!l.set("ReservedServers", Arg::S("srv2:0")));
+    l.host.take_errors();
+    assert!(l.set("РезервныеСерверы", Arg::S("srv2:9100, srv3")));
+    assert_eq!(l.string("ReservedServers"), "srv2:9100, srv3");
+    l.destroy();
+}
+
+#[test]
+fn a_session_ended_by_the_administrator_raises_licence_lost() {
+    let _serial = serial();
+    let server = TestServer::start(2, SHORT_LEASES);
+    let l = Licence::of(server.port);
+    l.succeeds("ObtainLicence", &Licence::obtain_args(8, "user8"));
+    let sessions = server.sessions();
+    let id = sessions[0]["ID"].as_str().expect("a session ID").to_owned();
+    assert_eq!(server.end_session(&id), 200);
+
+    assert!(
+        wait_until(Duration::from_secs(10), || l.events().iter().any(|(_, message, _)| message == "LicenceLost")),
+        "no LicenceLost event: {:?}",
+        l.events()
+    );
+    let events = l.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "Licence");
+    assert!(!events[0].2.is_empty());
+    assert!(!l.boolean("ЛицензияПолучена"));
+    l.fails("CheckLicence", &[], 9);
+    l.succeeds("ReleaseLicence", &[]);
+    l.destroy();
+}
+
+#[test]
+fn destroying_a_holding_object_releases_and_leaves_no_thread_or_event() {
+    let _serial = serial();
+    let server = TestServer::start(2, SHORT_LEASES);
+    let before = heartbeat_threads();
+    let l = Licence::of(server.port);
+    l.succeeds("ObtainLicence", &Licence::obtain_args(9, "user9"));
+    assert_eq!(heartbeat_threads(), before + 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let host = l.destroy();
+    assert_eq!(heartbeat_threads(), before, "the heartbeat thread outlived DestroyObject");
+    assert_eq!(server.sessions().len(), 0, "the licence was given back");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(*host.events.lock().unwrap(), vec![]);
+    assert_eq!(host.take_errors(), vec![]);
+}
+
+#[test]
+fn a_dead_server_moves_the_licence_to_a_reserved_one_with_server_changed() {
+    let _serial = serial();
+    let main = TestServer::start(2, SHORT_LEASES);
+    let reserve = TestServer::start(2, SHORT_LEASES);
+    let l = Licence::of(main.port);
+    assert!(l.set("ReservedServers", Arg::S(&format!("127.0.0.1:{}", reserve.port))));
+    l.succeeds("ObtainLicence", &Licence::obtain_args(10, "user10"));
+    assert_eq!(l.string("ServerInUse"), format!("127.0.0.1:{}", main.port));
+    drop(main);
+
+    let moved = format!("127.0.0.1:{}", reserve.port);
+    assert!(
+        wait_until(Duration::from_secs(15), || l.events().iter().any(|(_, message, _)| message == "ServerChanged")),
+        "no ServerChanged event: {:?}",
+        l.events()
+    );
+    assert_eq!(l.events(), vec![("Licence".to_owned(), "ServerChanged".to_owned(), moved.clone())]);
+    assert_eq!(l.string("ИспользуемыйСервер"), moved);
+    assert!(l.boolean("LicenceHeld"));
+    let sessions = reserve.sessions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["SessionNumber"], "10");
+    l.succeeds("CheckLicence", &[]);
+    l.succeeds("ReleaseLicence", &[]);
+    assert_eq!(reserve.sessions().len(), 0);
+    l.destroy();
+}

@@ -1,0 +1,155 @@
+//! The real licence server for the add-in's integration tests: `target/debug/licenceserver` (built
+//! with `cargo build -p licenceserver` when missing) in a temporary root on a free loopback port,
+//! for a pinned machine id, with a main key issued by `keyfile::issue`. Nothing of it is mocked.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::keyfile;
+use licence_protocol::series::SeriesKeys;
+use licence_protocol::time::UtcTime;
+
+pub const SERIES: &str = "672B";
+/// The functional flags of the test key: 0, 1 and 3.
+pub const FLAGS: u64 = 0b1011;
+pub const PRODUCT: &str = "Управление складом";
+const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh folder under the system's temporary one.
+pub fn scratch(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("licenceaddin-methods-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn server_binary() -> PathBuf {
+    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let binary = manifest.join("../target/debug/licenceserver");
+    let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "licenceserver"])
+            .current_dir(manifest.join(".."))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p licenceserver failed");
+    }
+    binary
+}
+
+pub struct TestServer {
+    pub root: PathBuf,
+    pub port: u16,
+    child: Child,
+}
+
+impl TestServer {
+    /// A running server with one main key of `licences` licences; `common` adds `[Common]` lines.
+    pub fn start(licences: u32, common: &str) -> Self {
+        let machine = "addin-methods-test-machine";
+        let root = scratch("server");
+        std::fs::create_dir_all(root.join("3.0")).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let machine_file = root.join("machine-id");
+        std::fs::write(&machine_file, machine).unwrap();
+        let config = format!("[Common]\nMachineIdFile={}\n{common}\n", machine_file.display());
+        std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
+
+        let series = SeriesKeys::generate(SERIES.parse().unwrap());
+        let identity = MachineIdentity::from_material(machine.as_bytes());
+        let fields = KeyFields {
+            key_no: 1000,
+            key_id: series.series,
+            reg_no: "REG-1000".into(),
+            key_type: KeyKind::Main,
+            licence_count: licences,
+            product_version: "1.0".into(),
+            blank_key_no: None,
+            activation_code: None,
+            activation_date: None,
+            start_date: UtcTime::from_unix_millis(UtcTime::now().unix_millis() - 86_400_000).unwrap(),
+            period: 365,
+            expire_date: None,
+            flags: FLAGS,
+            itn: None,
+            iec: None,
+            product_name: PRODUCT.into(),
+            article: "ART-1".into(),
+            article_name: "Основная поставка".into(),
+            support_date: None,
+            computer_id: identity.computer_id(),
+        };
+        let bytes = keyfile::issue(&fields, &series, &identity.binding());
+        std::fs::write(root.join("data").join(fields.file_name()), bytes).unwrap();
+
+        let port = free_port();
+        let child = Command::new(server_binary())
+            .args(["-r", "--listen", "127.0.0.1", "--port", &port.to_string(), "--root"])
+            .arg(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("licenceserver starts");
+        let mut server = TestServer { root, port, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.get("/api/licences").and_then(|b| b["Licences"].as_array().map(Vec::len)).unwrap_or(0) == 0 {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("licenceserver exited at start with {status}");
+            }
+            assert!(Instant::now() < deadline, "licenceserver did not list its key within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build()
+    }
+
+    fn get(&self, path: &str) -> Option<serde_json::Value> {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        Self::agent().get(&url).set("Authorization", ADMIN).call().ok()?.into_json().ok()
+    }
+
+    /// The items of `GET /api/sessions`.
+    pub fn sessions(&self) -> Vec<serde_json::Value> {
+        let body = self.get("/api/sessions").expect("GET /api/sessions answers");
+        body["Sessions"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `DELETE /api/sessions/{id}`, as the administrator ends a session; the status.
+    pub fn end_session(&self, id: &str) -> u16 {
+        let url = format!("http://127.0.0.1:{}/api/sessions/{id}", self.port);
+        match Self::agent().delete(&url).set("Authorization", ADMIN).call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(status, _)) => status,
+            Err(e) => panic!("DELETE {url}: {e}"),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
