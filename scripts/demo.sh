@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The demo: builds the server and the vendor tool, creates a key series and a demo key for this
-# computer, starts a real licence server in a scratch folder on a loopback port, shows the REST API
-# answering, has a client obtain and release a licence over the add-in protocol, and stops the server.
+# The demo: builds the server, the vendor tool and the add-in, creates a key series and a demo key
+# for this computer, starts a real licence server in a scratch folder on a loopback port, shows the
+# REST API answering, then loads liblicenceaddin.so exactly as 1C loads it (test-harness/demo, a small
+# C platform) and drives it as a configuration's BSL does: connect, obtain a licence — shown in the
+# server's /api/sessions while held — and release it; finally stops the server.
+# If the add-in lacks the licence methods, the licence is played with curl instead (said clearly).
 # Nothing outside the scratch folder is touched. DEMO_PORT picks the port (default 9099).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh jq
 
 port="${DEMO_PORT:-9099}"
-cargo build --quiet -p licenceserver -p licence-devkit
+cargo build --quiet -p licenceserver -p licence-devkit -p licenceaddin
+make -s -C test-harness demo
 bin="$(pwd)/target/debug"
 work="$(mktemp -d -t licence-demo.XXXXXX)"
 server_pid=""
@@ -22,7 +26,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 api() { curl -sS -u admin:admin "http://127.0.0.1:$port$1"; }
 call() { curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$port$1"; }
 
-mkdir -p "$work/root/3.0" "$work/root/data" "$work/vendor"
+mkdir -p "$work/root/3.0" "$work/root/data" "$work/vendor" "$work/home"
 if [ ! -s /etc/machine-id ] && [ ! -s /var/lib/dbus/machine-id ]; then
   # A container without a machine id: pin one, as the example config explains.
   cat /proc/sys/kernel/random/uuid > "$work/root/machine-id"
@@ -56,18 +60,37 @@ api /api/serverinfo | jq .
 step "GET /api/licences"
 api /api/licences | jq '.Licences[] | {FileName, KeyNo, KeyID, KeyType, LicenceCount, Workable, Enabled, DaysLeft, ProductName}'
 
-step "An add-in connects and obtains a licence for its 1C session"
-connection=$(call /licence/connect "{\"OSVersion\":\"$(uname -sr)\",\"ComputerName\":\"$(hostname)\",\"LocalIP\":\"127.0.0.1\",\"Process\":\"1cv8c\",\"CPU\":\"x86_64\",\"PID\":$$,\"IsServer\":false,\"PlatformVersion\":\"8.3.25.1257\",\"ModuleName\":\"liblicenceaddin.so\",\"Version\":\"$("$bin/licenceserver" --version | cut -d' ' -f2)\",\"KeyID\":\"672B\"}" | jq -r .ConnectionID)
-grant=$(call /licence/obtain "{\"ConnectionID\":\"$connection\",\"Session\":{\"SessionNumber\":\"1\",\"InfoBaseConnectionString\":\"File=\\\"/srv/demo\\\"\",\"AppName\":\"1CV8C\",\"ComputerName\":\"$(hostname)\",\"UserName\":\"Администратор\",\"SessionStarted\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\",\"AccessCode\":null}}")
-echo "$grant" | jq .
-session=$(echo "$grant" | jq -r .SessionID)
+show_sessions() {
+  api /api/sessions | jq '.Sessions[] | {ID, SessionNumber, UserName, KeyID, UsedLicence, ExpireTime}'
+}
 
-step "GET /api/sessions shows it"
-api /api/sessions | jq '.Sessions[] | {ID, SessionNumber, UserName, KeyID, UsedLicence, ExpireTime}'
+step "The 1C platform loads the add-in (dlopen, GetClassObject, Init…) and the configuration obtains a licence"
+addin_status=0
+# test-harness/demo runs the command after the library path, host and port while the licence is held.
+export port
+export -f step api show_sessions
+HOME="$work/home" test-harness/demo "$bin/liblicenceaddin.so" 127.0.0.1 "$port" \
+  bash -c 'step "GET /api/sessions shows it (the add-in holds the licence)"; show_sessions' ||
+  addin_status=$?
+if [ "$addin_status" -eq 0 ]; then
+  step "After ОсвободитьЛицензию the server holds no session"
+  api /api/sessions | jq -c '{Sessions: (.Sessions | length)}'
+elif [ "$addin_status" -ne 3 ]; then
+  echo "the add-in could not obtain a licence (exit $addin_status)"; exit 1
+else
+  step "FALLBACK: this add-in build has no licence methods yet, so curl plays its protocol instead"
+  connection=$(call /licence/connect "{\"OSVersion\":\"$(uname -sr)\",\"ComputerName\":\"$(hostname)\",\"LocalIP\":\"127.0.0.1\",\"Process\":\"1cv8c\",\"CPU\":\"x86_64\",\"PID\":$$,\"IsServer\":false,\"PlatformVersion\":\"8.3.25.1257\",\"ModuleName\":\"liblicenceaddin.so\",\"Version\":\"$("$bin/licenceserver" --version | cut -d' ' -f2)\",\"KeyID\":\"672B\"}" | jq -r .ConnectionID)
+  grant=$(call /licence/obtain "{\"ConnectionID\":\"$connection\",\"Session\":{\"SessionNumber\":\"1\",\"InfoBaseConnectionString\":\"File=\\\"/srv/demo\\\"\",\"AppName\":\"1CV8C\",\"ComputerName\":\"$(hostname)\",\"UserName\":\"Администратор\",\"SessionStarted\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\",\"AccessCode\":null}}")
+  echo "$grant" | jq .
+  session=$(echo "$grant" | jq -r .SessionID)
 
-step "The add-in releases the licence"
-call /licence/release "{\"ConnectionID\":\"$connection\",\"SessionID\":\"$session\"}" | jq .
-api /api/sessions | jq -c '{Sessions: (.Sessions | length)}'
+  step "GET /api/sessions shows it"
+  show_sessions
+
+  step "curl releases the licence"
+  call /licence/release "{\"ConnectionID\":\"$connection\",\"SessionID\":\"$session\"}" | jq .
+  api /api/sessions | jq -c '{Sessions: (.Sessions | length)}'
+fi
 
 step "Done: the server stops; its log was"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""

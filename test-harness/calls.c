@@ -232,7 +232,7 @@ struct outcome set_prop_outcome(struct object *o, long prop, tVariant *val)
     return outcome_since(o, before, ok);
 }
 
-struct outcome call_outcome(struct object *o, long method, tVariant *params, long count)
+struct outcome call_value(struct object *o, long method, tVariant *params, long count, tVariant *ret)
 {
     void **inputs = calloc(count > 0 ? (size_t)count : 1, sizeof *inputs);
     if (!inputs)
@@ -242,11 +242,10 @@ struct outcome call_outcome(struct object *o, long method, tVariant *params, lon
     unsigned long before = host_errors(&o->conn);
     bool ok;
     const char *problem = "";
+    *ret = variant_empty();
     if (from_abi(LX(o)->HasRetVal(LANG_EXT(o), method), "HasRetVal")) {
-        tVariant ret = variant_empty();
-        ok = from_abi(LX(o)->CallAsFunc(LANG_EXT(o), method, &ret, params, count), "CallAsFunc");
-        problem = variant_problem(&ret);
-        variant_release(&ret);
+        ok = from_abi(LX(o)->CallAsFunc(LANG_EXT(o), method, ret, params, count), "CallAsFunc");
+        problem = variant_problem(ret);
     } else {
         ok = from_abi(LX(o)->CallAsProc(LANG_EXT(o), method, params, count), "CallAsProc");
     }
@@ -258,6 +257,14 @@ struct outcome call_outcome(struct object *o, long method, tVariant *params, lon
             host_free(&g_mem, p->u.buf.ptr), p->u.buf.ptr = inputs[i];
     }
     free(inputs);
+    return r;
+}
+
+struct outcome call_outcome(struct object *o, long method, tVariant *params, long count)
+{
+    tVariant ret;
+    struct outcome r = call_value(o, method, params, count, &ret);
+    variant_release(&ret);
     return r;
 }
 

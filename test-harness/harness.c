@@ -7,101 +7,20 @@
  * calls of NATIVEAPI.md in the platform's order, then Done and DestroyObject. Each check prints
  * `ok - name` or `FAIL - name: detail`; the last line is `N passed, N failed`; the exit code is 0
  * only when nothing failed. If the component kills the process, a signal handler names the step.
+ * With LICENCE_SERVER=host:port in the environment it also plays the licence scenario against real
+ * servers (scenario.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "utf16.h"
 
-#define CLASS_NAME "Licence"
 #define DEFAULT_LIBRARY "target/debug/liblicenceaddin.so"
-
-struct host_memory g_mem;
-
-static int passed, failed;
-static char context[256] = "loading";
-static unsigned long bad_bools;
-static char bad_bool_example[128];
-
-/* ---- reporting ------------------------------------------------------------------------- */
-
-bool check(bool ok, const char *name, const char *detail_fmt, ...)
-{
-    if (ok) {
-        passed++;
-        printf("ok - %s\n", name);
-        return true;
-    }
-    failed++;
-    char detail[1024];
-    va_list ap;
-    va_start(ap, detail_fmt);
-    vsnprintf(detail, sizeof detail, detail_fmt, ap);
-    va_end(ap);
-    printf("FAIL - %s: %s\n", name, detail);
-    return false;
-}
-
-const char *fmt(const char *format, ...)
-{
-    static char pool[16][512];
-    static unsigned next;
-    char *buf = pool[next++ % 16];
-    va_list ap;
-    va_start(ap, format);
-    vsnprintf(buf, sizeof pool[0], format, ap);
-    va_end(ap);
-    return buf;
-}
-
-void set_context(const char *what)
-{
-    snprintf(context, sizeof context, "%s", what);
-}
-
-bool from_abi(abi_bool raw, const char *what)
-{
-    if (raw > 1) {
-        if (!bad_bools++)
-            snprintf(bad_bool_example, sizeof bad_bool_example, "%s returned %u", what, raw);
-    }
-    return raw != 0;
-}
-
-static int summary(void)
-{
-    printf("%d passed, %d failed\n", passed, failed);
-    fflush(stdout);
-    return failed == 0 && passed > 0 ? 0 : 1;
-}
-
-static void on_fatal_signal(int sig)
-{
-    /* The process is lost: report the step and the tally, then leave without unwinding. */
-    printf("FAIL - the component crashed with signal %d (%s) during: %s\n", sig, strsignal(sig), context);
-    failed++;
-    summary();
-    _exit(1);
-}
-
-static void install_crash_report(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal_signal;
-    sa.sa_flags = SA_RESETHAND;
-    int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        sigaction(signals[i], &sa, NULL);
-}
 
 /* ---- the library ------------------------------------------------------------------------- */
 
@@ -293,20 +212,6 @@ static void check_destroy_robustness(struct library *lib)
           "returned %ld and %ld", r, r_null);
 }
 
-static void check_memory_and_abi(void)
-{
-    size_t live = host_memory_live(&g_mem);
-    check(live == 0, "every block the component allocated was freed exactly once",
-          "%zu block(s) outstanding of %lu allocated", live, g_mem.allocs);
-    check(g_mem.double_frees == 0, "no double FreeMemory", "%lu double free(s)", g_mem.double_frees);
-    check(g_mem.unknown_frees == 0, "no FreeMemory of a pointer the manager never allocated",
-          "%lu unknown pointer(s) freed", g_mem.unknown_frees);
-    check(g_mem.failed_allocs == 0, "no AllocMemory with a NULL out-pointer or 0 bytes",
-          "%lu such call(s)", g_mem.failed_allocs);
-    check(bad_bools == 0, "every bool the component returned is 0 or 1", "%lu bad, first: %s", bad_bools,
-          bad_bool_example);
-}
-
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : DEFAULT_LIBRARY;
@@ -339,6 +244,21 @@ int main(int argc, char **argv)
         destroy_object(&lib, &a);
     if (b.obj)
         destroy_object(&lib, &b);
+
+    /* With LICENCE_SERVER set (run.sh starts real servers), two more objects play the licence
+     * scenario; they are destroyed before the thread count below, so the heartbeat must stop too. */
+    const char *server = getenv("LICENCE_SERVER");
+    struct object s = {.label = "scenario object"}, u = {.label = "unreachable object"};
+    if (server && *server) {
+        bool s_ok = create_object(&lib, &s, true);
+        bool u_ok = create_object(&lib, &u, false);
+        if (s_ok && u_ok)
+            run_licence_scenario(&s, &u, server);
+        if (s.obj)
+            destroy_object(&lib, &s);
+        if (u.obj)
+            destroy_object(&lib, &u);
+    }
     check_destroy_robustness(&lib);
     long threads_after = thread_count();
     check(threads_after == threads_before, "no component thread outlives DestroyObject",
@@ -348,6 +268,10 @@ int main(int argc, char **argv)
 
     host_connection_dispose(&a.conn);
     host_connection_dispose(&b.conn);
+    if (server && *server) {
+        host_connection_dispose(&s.conn);
+        host_connection_dispose(&u.conn);
+    }
     set_context("dlclose");
     dlclose(lib.handle);
     host_memory_dispose(&g_mem);

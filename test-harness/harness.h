@@ -11,8 +11,18 @@
 #include "host.h"
 #include "nativeapi.h"
 
-/* Prints `ok - name` or `FAIL - name: detail` and counts it; returns ok. */
+#define CLASS_NAME "Licence"
+
+/* Prints `ok - name` or `FAIL - name: detail` and counts it; returns ok (report.c). */
 bool check(bool ok, const char *name, const char *detail_fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints `skip - name: reason`: a check that could not run (counted apart, never as passed). */
+void skip(const char *name, const char *reason_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the skip count (if any) and the last line `N passed, N failed`; the exit code to use. */
+int summary(void);
+/* A handler that reports the running step and the tally if the component kills the process. */
+void install_crash_report(void);
+/* Every block freed once, no double or unknown frees, every returned bool 0 or 1. */
+void check_memory_and_abi(void);
 /* A formatted string in a small rotating pool (names of checks built on the fly). */
 const char *fmt(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* Names what the harness is doing, for the crash report if the component kills the process. */
@@ -79,10 +89,17 @@ struct outcome set_prop_outcome(struct object *o, long prop, tVariant *val);
  * any out-parameter the component replaced with memory from the manager, as the platform does. */
 struct outcome call_outcome(struct object *o, long method, tVariant *params, long count);
 
+/* Like call_outcome, but a function's return value is left in *ret for the caller to read and
+ * variant_release (EMPTY for a procedure). */
+struct outcome call_value(struct object *o, long method, tVariant *params, long count, tVariant *ret);
+
 /* Checks that enumerate whatever properties and methods the component reports (generic.c). */
 void run_generic_checks(struct object *o);
 
 /* Checks for the add-in's own properties and methods (licence_checks.c). */
 void run_licence_checks(struct object *a, struct object *b);
+
+/* The licence scenario against real licence servers (scenario.c): `server` is "host:port". */
+void run_licence_scenario(struct object *o, struct object *unreachable, const char *server);
 
 #endif

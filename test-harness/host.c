@@ -194,6 +194,8 @@ static abi_bool conn_external_event(void *self, WCHAR_T *source, WCHAR_T *messag
     u16_to_utf8(message, (size_t)-1, msg, sizeof msg);
     u16_to_utf8(data, (size_t)-1, d, sizeof d);
     pthread_mutex_lock(&c->lock);
+    if (c->events < HOST_EVENTS)
+        snprintf(c->event_log[c->events], sizeof c->event_log[0], "%s/%s/%s", s, msg, d);
     c->events++;
     snprintf(c->last_event, sizeof c->last_event, "%s/%s/%s", s, msg, d);
     pthread_mutex_unlock(&c->lock);
@@ -261,4 +263,21 @@ unsigned long host_errors(struct host_connection *c)
     unsigned long n = c->errors;
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+bool host_saw_event(struct host_connection *c, const char *source, const char *message, char *data, size_t cap)
+{
+    char prefix[HOST_TEXT];
+    snprintf(prefix, sizeof prefix, "%s/%s/", source, message);
+    size_t n = strlen(prefix);
+    bool found = false;
+    pthread_mutex_lock(&c->lock);
+    for (unsigned long i = 0; i < c->events && i < HOST_EVENTS && !found; i++)
+        if (strncmp(c->event_log[i], prefix, n) == 0) {
+            found = true;
+            if (data && cap)
+                snprintf(data, cap, "%s", c->event_log[i] + n);
+        }
+    pthread_mutex_unlock(&c->lock);
+    return found;
 }

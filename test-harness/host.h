@@ -39,6 +39,7 @@ unsigned long host_memory_block_size(struct host_memory *m, const void *p);
 void host_free(struct host_memory *m, void *p);
 
 #define HOST_TEXT 512
+#define HOST_EVENTS 16
 
 struct host_connection {
     const struct IAddInDefBaseVtbl *vtbl; /* first: this is what the component sees */
@@ -49,6 +50,7 @@ struct host_connection {
     char last_source[HOST_TEXT], last_descr[HOST_TEXT]; /* UTF-8 */
     unsigned long events;      /* ExternalEvent calls so far */
     char last_event[HOST_TEXT];
+    char event_log[HOST_EVENTS][HOST_TEXT]; /* the first HOST_EVENTS events, "source/message/data" */
     long event_depth;
     unsigned long status_lines;
 };
@@ -57,5 +59,8 @@ void host_connection_init(struct host_connection *c);
 void host_connection_dispose(struct host_connection *c);
 /* Snapshot of the AddError counter, to tell whether a call reported an error. */
 unsigned long host_errors(struct host_connection *c);
+/* Whether an ExternalEvent(source, message, …) arrived (among the first HOST_EVENTS); its data goes
+ * into data (UTF-8) when found. */
+bool host_saw_event(struct host_connection *c, const char *source, const char *message, char *data, size_t cap);
 
 #endif

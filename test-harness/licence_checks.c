@@ -2,6 +2,7 @@
  *
  * Everything name-specific lives here; generic.c covers whatever the component reports. The table
  * below is the contract with the add-in: English and Russian names, readability and writability.
+ * Entries marked upcoming belong to the licence API being built: while absent they are `skip`ped.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,25 +15,37 @@
 struct expected_prop {
     const char *en, *ru;
     bool writable;
+    bool upcoming; /* part of the licence API still being built: absent means skip, not fail */
 };
 
 static const struct expected_prop expected_props[] = {
-    {"Version", "Версия", false},
-    {"ServerAddr", "АдресСервера", true},
-    {"ServerPort", "ПортСервера", true},
-    {"KeyID", "СерияКлючей", true},
-    {"LastError", "ОписаниеОшибки", false},
-    {"LastErrorCode", "КодОшибки", false},
+    {"Version", "Версия", false, false},
+    {"ServerAddr", "АдресСервера", true, false},
+    {"ServerPort", "ПортСервера", true, false},
+    {"KeyID", "СерияКлючей", true, false},
+    {"LastError", "ОписаниеОшибки", false, false},
+    {"LastErrorCode", "КодОшибки", false, false},
+    {"ReservedServers", "РезервныеСерверы", true, true},
+    {"IsServer", "ЭтоСервер", true, true},
+    {"ServerInUse", "ИспользуемыйСервер", false, true},
+    {"LicenceHeld", "ЛицензияПолучена", false, true},
 };
 
 struct expected_method {
     const char *en, *ru;
     long nparams;
     bool has_ret;
+    bool upcoming;
 };
 
 static const struct expected_method expected_methods[] = {
-    {"ResetError", "СброситьОшибку", 0, false},
+    {"ResetError", "СброситьОшибку", 0, false, false},
+    {"Connect", "Подключиться", 0, true, true},
+    {"ObtainLicence", "ПолучитьЛицензию", 7, true, true},
+    {"CheckLicence", "ПроверитьЛицензию", 0, true, true},
+    {"ReleaseLicence", "ОсвободитьЛицензию", 0, true, true},
+    {"KeyParameter", "ПараметрКлюча", 1, true, true},
+    {"HasFlag", "ЕстьФлаг", 1, true, true},
 };
 
 /* The name the component gives for (n, alias), as UTF-8, freed through the manager. */
@@ -52,6 +65,10 @@ static void check_declarations(struct object *o)
         const struct expected_prop *e = &expected_props[i];
         set_context(fmt("declaration of property %s", e->en));
         long n = find_prop(o, e->en), n_ru = find_prop(o, e->ru);
+        if (e->upcoming && n < 0 && n_ru < 0) {
+            skip(fmt("property %s / %s exists under both names", e->en, e->ru), "not in the add-in yet");
+            continue;
+        }
         if (!check(n >= 0 && n == n_ru, fmt("property %s / %s exists under both names", e->en, e->ru),
                    "FindProp gives %ld and %ld", n, n_ru))
             continue;
@@ -68,6 +85,10 @@ static void check_declarations(struct object *o)
         const struct expected_method *e = &expected_methods[i];
         set_context(fmt("declaration of method %s", e->en));
         long n = find_method(o, e->en), n_ru = find_method(o, e->ru);
+        if (e->upcoming && n < 0 && n_ru < 0) {
+            skip(fmt("method %s / %s exists under both names", e->en, e->ru), "not in the add-in yet");
+            continue;
+        }
         if (!check(n >= 0 && n == n_ru, fmt("method %s / %s exists under both names", e->en, e->ru),
                    "FindMethod gives %ld and %ld", n, n_ru))
             continue;
@@ -209,6 +230,29 @@ static void check_key_id_and_errors(struct object *a, struct object *b)
     check(got && !*text, "ResetError empties LastError", "reads \"%s\"", text);
 }
 
+/* ObtainLicence's UserName (param 4) and AccessCode (param 6) may be omitted in BSL: the platform
+ * then asks GetParamDefValue, which must give Неопределено (EMPTY). */
+static void check_obtain_defaults(struct object *o)
+{
+    long m = find_method(o, "ObtainLicence");
+    if (m < 0)
+        return;
+    const long optional[] = {4, 6};
+    for (size_t i = 0; i < 2; i++) {
+        set_context(fmt("GetParamDefValue(ObtainLicence, %ld)", optional[i]));
+        tVariant v = variant_empty();
+        v.vt = VTYPE_I4; /* not what the default is: the component must write it */
+        bool got = from_abi(LX(o)->GetParamDefValue(LANG_EXT(o), m, optional[i], &v), "GetParamDefValue");
+        char shown[128];
+        variant_show(&v, shown, sizeof shown);
+        check(got && v.vt == VTYPE_EMPTY,
+              fmt("ObtainLicence param %ld (%s) may be omitted: its default is Неопределено (EMPTY)", optional[i],
+                  optional[i] == 4 ? "UserName" : "AccessCode"),
+              "GetParamDefValue returned %d, %s", got, shown);
+        variant_release(&v);
+    }
+}
+
 void run_licence_checks(struct object *a, struct object *b)
 {
     check_declarations(a);
@@ -216,4 +260,5 @@ void run_licence_checks(struct object *a, struct object *b)
     check_server_addr(a, b);
     check_server_port(a);
     check_key_id_and_errors(a, b);
+    check_obtain_defaults(a);
 }
