@@ -18,6 +18,6 @@ status=0
 test-harness/run.sh 2>&1 | tee "$log" || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+     /^[a-z][a-z +]*: +[0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"
