@@ -8,11 +8,13 @@
 pub mod bsl;
 pub mod component;
 pub mod error;
+pub mod expiry;
 pub mod ffi;
 pub mod host;
 pub mod licence;
 pub mod licensing;
 pub mod value;
+pub mod watch;
 
 pub use error::Error;
 pub use value::Value;

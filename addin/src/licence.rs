@@ -1,14 +1,17 @@
 //! `Licence`, the add-in's one class: its settings (servers, key series, server process or not), its
-//! version, the last error and the licence methods (connect, obtain, check, release, key parameters),
-//! which [`crate::licensing`] carries out and [`crate::bsl`] translates from and to BSL's values. Each property and method is a variant of [`PropId`] / [`MethodId`]; the tables the platform
+//! version, the last error, the licence methods (connect, obtain, check, release, key parameters),
+//! which [`crate::licensing`] carries out and [`crate::bsl`] translates from and to BSL's values, and
+//! the configuration's release date with the demo mode and days left [`crate::expiry`] derives. Each property and method is a variant of [`PropId`] / [`MethodId`]; the tables the platform
 //! sees are generated from them, so a name, its index and its handler cannot drift apart.
 use licence_protocol::key::SeriesId;
+use licence_protocol::time::UtcTime;
 use licence_protocol::wire::ErrorCode;
 
 use crate::bsl;
 use crate::component::{Component, DefaultValue, Method, Names, Params, Prop};
 use crate::host::Host;
 use crate::licensing::{Licensing, Settings};
+use crate::value::Date;
 use crate::{Error, Value};
 
 /// The class name `GetClassNames` lists and `RegisterExtensionAs` gives.
@@ -29,10 +32,14 @@ pub enum PropId {
     IsServer,
     ServerInUse,
     LicenceHeld,
+    ReleaseDate,
+    DemoMode,
+    DaysLeft,
+    SupportDaysLeft,
 }
 
 impl PropId {
-    pub const ALL: [PropId; 10] = [
+    pub const ALL: [PropId; 14] = [
         PropId::Version,
         PropId::ServerAddr,
         PropId::ServerPort,
@@ -43,6 +50,10 @@ impl PropId {
         PropId::IsServer,
         PropId::ServerInUse,
         PropId::LicenceHeld,
+        PropId::ReleaseDate,
+        PropId::DemoMode,
+        PropId::DaysLeft,
+        PropId::SupportDaysLeft,
     ];
 
     const fn describe(self) -> Prop {
@@ -60,6 +71,10 @@ impl PropId {
             PropId::IsServer => prop("IsServer", "ЭтоСервер", true),
             PropId::ServerInUse => prop("ServerInUse", "ИспользуемыйСервер", false),
             PropId::LicenceHeld => prop("LicenceHeld", "ЛицензияПолучена", false),
+            PropId::ReleaseDate => prop("ReleaseDate", "ДатаВыпуска", true),
+            PropId::DemoMode => prop("DemoMode", "ДемоРежим", false),
+            PropId::DaysLeft => prop("DaysLeft", "ОсталосьДней", false),
+            PropId::SupportDaysLeft => prop("SupportDaysLeft", "ОсталосьДнейПоддержки", false),
         }
     }
 
@@ -153,6 +168,8 @@ pub struct Licence {
     licensing: Licensing,
     last_error: Option<LastError>,
     host: Option<Host>,
+    /// The configuration's release date as its code set it (`ReleaseDate`), and as UTC.
+    release_date: Option<(Date, UtcTime)>,
 }
 
 impl Default for Licence {
@@ -163,7 +180,13 @@ impl Default for Licence {
 
 impl Licence {
     pub fn new() -> Self {
-        Self { settings: Settings::default(), licensing: Licensing::default(), last_error: None, host: None }
+        Self {
+            settings: Settings::default(),
+            licensing: Licensing::default(),
+            last_error: None,
+            host: None,
+            release_date: None,
+        }
     }
 
     /// Records the failure of a licence operation (the operation itself returns `false`).
@@ -192,7 +215,15 @@ impl Licence {
             PropId::IsServer => Value::Bool(self.settings.is_server),
             PropId::ServerInUse => Value::from(self.licensing.server_in_use().unwrap_or_default()),
             PropId::LicenceHeld => Value::Bool(self.licensing.held()),
+            PropId::ReleaseDate => self.release_date.map_or(Value::Empty, |(date, _)| Value::Date(date)),
+            PropId::DemoMode => Value::Bool(self.outlook().demo),
+            PropId::DaysLeft => self.outlook().days_left.map_or(Value::Empty, days),
+            PropId::SupportDaysLeft => self.outlook().support_days_left.map_or(Value::Empty, days),
         }
+    }
+
+    fn outlook(&self) -> crate::expiry::Outlook {
+        self.licensing.outlook(self.release_date.map(|(_, utc)| utc), UtcTime::now())
     }
 
     fn write(&mut self, id: PropId, value: Value) -> Result<(), Error> {
@@ -228,9 +259,29 @@ impl Licence {
                 Value::Bool(b) => self.settings.is_server = b,
                 other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
             },
-            PropId::Version | PropId::LastError | PropId::LastErrorCode | PropId::ServerInUse | PropId::LicenceHeld => {
-                return Err(Error::ReadOnly(target))
+            PropId::ReleaseDate => {
+                // Not a connection setting: the connection stays.
+                self.release_date = match value {
+                    Value::Empty => None,
+                    Value::Date(date) => {
+                        let utc = bsl::utc_from_date(date)
+                            .ok_or_else(|| Error::bad_value(target, "the date is outside years 0000..9999"))?;
+                        Some((date, utc))
+                    }
+                    other => {
+                        return Err(Error::wrong_type(target, "Date or Undefined (Дата или Неопределено)", &other))
+                    }
+                };
+                return Ok(());
             }
+            PropId::Version
+            | PropId::LastError
+            | PropId::LastErrorCode
+            | PropId::ServerInUse
+            | PropId::LicenceHeld
+            | PropId::DemoMode
+            | PropId::DaysLeft
+            | PropId::SupportDaysLeft => return Err(Error::ReadOnly(target)),
         }
         self.licensing.settings_changed();
         Ok(())
@@ -246,8 +297,7 @@ impl Licence {
             MethodId::Connect => self.licensing.connect(&self.settings)?,
             MethodId::ObtainLicence => {
                 let facts = bsl::session_facts(params)?;
-                let events = self.host.as_ref().map(|h| h.events.clone());
-                self.licensing.obtain(&self.settings, facts, events)?;
+                self.licensing.obtain(&self.settings, facts, self.host.as_ref())?;
             }
             MethodId::CheckLicence => self.licensing.check()?,
             MethodId::ReleaseLicence => self.licensing.release()?,
@@ -264,6 +314,11 @@ impl Licence {
         }
         Ok(Value::Bool(true))
     }
+}
+
+/// A count of days as a BSL `Число`.
+fn days(n: u32) -> Value {
+    i32::try_from(n).map_or(Value::Double(f64::from(n)), Value::Int)
 }
 
 impl Component for Licence {
@@ -352,6 +407,31 @@ mod tests {
         let err = l.set_prop(key, Value::from("67ZB")).unwrap_err();
         assert_eq!(err.to_string(), "KeyID: series `67ZB` is not 4 hex digits");
         assert_eq!(l.get_prop(key), Ok(Value::from("672B")));
+    }
+
+    #[test]
+    fn release_date_takes_a_date_or_undefined_and_nothing_held_is_demo_mode() {
+        let mut l = Licence::new();
+        let release = index("ДатаВыпуска");
+        assert_eq!(l.get_prop(release), Ok(Value::Empty));
+        let date = Date { year: 2026, month: 11, day: 1, hour: 0, minute: 0, second: 0 };
+        l.set_prop(release, Value::Date(date)).unwrap();
+        assert_eq!(l.get_prop(index("ReleaseDate")), Ok(Value::Date(date)));
+        let err = l.set_prop(release, Value::from("01.11.2026")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ReleaseDate: expected Date or Undefined (Дата или Неопределено), got String (Строка)"
+        );
+        assert_eq!(l.get_prop(release), Ok(Value::Date(date)));
+        l.set_prop(release, Value::Empty).unwrap();
+        assert_eq!(l.get_prop(release), Ok(Value::Empty));
+
+        assert_eq!(l.get_prop(index("ДемоРежим")), Ok(Value::Bool(true)));
+        assert_eq!(l.get_prop(index("DaysLeft")), Ok(Value::Empty));
+        assert_eq!(l.get_prop(index("ОсталосьДнейПоддержки")), Ok(Value::Empty));
+        for ro in ["DemoMode", "ОсталосьДней", "SupportDaysLeft"] {
+            assert_eq!(l.set_prop(index(ro), Value::Int(1)), Err(Error::ReadOnly(PropId::ALL[index(ro)].name())));
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The licence methods' state behind one `Licence` object: the client of the licence server before a
 //! licence is obtained, the [`LicenceHolder`] (which owns that same client, so each object keeps one
-//! connection) while one is held, and the translation of the client crate's errors and events into
-//! what BSL sees (`LastErrorCode` = the wire number, `ExternalEvent("Licence", …)`).
+//! connection) while one is held, the key facts behind demo mode and the expiry warnings
+//! ([`KeyWatch`]: fetched at obtain, then at most hourly at check), and the translation of the client
+//! crate's errors and events into what BSL sees (`LastErrorCode` = the wire number,
+//! `ExternalEvent("Licence", …)`).
 //!
 //! Threads: the holder's heartbeat thread is the client crate's own, not one of [`crate::host::Threads`],
 //! so [`Licensing::shut_down`] (called from `Done`, before `DestroyObject` returns) releases the
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use licence_protocol::key::SeriesId;
+use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{ErrorCode, KeyInfoResponse, SessionFacts};
 use licenceaddin_client::client::Client;
 use licenceaddin_client::conf::{self, CodeSettings, Endpoint, Places};
@@ -19,7 +22,9 @@ use licenceaddin_client::logfile;
 use licenceaddin_client::session::{Event, LicenceHolder};
 use licenceaddin_client::transport::Timeouts;
 
-use crate::host::Events;
+use crate::expiry::Outlook;
+use crate::host::{Events, Host};
+use crate::watch::KeyWatch;
 use crate::Error;
 
 /// The module name the add-in gives the server and its log files (the path of the loaded library is
@@ -52,6 +57,10 @@ pub struct Licensing {
     holder: Option<LicenceHolder>,
     loss: Loss,
     last_server: Option<Endpoint>,
+    watch: KeyWatch,
+    /// Where the warnings go: the host's events, kept from the first `obtain`.
+    events: Option<Events>,
+    watching: bool,
 }
 
 /// A client error as the component's error: its wire number, the English text and the Russian summary.
@@ -87,7 +96,13 @@ impl Licensing {
     pub fn settings_changed(&mut self) {
         if self.holder.is_none() {
             self.disconnect_idle();
+            self.watch.forget();
         }
+    }
+
+    /// Demo mode and the days left as the last key facts tell them at `now`.
+    pub fn outlook(&self, release: Option<UtcTime>, now: UtcTime) -> Outlook {
+        self.watch.outlook(self.held(), release, now)
     }
 
     /// Connects (unless connected) to the first server of the resolved list that accepts.
@@ -102,8 +117,9 @@ impl Licensing {
         result.map_err(|e| from_client(&e))
     }
 
-    /// Obtains the licence for `facts` and starts the heartbeat; events go to `events`.
-    pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, events: Option<Events>) -> Result<(), Error> {
+    /// Obtains the licence for `facts` and starts the heartbeat; events go to `host`'s. Then fetches the
+    /// key facts and gives the warnings due (a failure there is only logged: the licence is held).
+    pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, host: Option<&Host>) -> Result<(), Error> {
         self.forget_lost_holder();
         if let Some(holder) = &self.holder {
             if holder.facts() == &facts {
@@ -119,11 +135,35 @@ impl Licensing {
         let client = self.client.take().ok_or_else(not_connected)?;
         let loss: Loss = Arc::default();
         self.loss = Arc::clone(&loss);
-        let holder = LicenceHolder::obtain(client, facts, None, move |event| report(&loss, events.as_ref(), event))
-            .map_err(|e| from_client(&e))?;
+        let events = host.map(|h| h.events.clone());
+        let (watch, heartbeat_events) = (self.watch.clone(), events.clone());
+        let holder = LicenceHolder::obtain(client, facts, None, move |event| {
+            report(&loss, &watch, heartbeat_events.as_ref(), event);
+        })
+        .map_err(|e| from_client(&e))?;
         self.last_server = holder.server_in_use();
         self.holder = Some(holder);
+        self.watch.set_held(true);
+        self.events = events;
+        if let (Some(host), false) = (host, self.watching) {
+            self.watching = true;
+            self.watch.start(host);
+        }
+        self.refresh_key_facts(true);
         Ok(())
+    }
+
+    /// Fetches the key facts through the holder (when `always` or when they are stale) and gives the
+    /// warnings due.
+    fn refresh_key_facts(&mut self, always: bool) {
+        let Some(holder) = &self.holder else { return };
+        if always || self.watch.stale() {
+            match holder.with_client(Client::key_info) {
+                Ok(info) => self.watch.store(info.keys),
+                Err(e) => log::warn!("the key facts could not be fetched: {e}"),
+            }
+        }
+        self.watch.warn(self.events.as_ref(), UtcTime::now());
     }
 
     /// Asks the server whether the licence is still held.
@@ -137,7 +177,10 @@ impl Licensing {
         let result = holder.check();
         self.last_server = holder.server_in_use();
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.refresh_key_facts(false);
+                Ok(())
+            }
             Err(e) => {
                 if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded) {
                     *self.lock_loss() = Some((e.code(), e.to_string()));
@@ -152,6 +195,7 @@ impl Licensing {
     /// next call connects again.
     pub fn release(&mut self) -> Result<(), Error> {
         self.forget_lost_holder();
+        self.watch.set_held(false);
         let Some(holder) = self.holder.take() else { return Ok(()) };
         self.last_server = holder.server_in_use().or(self.last_server.take());
         holder.release().map(|_| ()).map_err(|e| from_client(&e))
@@ -167,7 +211,9 @@ impl Licensing {
                 self.client.as_mut().ok_or_else(not_connected)?.key_info()
             }
         };
-        result.map_err(|e| from_client(&e))
+        let info = result.map_err(|e| from_client(&e))?;
+        self.watch.store(info.keys.clone());
+        Ok(info)
     }
 
     /// The platform is done with the object: give the licence back, end the connection, join the
@@ -192,6 +238,7 @@ impl Licensing {
     fn forget_lost_holder(&mut self) {
         if self.holder.is_some() && self.lock_loss().is_some() {
             self.holder = None;
+            self.watch.set_held(false);
         }
     }
 
@@ -244,11 +291,12 @@ fn start_log(places: &Places, keep_previous: bool) {
 }
 
 /// The heartbeat thread's event as BSL's `ExternalEvent`.
-fn report(loss: &Loss, events: Option<&Events>, event: Event) {
+fn report(loss: &Loss, watch: &KeyWatch, events: Option<&Events>, event: Event) {
     match event {
         Event::Lost { code, message } => {
             log::warn!("licence lost ({}): {message}", code.number());
             *loss.lock().unwrap_or_else(PoisonError::into_inner) = Some((code, message.clone()));
+            watch.set_held(false);
             if let Some(events) = events {
                 events.send(EVENT_SOURCE, EVENT_LOST, &message);
             }

@@ -1,7 +1,7 @@
 //! The licence methods of `Licence` driven through the add-in's vtables by the fake platform
 //! (tests/support) against the real `licenceserver` (tests/server): connect, obtain, check, key
-//! parameters, release, the numbered failures BSL sees, the administrator ending a session, and
-//! destroying an object that holds a licence.
+//! parameters, release, the numbered failures BSL sees, the administrator ending a session,
+//! destroying an object that holds a licence, and demo mode with the expiry warnings (seed 001).
 #![allow(unsafe_code)]
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -113,6 +113,12 @@ impl Licence {
         let (ok, v) = self.addin.get_prop(self.addin.find_prop(name));
         assert!(ok && v.vt == VT_I4, "GetPropVal {name}: {v:?}");
         v.as_i32()
+    }
+
+    /// A property that reads `Неопределено`.
+    fn undefined(&self, name: &str) -> bool {
+        let (ok, v) = self.addin.get_prop(self.addin.find_prop(name));
+        ok && v.vt == VT_EMPTY
     }
 
     fn boolean(&self, name: &str) -> bool {
@@ -343,13 +349,19 @@ fn a_session_ended_by_the_administrator_raises_licence_lost() {
 fn destroying_a_holding_object_releases_and_leaves_no_thread_or_event() {
     let _serial = serial();
     let server = TestServer::start(2, SHORT_LEASES);
-    let before = heartbeat_threads();
+    // A thread joined by an earlier test may still be listed in /proc for a moment: the kernel wakes
+    // `pthread_join` before it reaps the task. Every earlier object was destroyed, so none is left.
+    assert!(wait_until(Duration::from_secs(5), || heartbeat_threads() == 0), "an earlier test left a heartbeat");
     let l = Licence::of(server.port);
     l.succeeds("ObtainLicence", &Licence::obtain_args(9, "user9"));
-    assert_eq!(heartbeat_threads(), before + 1);
+    assert_eq!(heartbeat_threads(), 1);
     std::thread::sleep(Duration::from_millis(1500));
     let host = l.destroy();
-    assert_eq!(heartbeat_threads(), before, "the heartbeat thread outlived DestroyObject");
+    // Joined before DestroyObject returned; the same reaping lag as above is allowed for.
+    assert!(
+        wait_until(Duration::from_millis(500), || heartbeat_threads() == 0),
+        "the heartbeat thread outlived DestroyObject"
+    );
     assert_eq!(server.sessions().len(), 0, "the licence was given back");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(*host.events.lock().unwrap(), vec![]);
@@ -382,5 +394,85 @@ fn a_dead_server_moves_the_licence_to_a_reserved_one_with_server_changed() {
     l.succeeds("CheckLicence", &[]);
     l.succeeds("ReleaseLicence", &[]);
     assert_eq!(reserve.sessions().len(), 0);
+    l.destroy();
+}
+
+/// `days` whole days from now (negative: ago).
+fn days_from_now(days: i64) -> UtcTime {
+    UtcTime::from_unix_millis(UtcTime::now().unix_millis() + days * 86_400_000).unwrap()
+}
+
+fn event(message: &str, data: &str) -> (String, String, String) {
+    ("Licence".to_owned(), message.to_owned(), data.to_owned())
+}
+
+#[test]
+fn a_key_ending_in_10_days_shows_days_left_and_warns_once_a_day() {
+    let _serial = serial();
+    let server = TestServer::start_with(2, "", |key| {
+        key.period = 0;
+        key.expire_date = Some(days_from_now(10));
+    });
+    let l = Licence::of(server.port);
+    assert!(l.undefined("DaysLeft") && l.undefined("ОсталосьДнейПоддержки"));
+    assert!(l.boolean("ДемоРежим"), "no licence held");
+
+    l.succeeds("ObtainLicence", &Licence::obtain_args(11, "user11"));
+    assert_eq!(l.number("ОсталосьДней"), 10);
+    assert!(l.undefined("SupportDaysLeft"));
+    assert!(!l.boolean("DemoMode"));
+    assert_eq!(l.events(), vec![event("ExpiryWarning", "10")]);
+    l.succeeds("CheckLicence", &[]);
+    l.succeeds("ПроверитьЛицензию", &[]);
+    let (ok, days) = l.call("KeyParameter", &[Arg::S("DaysLeft")]);
+    assert!(ok && days.as_i32() == 10, "{days:?}");
+    assert_eq!(l.events(), vec![event("ExpiryWarning", "10")], "once a day");
+
+    l.succeeds("ReleaseLicence", &[]);
+    assert!(l.boolean("DemoMode"), "no licence held after ReleaseLicence");
+    l.destroy();
+}
+
+#[test]
+fn seed_001_a_release_after_the_update_subscription_runs_in_demo_mode() {
+    let _serial = serial();
+    let server = TestServer::start_with(2, "", |key| key.support_date = Some(days_from_now(-30)));
+    let l = Licence::of(server.port);
+    let released = days_from_now(-1).to_string();
+    assert!(l.set("ДатаВыпуска", Arg::Date(&released)));
+    l.succeeds("ObtainLicence", &Licence::obtain_args(12, "user12"));
+    assert!(l.boolean("LicenceHeld"));
+    assert!(l.boolean("ДемоРежим"), "released after the subscription ended");
+    assert_eq!(l.number("SupportDaysLeft"), 0);
+    assert_eq!(l.number("DaysLeft"), 364, "the test key's year, started yesterday");
+
+    let older = days_from_now(-60).to_string();
+    assert!(l.set("ReleaseDate", Arg::Date(&older)));
+    assert!(!l.boolean("DemoMode"), "a release the subscription covered");
+    assert!(l.set("ReleaseDate", Arg::Undefined));
+    assert!(l.undefined("ДатаВыпуска"));
+    assert!(!l.boolean("DemoMode"), "no release date set");
+    assert!(l.set("ReleaseDate", Arg::Date(&released)));
+    assert!(l.boolean("DemoMode"));
+    assert_eq!(l.events(), vec![], "the subscription ended a month ago: no warning any more");
+
+    l.succeeds("ReleaseLicence", &[]);
+    assert!(l.boolean("DemoMode"));
+    l.destroy();
+}
+
+#[test]
+fn a_subscription_ending_in_5_days_warns_support_end() {
+    let _serial = serial();
+    let server = TestServer::start_with(2, "", |key| key.support_date = Some(days_from_now(5)));
+    let l = Licence::of(server.port);
+    assert!(l.set("ReleaseDate", Arg::Date(&days_from_now(-1).to_string())));
+    l.succeeds("ПолучитьЛицензию", &Licence::obtain_args(13, "user13"));
+    assert_eq!(l.number("ОсталосьДнейПоддержки"), 5);
+    assert!(!l.boolean("DemoMode"), "this release is covered by the subscription");
+    assert_eq!(l.events(), vec![event("SupportEndWarning", "5")]);
+    l.succeeds("CheckLicence", &[]);
+    assert_eq!(l.events(), vec![event("SupportEndWarning", "5")]);
+    l.succeeds("ReleaseLicence", &[]);
     l.destroy();
 }

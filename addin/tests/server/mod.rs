@@ -61,6 +61,12 @@ pub struct TestServer {
 impl TestServer {
     /// A running server with one main key of `licences` licences; `common` adds `[Common]` lines.
     pub fn start(licences: u32, common: &str) -> Self {
+        Self::start_with(licences, common, |_| {})
+    }
+
+    /// [`TestServer::start`] with the key's fields changed by `adjust` before it is issued (its
+    /// period, `ExpireDate`, `SupportDate`…).
+    pub fn start_with(licences: u32, common: &str, adjust: impl FnOnce(&mut KeyFields)) -> Self {
         let machine = "addin-methods-test-machine";
         let root = scratch("server");
         std::fs::create_dir_all(root.join("3.0")).unwrap();
@@ -72,7 +78,7 @@ impl TestServer {
 
         let series = SeriesKeys::generate(SERIES.parse().unwrap());
         let identity = MachineIdentity::from_material(machine.as_bytes());
-        let fields = KeyFields {
+        let mut fields = KeyFields {
             key_no: 1000,
             key_id: series.series,
             reg_no: "REG-1000".into(),
@@ -94,6 +100,7 @@ impl TestServer {
             support_date: None,
             computer_id: identity.computer_id(),
         };
+        adjust(&mut fields);
         let bytes = keyfile::issue(&fields, &series, &identity.binding());
         std::fs::write(root.join("data").join(fields.file_name()), bytes).unwrap();
 
