@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, a bounded fuzzing run of every parser of
 # untrusted bytes (FUZZ_SECONDS each, 10 by default), the C harness that loads the add-in as the 1C
-# platform does (plainly and under valgrind), then every test of every crate (unit tests, and
+# platform does (plainly and under valgrind), the add-in's release build for glibc 2.17 with the
+# harness run on it, then every test of every crate (unit tests, and
 # integration tests that start the real licenceserver binary on loopback ports). The last line is the
 # total over the harness runs and every test binary: `N passed, N failed`.
 set -euo pipefail
@@ -16,6 +17,7 @@ log="$(mktemp -t licence-tests.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0
 test-harness/run.sh 2>&1 | tee "$log" || status=$?
+scripts/build-addin.sh 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^[a-z][a-z +]*: +[0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
