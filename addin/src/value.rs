@@ -37,20 +37,12 @@ impl Date {
             return None;
         }
         let total_seconds = (ole * 86_400.0).round() as i64;
-        let days = total_seconds.div_euclid(86_400);
-        let secs = total_seconds.rem_euclid(86_400);
-        // 1899-12-30 is day 693_593 counted from 0001-01-01 as day 0 (proleptic Gregorian).
-        let (year, month, day) = civil_from_ordinal(days + 693_593);
-        Some(Date {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u8,
-            minute: (secs / 60 % 60) as u8,
-            second: (secs % 60) as u8,
-        })
+        Date::from_unix_seconds(total_seconds - OLE_EPOCH_DAYS_BEFORE_UNIX * 86_400)
     }
 }
+
+/// Days from 1899-12-30, day 0 of OLE automation dates, to 1970-01-01.
+const OLE_EPOCH_DAYS_BEFORE_UNIX: i64 = 25_569;
 
 /// Days from 0001-01-01 (day 0) to 1970-01-01, the Unix epoch.
 const UNIX_EPOCH_ORDINAL: i64 = 719_162;
@@ -187,6 +179,8 @@ mod tests {
         assert_eq!(Date::from_ole(45_658.0 + 0.75), Some(date(2025, 1, 1, 18, 0, 0)));
         assert_eq!(Date::from_ole(2_958_465.0), Some(date(9999, 12, 31, 0, 0, 0)));
         assert_eq!(Date::from_ole(f64::NAN), None);
+        assert_eq!(Date::from_ole(2_958_466.0), None, "10000-01-01 is outside years 1..=9999");
+        assert_eq!(Date::from_ole(-693_593.0), Some(date(1, 1, 1, 0, 0, 0)));
     }
 
     #[test]
