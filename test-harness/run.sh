@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the add-in, the licence server, the vendor tool and the C harness, then runs the harness
 # three ways: against the add-in alone, under valgrind, and (stage 3) through the licence scenario
-# against two REAL licence servers on 127.0.0.1 (primary and reserved, same key, short leases): the
-# harness kills the primary and the add-in must move to the reserved one. Stage 3 runs once plainly
+# against three REAL licence servers on 127.0.0.1 (primary and reserved, same key, short leases, and
+# one announcing major version 4.0): the harness kills the primary and the add-in must move to the
+# reserved one; the 4.0 server is refused with VersionMismatch and passed over for a reserved one. Stage 3 runs once plainly
 # and once under valgrind, each with fresh servers (the kill makes a pair one-shot).
 # Fails if any run fails. Usage: test-harness/run.sh [path/to/liblicenceaddin.so]
 # The harness's own `N passed, N failed` line of each run is printed last.
@@ -54,10 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Two free loopback ports (bound to port 0, then released).
+# Three free loopback ports (bound to port 0, then released).
 free_ports() {
     python3 -c 'import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks: s.close()'
@@ -77,12 +78,14 @@ make_root "$work/identity-root"
 "$bin/licenceedit" key issue --cryptkey "$work/vendor/672B.cryptkey" --identity "$work/id.json" \
     --key-no 7121172 --count 5 --period 30 --flags 5 --product "Harness configuration" --out "$work/key" >/dev/null
 
-# start_server NAME PORT: a fresh root with the key, the server in the background, bounded wait for GET /api.
+# start_server NAME PORT [ENV=VALUE…]: a fresh root with the key, the server in the background (with
+# the given environment), bounded wait for GET /api.
 start_server() {
     local dir="$work/run$run-$1" port="$2" pid
+    shift 2
     make_root "$dir"
     cp "$work"/key/*.licence "$dir/data/"
-    "$bin/licenceserver" -r --root "$dir" --listen 127.0.0.1 --port "$port" 2>"$dir/stderr" &
+    env "$@" "$bin/licenceserver" -r --root "$dir" --listen 127.0.0.1 --port "$port" 2>"$dir/stderr" &
     pid=$!
     server_pids+=("$pid")
     for _ in $(seq 1 100); do
@@ -101,14 +104,18 @@ start_server() {
 # scenario_run LABEL WAIT_SECONDS [wrapper…]: fresh servers (in fresh roots, numbered by $run), the
 # harness with the scenario variables, the servers stopped whatever happened.
 scenario_run() {
-    local label="$1" wait="$2" primary reserved primary_pid status=0
+    local label="$1" wait="$2" primary reserved other primary_pid status=0
     shift 2
-    read -r primary reserved <<<"$(free_ports)"
+    read -r primary reserved other <<<"$(free_ports)"
     start_server primary "$primary" || { stop_servers; return 1; }
     primary_pid=$started_pid
     start_server reserved "$reserved" || { stop_servers; return 1; }
-    echo "== $label: primary 127.0.0.1:$primary (pid $primary_pid), reserved 127.0.0.1:$reserved" >&2
+    # The real server binary announcing another major version (its documented test switch).
+    start_server other "$other" LICENCESERVER_TEST_VERSION=4.0.0.0 || { stop_servers; return 1; }
+    echo "== $label: primary 127.0.0.1:$primary (pid $primary_pid), reserved 127.0.0.1:$reserved," \
+        "version 4.0 at 127.0.0.1:$other" >&2
     HOME="$work/home" LICENCE_SERVER="127.0.0.1:$primary" LICENCE_RESERVED="127.0.0.1:$reserved" \
+        LICENCE_OTHER_SERVER="127.0.0.1:$other" \
         LICENCE_PRIMARY_PID="$primary_pid" LICENCE_COUNT=5 LICENCE_FLAGS=5 LICENCE_FAILOVER_SECONDS="$wait" \
         timeout -k 10 300 "$@" "$here/harness" "$library" 2>&1 || status=$?
     stop_servers
@@ -119,7 +126,7 @@ scenario_status=0
 run=1
 echo "== harness with the licence scenario (real servers, failover)"
 scenario_output="$(scenario_run "scenario" 10)" || scenario_status=$?
-printf '%s\n' "$scenario_output" | grep -E '(scenario|unreachable)|^(FAIL|skip|#) ' || true
+printf '%s\n' "$scenario_output" | grep -E '(scenario|unreachable|other version)|^(FAIL|skip|#) ' || true
 
 scenario_valgrind_status=0
 run=2

@@ -368,6 +368,40 @@ static void check_unreachable(struct object *u)
           read_bool(u, "LicenceHeld"));
 }
 
+/* A server of another major version (run.sh starts one with LICENCESERVER_TEST_VERSION): alone it is
+ * refused with VersionMismatch naming both versions; with a reserved server of ours, the add-in passes
+ * over it and connects there. Uses the object the unreachable checks left unconnected. */
+static void check_other_major(struct object *u, const struct endpoint *other, const struct endpoint *reserved)
+{
+    set_context("Connect to a server of another major version");
+    bool set = set_string(u, "ServerAddr", other->host) && set_number(u, "ServerPort", other->port) &&
+               set_string(u, "ReservedServers", "");
+    int result;
+    struct outcome r = call_bool(u, "Connect", NULL, 0, &result);
+    double code = read_number(u, "LastErrorCode");
+    check(set && !*refusal_problem(&r) && code == 3,
+          fmt("other version: Connect to %s returns false, AddError, LastErrorCode 3 (VersionMismatch)", other->text),
+          "settings %d; %s, LastErrorCode %g", set, outcome_text(&r), code);
+    const char *text = read_string(u, "LastError");
+    check(strstr(text, "4.0.0.0") && strstr(text, "3.0."), "other version: LastError names both versions",
+          "reads \"%s\"", text);
+    check(strcmp(read_string(u, "ServerInUse"), "") == 0, "other version: ServerInUse stays \"\"", "reads \"%s\"",
+          read_string(u, "ServerInUse"));
+    if (!reserved) {
+        skip("other version: passed over for a reserved server", "LICENCE_RESERVED is not set");
+        return;
+    }
+    set_context("Connect with a server of another major version first and a reserved one");
+    set = set_string(u, "ReservedServers", reserved->text);
+    r = call_bool(u, "Connect", NULL, 0, &result);
+    check(set && succeeded(&r, result),
+          fmt("other version: with ReservedServers \"%s\" Connect returns true", reserved->text), "%s, result %d",
+          outcome_text(&r), result);
+    check(strcmp(read_string(u, "ServerInUse"), reserved->text) == 0,
+          fmt("other version: ServerInUse is the reserved server %s", reserved->text), "reads \"%s\"",
+          read_string(u, "ServerInUse"));
+}
+
 static bool has_everything(struct object *o, char *missing, size_t cap)
 {
     missing[0] = 0;
@@ -463,5 +497,12 @@ void run_licence_scenario(struct object *o, struct object *unreachable, const ch
     }
     run_held_part(o, &primary, with_reserved ? &reserved : NULL);
     check_unreachable(unreachable);
+    const char *other_text = getenv("LICENCE_OTHER_SERVER");
+    struct endpoint other;
+    if (!other_text || !*other_text)
+        skip("scenario: a server of another major version", "LICENCE_OTHER_SERVER is not set");
+    else if (check(parse_endpoint(other_text, &other), "scenario: LICENCE_OTHER_SERVER is host:port", "\"%s\"",
+                   other_text))
+        check_other_major(unreachable, &other, with_reserved ? &reserved : NULL);
 }
 

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod pool;
 pub mod store;
 pub mod sysinfo;
+pub mod version;
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -34,10 +35,11 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open a log file in {}", layout.logs_dir().display()))?;
     log::info!(
         "licenceserver {} starting (pid {}), log {}",
-        licence_protocol::VERSION,
+        version::announced(),
         std::process::id(),
         log_path.display()
     );
+    version::log_test_switch();
     for p in &problems {
         log::error!("config {p}");
     }

@@ -98,7 +98,7 @@ impl ServerInfo {
             module_name: module_name(),
             pid: std::process::id(),
             cpu: cpu(),
-            version: licence_protocol::VERSION,
+            version: crate::version::announced(),
             started,
             computer_id,
         }

@@ -309,6 +309,27 @@ fn other_major_version_is_refused_clearly() {
 }
 
 #[test]
+fn the_test_switch_makes_a_server_of_another_major_version() {
+    let mut server = TestServer::new("machine-version-switch", "");
+    server.env.push(("LICENCESERVER_TEST_VERSION".into(), "4.0.0.0".into()));
+    let server = server.started();
+    assert_eq!(server.get("/api").1["Version"], "4.0.0.0");
+    let (status, answer) = server.post("/licence/connect", &connect_body("672B", "PC1", false));
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["Message"],
+        format!("server version 4.0.0.0 does not match client version {}", licence_protocol::VERSION)
+    );
+    assert!(server.log().contains("LICENCESERVER_TEST_VERSION is set"), "{}", server.log());
+
+    let mut server = TestServer::new("machine-version-switch-bad", "");
+    server.env.push(("LICENCESERVER_TEST_VERSION".into(), "four".into()));
+    let server = server.started();
+    assert_eq!(server.get("/api").1["Version"], licence_protocol::VERSION);
+    assert!(server.log().contains("is not a version major.minor.release.build"), "{}", server.log());
+}
+
+#[test]
 fn connections_and_sessions_have_the_guides_fields_and_shapes() {
     let server = TestServer::new("machine-views", "").started();
     let series = SeriesKeys::generate("672B".parse().unwrap());

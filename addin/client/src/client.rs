@@ -3,9 +3,11 @@
 //! Rules, in the order a call meets them:
 //! - **Choosing a server** (`connect`): the endpoints are tried in order, starting with the main one.
 //!   No answer (refused, reset, timed out) moves on to the next; so do `ServerBusy` (12: that server's
-//!   limits are full, a reserved one may have room) and an answer that is not the protocol's (some
-//!   other HTTP server on that port). Any other protocol error — version mismatch, no key — is the
-//!   server's verdict and is returned at once: a reserved server is a backup, not a second opinion.
+//!   limits are full, a reserved one may have room), `VersionMismatch` (3: a server of another major
+//!   version cannot serve this add-in at all, as during an upgrade of the main server) and an answer
+//!   that is not the protocol's (some other HTTP server on that port). Any other protocol error — no
+//!   key, say — is the server's verdict on the licence and is returned at once: a reserved server is a
+//!   backup, not a second opinion.
 //!   When nothing accepted, the first verdict-like answer is returned, else `ServerUnreachable` (1).
 //! - **The server in use**: every later call goes to the server that accepted `connect`, and the client
 //!   sticks to it until it fails.
@@ -282,7 +284,7 @@ impl Client {
                     self.current = Some(InUse { index, connection: connection.clone() });
                     return Ok(connection);
                 }
-                Err(e) if e.code() == ErrorCode::ServerBusy || matches!(e, Error::BadAnswer { .. }) => {
+                Err(e) if skips_to_next(&e) => {
                     log::warn!("server {endpoint} did not take the connection: {e}");
                     refusal.get_or_insert(e);
                 }
@@ -362,6 +364,12 @@ impl Client {
 
 /// A 2xx answer's body as `Resp`, or the protocol error of any other status; anything else is a
 /// [`Error::BadAnswer`].
+/// Answers of a server that cannot serve this add-in at all, so a reserved server is tried: its limits
+/// are full (`ServerBusy`), it speaks another major version, or it is not a licence server.
+fn skips_to_next(e: &Error) -> bool {
+    matches!(e.code(), ErrorCode::ServerBusy | ErrorCode::VersionMismatch) || matches!(e, Error::BadAnswer { .. })
+}
+
 fn decode<Resp: DeserializeOwned>(endpoint: &Endpoint, answer: Answer) -> Result<Resp, Error> {
     let bad = |answer: &Answer| Error::BadAnswer {
         endpoint: endpoint.to_string(),

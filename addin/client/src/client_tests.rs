@@ -146,13 +146,19 @@ fn no_endpoint_answering_is_server_unreachable_naming_each() {
 }
 
 #[test]
-fn version_mismatch_is_the_servers_verdict_not_a_failover_reason() {
+fn a_server_of_another_version_is_passed_over_and_reported_when_alone() {
     let (mut client, fake, scripts) = setup(&[1, 2], &[1, 2]);
     scripts[0].mismatch.store(true, Ordering::SeqCst);
+    client.connect().unwrap();
+    assert_eq!(client.server_in_use().unwrap().port, 2);
+    assert_eq!(calls(&fake).len(), 2);
+
+    let (mut client, _, scripts) = setup(&[1, 2], &[1, 2]);
+    scripts[0].mismatch.store(true, Ordering::SeqCst);
+    scripts[1].down.store(true, Ordering::SeqCst);
     let e = client.connect().unwrap_err();
     assert_eq!(e.number(), 3);
     assert!(e.to_string().contains("does not match client version 3.0.1.0"));
-    assert_eq!(calls(&fake).len(), 1);
 }
 
 #[test]

@@ -84,7 +84,7 @@ async fn connect(
     request: Request,
 ) -> Answer<ConnectResponse> {
     let facts: ConnectRequest = body(&app, request).await?;
-    let ours = licence_protocol::VERSION;
+    let ours = crate::version::announced();
     if licence_protocol::compatibility_line(&facts.version) != licence_protocol::compatibility_line(ours) {
         let client: String = facts.version.chars().take(40).collect();
         log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
@@ -110,7 +110,7 @@ fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime) -> Connec
     let (c, s) = (app.config.connection_timeout, app.config.session_timeout);
     ConnectResponse {
         connection_id,
-        server_version: licence_protocol::VERSION.to_owned(),
+        server_version: crate::version::announced().to_owned(),
         expire_time,
         connection_lease_seconds: c,
         session_lease_seconds: s,

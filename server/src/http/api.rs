@@ -33,7 +33,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 async fn api_root() -> Json<Value> {
-    Json(json!({ "Version": licence_protocol::VERSION, "Urns": URNS }))
+    Json(json!({ "Version": crate::version::announced(), "Urns": URNS }))
 }
 
 async fn server_info(State(app): State<Arc<App>>) -> Json<Value> {

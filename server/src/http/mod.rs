@@ -98,7 +98,7 @@ async fn console_home(State(app): State<Arc<App>>) -> Html<String> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Licence server</title></head>\
          <body><h1>Licence server {}</h1><p>ComputerID {}</p>\
          <p>The REST API is at <a href=\"/api\">/api</a>.</p></body></html>",
-        licence_protocol::VERSION,
+        crate::version::announced(),
         app.info.computer_id
     ))
 }

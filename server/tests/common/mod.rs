@@ -21,6 +21,8 @@ pub struct TestServer {
     pub root: PathBuf,
     pub port: u16,
     pub machine: String,
+    /// Environment variables the server is started with.
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -49,7 +51,7 @@ impl TestServer {
         std::fs::write(&machine_file, machine).unwrap();
         let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
-        TestServer { root, port: free_port(), machine: machine.into(), child: None }
+        TestServer { root, port: free_port(), machine: machine.into(), env: Vec::new(), child: None }
     }
 
     pub fn append_config(&self, text: &str) {
@@ -69,6 +71,7 @@ impl TestServer {
         let child = Command::new(env!("CARGO_BIN_EXE_licenceserver"))
             .args(["-r", "--listen", "127.0.0.1", "--port", &self.port.to_string(), "--root"])
             .arg(&self.root)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
