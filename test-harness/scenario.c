@@ -10,7 +10,9 @@
  * Connect, ObtainLicence (Cyrillic user name, a Дата as VTYPE_TM, AccessCode omitted), KeyParameter,
  * HasFlag, CheckLicence; the session seen in the server's /api/sessions; the primary killed and the
  * licence kept on the reserved server with a "ServerChanged" ExternalEvent; ReleaseLicence. A second
- * object aimed at a port where nothing listens must fail with LastErrorCode 1 and an AddError.
+ * object aimed at a port where nothing listens must fail with LastErrorCode 1 and an AddError; the same
+ * object then meets a server of another major version (LICENCE_OTHER_SERVER) and a licenceaddin.conf
+ * written into $HOME.
  * If the add-in lacks the licence methods, every check here is a `skip`, never a pass.
  */
 #define _GNU_SOURCE
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
@@ -402,6 +405,84 @@ static void check_other_major(struct object *u, const struct endpoint *other, co
           read_string(u, "ServerInUse"));
 }
 
+/* Writes (text) or removes (NULL) the OS user's licenceaddin.conf under $HOME (run.sh's scratch HOME). */
+static bool user_conf(const char *text)
+{
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        return false;
+    char path[512];
+    const char *parts[] = {"/.1C", "/licence", "/3.0"};
+    snprintf(path, sizeof path, "%s", home);
+    for (size_t i = 0; i < 3; i++) {
+        strncat(path, parts[i], sizeof path - strlen(path) - 1);
+        mkdir(path, 0700);
+    }
+    strncat(path, "/licenceaddin.conf", sizeof path - strlen(path) - 1);
+    if (!text)
+        return unlink(path) == 0;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    bool ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static bool set_bool(struct object *o, const char *prop, bool value)
+{
+    tVariant v = variant_empty();
+    v.vt = VTYPE_BOOL;
+    v.u.b = value;
+    return set_prop(o, find_prop(o, prop), &v);
+}
+
+/* licenceaddin.conf through the add-in: the user's file with ForceUseConfig=1 overrides the code's
+ * server (a per-series section winning over [Common]), a broken line spoils only itself, and a
+ * server process reads only the common file, so the user's file does not move it. */
+static void check_config_file(struct object *u, const struct endpoint *good)
+{
+    int dead = dead_port(), result;
+    char text[512];
+    snprintf(text, sizeof text,
+             "; written by the harness\n[Common]\nForceUseConfig=1\nServerAddr=127.0.0.1\nServerPort=%d\n"
+             "[" SERIES "]\nServerAddr=%s\nServerPort=%d\n",
+             dead, good->host, good->port);
+    set_context("licenceaddin.conf with ForceUseConfig=1 in the user's folder");
+    bool written = user_conf(text);
+    bool set = set_string(u, "ServerAddr", "127.0.0.1") && set_number(u, "ServerPort", dead) &&
+               set_string(u, "ReservedServers", "");
+    struct outcome r = call_bool(u, "Connect", NULL, 0, &result);
+    check(written && set && succeeded(&r, result) && strcmp(read_string(u, "ServerInUse"), good->text) == 0,
+          fmt("licenceaddin.conf: ForceUseConfig=1 and [%s] override the code's dead port; ServerInUse is %s",
+              SERIES, good->text),
+          "written %d, settings %d; %s, ServerInUse \"%s\"", written, set, outcome_text(&r),
+          read_string(u, "ServerInUse"));
+
+    set_context("licenceaddin.conf with broken lines");
+    snprintf(text, sizeof text,
+             "this line is not INI\n[Common\nServerPort=not-a-port\n[" SERIES "]\nForceUseConfig=1\n"
+             "ServerAddr=%s\nServerPort=%d\nReservedServers=host:70000\nColour=blue\n",
+             good->host, good->port);
+    written = user_conf(text);
+    set = set_number(u, "ServerPort", dead); /* a changed setting drops the idle connection */
+    r = call_bool(u, "Connect", NULL, 0, &result);
+    check(written && set && succeeded(&r, result) && strcmp(read_string(u, "ServerInUse"), good->text) == 0,
+          "licenceaddin.conf: broken lines are ignored one by one, the good ones still apply",
+          "written %d, settings %d; %s, ServerInUse \"%s\"", written, set, outcome_text(&r),
+          read_string(u, "ServerInUse"));
+
+    set_context("licenceaddin.conf in the user's folder, IsServer true");
+    set = set_bool(u, "IsServer", true) && set_number(u, "ServerPort", dead);
+    r = call_bool(u, "Connect", NULL, 0, &result);
+    double code = read_number(u, "LastErrorCode");
+    check(set && !*refusal_problem(&r) && code == 1,
+          "licenceaddin.conf: a server process ignores the user's file (Connect to the code's dead port fails, "
+          "LastErrorCode 1)",
+          "settings %d; %s, LastErrorCode %g", set, outcome_text(&r), code);
+    set_bool(u, "IsServer", false);
+    check(user_conf(NULL), "licenceaddin.conf: the harness removes its file", "unlink failed");
+}
+
 static bool has_everything(struct object *o, char *missing, size_t cap)
 {
     missing[0] = 0;
@@ -504,5 +585,9 @@ void run_licence_scenario(struct object *o, struct object *unreachable, const ch
     else if (check(parse_endpoint(other_text, &other), "scenario: LICENCE_OTHER_SERVER is host:port", "\"%s\"",
                    other_text))
         check_other_major(unreachable, &other, with_reserved ? &reserved : NULL);
+    if (with_reserved)
+        check_config_file(unreachable, &reserved);
+    else
+        skip("scenario: licenceaddin.conf", "LICENCE_RESERVED is not set");
 }
 
