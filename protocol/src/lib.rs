@@ -1,13 +1,17 @@
 //! What the licence server, the add-in and the vendor's tools share: the version rule, UTC times in
 //! the API's ISO 8601 shape, the key's public fields, signed key files, this machine's identity, the
-//! add-in wire messages and a line-aware INI reader. Everything here is pure and synchronous so that
-//! every part of the system reads key files and messages with exactly the same code.
+//! add-in wire messages, a line-aware INI reader, the key-kind rules (`pool`) and the scan of a data
+//! folder of key files (`keystore`). Everything here is synchronous and, but for reading files in
+//! `keystore` and `identity`, pure, so that every part of the system reads key files and messages
+//! and decides which keys count with exactly the same code.
 #![forbid(unsafe_code)]
 
 pub mod identity;
 pub mod ini;
 pub mod key;
 pub mod keyfile;
+pub mod keystore;
+pub mod pool;
 pub mod series;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,254 @@
+//! The installed keys: every `{KeyID}.{KeyNo}.licence` in the data folder, verified and checked
+//! against this computer. A broken file never hides the others: it is listed with `Workable: false`
+//! and the reason in `OpenError`, and logged with its path. Which keys *count* is `pool`'s business;
+//! this module only says what each file is.
+//!
+//! Unlike the rest of this crate it reads files: the licence server scans its data folder with it,
+//! and the add-in's local fallback scans the same folder on its own computer, so both read key files
+//! and judge their binding with one piece of code.
+
+use crate::identity::MachineIdentity;
+use crate::key::{KeyFields, SeriesId};
+use crate::keyfile;
+use crate::pool::PoolKey;
+use crate::time::UtcTime;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Key files larger than this are not licence keys.
+const MAX_KEY_FILE: u64 = keyfile::MAX_FILE_LEN as u64;
+
+#[derive(Debug, Clone)]
+pub struct InstalledKey {
+    pub path: PathBuf,
+    pub key_no: u64,
+    pub series: SeriesId,
+    /// The signed fields, when the file could be read and verified.
+    pub fields: Option<KeyFields>,
+    pub workable: bool,
+    pub open_error: Option<String>,
+}
+
+impl InstalledKey {
+    /// The key as the pool rules see it at `now`; `None` for a file that could not be read at all.
+    /// Every installed key is enabled: nothing disables one yet.
+    pub fn pool_key(&self, now: UtcTime) -> Option<PoolKey> {
+        let f = self.fields.as_ref()?;
+        Some(PoolKey {
+            key_no: self.key_no,
+            series: self.series,
+            kind: f.key_type,
+            licence_count: f.licence_count,
+            workable: self.workable,
+            enabled: true,
+            validity: f.validity(now),
+        })
+    }
+}
+
+/// What identifies the folder's content, to reload only when something changed.
+pub type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+pub fn fingerprint(dir: &Path) -> Fingerprint {
+    let mut list: Fingerprint = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "licence"))
+        .map(|e| {
+            let meta = e.metadata().ok();
+            (e.path(), meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()))
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+/// `{KeyID}.{KeyNo}.licence` → its series and number.
+pub fn parse_file_name(name: &str) -> Option<(SeriesId, u64)> {
+    let stem = name.strip_suffix(".licence")?;
+    let (series, number) = stem.split_once('.')?;
+    let key_no = number.parse::<u64>().ok().filter(|n| *n > 0 && !number.starts_with('+'))?;
+    Some((series.parse().ok()?, key_no))
+}
+
+/// Loads every key file of `dir`. Problems (also those of files that are skipped) come back as
+/// `path: reason` lines for the log.
+pub fn scan(dir: &Path, identity: Option<&MachineIdentity>) -> (BTreeMap<u64, InstalledKey>, Vec<String>) {
+    let mut keys = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (path, _, _) in fingerprint(dir) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let Some((series, key_no)) = parse_file_name(name) else {
+            problems.push(format!("{}: file name is not {{KeyID}}.{{KeyNo}}.licence; skipped", path.display()));
+            continue;
+        };
+        if let Some(other) = keys.get(&key_no).map(|k: &InstalledKey| k.path.clone()) {
+            problems.push(format!(
+                "{}: key number {key_no} is already installed from {}; skipped",
+                path.display(),
+                other.display()
+            ));
+            continue;
+        }
+        let key = open(&path, series, key_no, identity);
+        if let Some(reason) = &key.open_error {
+            problems.push(format!("{}: {reason}", path.display()));
+        }
+        keys.insert(key_no, key);
+    }
+    (keys, problems)
+}
+
+fn open(path: &Path, series: SeriesId, key_no: u64, identity: Option<&MachineIdentity>) -> InstalledKey {
+    let mut key =
+        InstalledKey { path: path.to_owned(), key_no, series, fields: None, workable: false, open_error: None };
+    match read_and_check(path, series, key_no) {
+        Ok(verified) => {
+            key.open_error = binding_problem(&verified, identity);
+            key.workable = key.open_error.is_none();
+            key.fields = Some(verified.fields);
+        }
+        Err(reason) => key.open_error = Some(reason),
+    }
+    key
+}
+
+fn read_and_check(path: &Path, series: SeriesId, key_no: u64) -> Result<keyfile::VerifiedKeyFile, String> {
+    let size = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?.len();
+    if size > MAX_KEY_FILE {
+        return Err(format!("{size} bytes is too large for a key file"));
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let verified = keyfile::verify(&bytes).map_err(|e| e.to_string())?;
+    let f = &verified.fields;
+    if f.key_id != series || f.key_no != key_no {
+        return Err(format!("file name does not match the key inside ({}); the file was renamed", f.file_name()));
+    }
+    Ok(verified)
+}
+
+/// Why a verified key does not work on this computer, if it does not.
+fn binding_problem(verified: &keyfile::VerifiedKeyFile, identity: Option<&MachineIdentity>) -> Option<String> {
+    let Some(identity) = identity else {
+        return Some("this computer's identity is unknown (see the log); keys cannot be checked".into());
+    };
+    let here = identity.computer_id();
+    if let Err(e) = verified.ensure_issued_for(&here) {
+        return Some(format!("{e}; this computer is {here}"));
+    }
+    // Unwrapping proves the file was issued for this machine's raw identity, not only its ID.
+    verified.unwrap_secret(&identity.binding()).err().map(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::tests::sample_fields;
+    use crate::key::KeyKind;
+    use crate::series::SeriesKeys;
+
+    /// A fresh folder of its own under the system's temporary one.
+    fn folder(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("licence-keystore-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A key of `key_no` issued for `machine`, written under its own name in `dir`.
+    fn install(dir: &Path, series: &SeriesKeys, key_no: u64, machine: &MachineIdentity) -> PathBuf {
+        let mut fields = sample_fields();
+        fields.key_no = key_no;
+        fields.key_id = series.series;
+        fields.computer_id = machine.computer_id();
+        let path = dir.join(fields.file_name());
+        fs::write(&path, keyfile::issue(&fields, series, &machine.binding())).unwrap();
+        path
+    }
+
+    #[test]
+    fn scan_lists_every_file_and_says_why_one_does_not_work_here() {
+        let dir = folder("scan");
+        let here = MachineIdentity::from_material(b"this computer");
+        let elsewhere = MachineIdentity::from_material(b"another computer");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        install(&dir, &series, 1, &here);
+        install(&dir, &series, 2, &elsewhere);
+        let tampered = install(&dir, &series, 3, &here);
+        let text = fs::read_to_string(&tampered).unwrap().replace("\"LicenceCount\":10", "\"LicenceCount\":99");
+        fs::write(&tampered, text).unwrap();
+        fs::write(dir.join("notes.licence"), "hello").unwrap();
+        fs::copy(dir.join("672B.1.licence"), dir.join("672B.4.licence")).unwrap();
+
+        let (keys, problems) = scan(&dir, Some(&here));
+        assert_eq!(keys.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert!(keys[&1].workable && keys[&1].open_error.is_none());
+        assert_eq!(keys[&1].fields.as_ref().unwrap().key_type, KeyKind::Main);
+        let foreign = keys[&2].open_error.as_deref().unwrap();
+        assert!(foreign.starts_with("key is bound to another computer"), "{foreign}");
+        assert_eq!(keys[&3].open_error.as_deref(), Some("signature does not match: the key file was altered"));
+        assert!(keys[&4].open_error.as_deref().unwrap().contains("the file was renamed"));
+        assert!(!keys[&2].workable && !keys[&3].workable && !keys[&4].workable);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("notes.licence: file name is not")));
+
+        let (keys, _) = scan(&dir, None);
+        assert!(keys.values().all(|k| !k.workable));
+        assert!(keys[&1].open_error.as_deref().unwrap().contains("identity is unknown"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_unwrapped_for_other_material_with_this_computer_id_is_not_workable() {
+        let dir = folder("rewrapped");
+        let here = MachineIdentity::from_material(b"this computer");
+        let elsewhere = MachineIdentity::from_material(b"another computer");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        let mut fields = sample_fields();
+        fields.key_id = series.series;
+        fields.computer_id = here.computer_id();
+        fs::write(dir.join(fields.file_name()), keyfile::issue(&fields, &series, &elsewhere.binding())).unwrap();
+        let (keys, _) = scan(&dir, Some(&here));
+        let key = keys.values().next().unwrap();
+        assert!(!key.workable);
+        assert_eq!(key.open_error.as_deref(), Some("the series secret cannot be unwrapped on this computer"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pool_key_carries_the_fields_and_the_validity_at_a_moment() {
+        let dir = folder("pool-key");
+        let here = MachineIdentity::from_material(b"this computer");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        install(&dir, &series, 1, &here);
+        fs::write(dir.join("672B.2.licence"), "not a key").unwrap();
+        let (keys, _) = scan(&dir, Some(&here));
+        let start = sample_fields().start_date;
+        let key = keys[&1].pool_key(start.plus_days(40)).unwrap();
+        assert_eq!((key.key_no, key.kind, key.licence_count, key.workable), (1, KeyKind::Main, 10, true));
+        assert!(key.validity.expired);
+        assert!(!keys[&1].pool_key(start.plus_days(1)).unwrap().validity.expired);
+        assert_eq!(keys[&2].pool_key(start), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_names_follow_the_documented_pattern() {
+        assert_eq!(parse_file_name("672B.7121172.licence"), Some(("672B".parse().unwrap(), 7121172)));
+        assert_eq!(parse_file_name("672b.1.licence").map(|k| k.1), Some(1));
+        for bad in [
+            "672B.licence",
+            "672B.0.licence",
+            "672B.x.licence",
+            "67ZB.1.licence",
+            "672B.1.lic",
+            "672B.+1.licence",
+            "672B.1.2.licence",
+        ] {
+            assert_eq!(parse_file_name(bad), None, "{bad}");
+        }
+    }
+}
