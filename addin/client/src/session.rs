@@ -10,7 +10,8 @@
 //! ends.
 //!
 //! Dropping or releasing the holder stops the thread and joins it: the thread is woken at once, tries
-//! no further server, and so finishes within one request time limit.
+//! no further server, and so finishes within one request time limit. Releasing also ends the
+//! connection; dropping leaves the licence and the connection to their leases.
 
 use crate::client::Client;
 use crate::conf::Endpoint;
@@ -113,11 +114,17 @@ impl LicenceHolder {
         f(&mut lock(&self.shared.client))
     }
 
-    /// Stops the heartbeat and gives the licence back; true when the server still held it.
+    /// Stops the heartbeat, gives the licence back and ends the connection (so the server's
+    /// `/api/connections` drops it at once rather than at the end of its lease); true when the server
+    /// still held the licence. A failed disconnect is only logged: the lease ends the connection anyway.
     pub fn release(mut self) -> Result<bool, Error> {
         self.stop();
         let id = self.grant().session_id;
-        let result = lock(&self.shared.client).release(&id);
+        let mut client = lock(&self.shared.client);
+        let result = client.release(&id);
+        if let Err(e) = client.disconnect() {
+            log::info!("disconnect after the release failed: {e}");
+        }
         result
     }
 

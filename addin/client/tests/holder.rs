@@ -57,8 +57,11 @@ fn the_holder_moves_to_the_reserved_server_with_the_same_session_when_the_main_o
     assert_eq!(listed[0]["SessionNumber"], "7");
     assert_eq!(listed[0]["UserName"], "user7");
     assert_eq!(holder.check().unwrap().session_id, session_id);
+    assert_eq!(reserve.connections()["Connections"].as_array().map(Vec::len), Some(1));
     assert!(holder.release().unwrap());
     assert_eq!(reserve.sessions()["Sessions"].as_array().map(Vec::len), Some(0));
+    // The release ended the connection too, not left it to its lease.
+    assert_eq!(reserve.connections()["Connections"].as_array().map(Vec::len), Some(0));
     assert!(!events.lock().unwrap().iter().any(|e| matches!(e, Event::Lost { .. })));
 }
 

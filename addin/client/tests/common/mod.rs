@@ -121,8 +121,17 @@ impl TestServer {
 
     /// `/api/sessions` as JSON.
     pub fn sessions(&self) -> serde_json::Value {
+        self.api("/api/sessions")
+    }
+
+    /// `/api/connections` as JSON.
+    pub fn connections(&self) -> serde_json::Value {
+        self.api("/api/connections")
+    }
+
+    fn api(&self, path: &str) -> serde_json::Value {
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
-        let url = format!("http://127.0.0.1:{}/api/sessions", self.port);
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
         agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().unwrap().into_json().unwrap()
     }
 
