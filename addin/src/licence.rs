@@ -3,6 +3,10 @@
 //! which [`crate::licensing`] carries out and [`crate::bsl`] translates from and to BSL's values, and
 //! the configuration's release date with the demo mode and days left [`crate::expiry`] derives. Each property and method is a variant of [`PropId`] / [`MethodId`]; the tables the platform
 //! sees are generated from them, so a name, its index and its handler cannot drift apart.
+//!
+//! A licence from the local fallback is a success that still tells the 1C code where it came from:
+//! `ServerInUse` reads `local` and `LastErrorCode` 13 (`LocalFallback`) with an explanation in
+//! `LastError`, until a server gives the licence, it is released, or `ResetError`.
 use licence_protocol::key::SeriesId;
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::ErrorCode;
@@ -10,7 +14,7 @@ use licence_protocol::wire::ErrorCode;
 use crate::bsl;
 use crate::component::{Component, DefaultValue, Method, Names, Params, Prop};
 use crate::host::Host;
-use crate::licensing::{Licensing, Settings};
+use crate::licensing::{Licensing, Obtained, Settings};
 use crate::value::Date;
 use crate::{Error, Value};
 
@@ -36,10 +40,11 @@ pub enum PropId {
     DemoMode,
     DaysLeft,
     SupportDaysLeft,
+    LocalFallback,
 }
 
 impl PropId {
-    pub const ALL: [PropId; 14] = [
+    pub const ALL: [PropId; 15] = [
         PropId::Version,
         PropId::ServerAddr,
         PropId::ServerPort,
@@ -54,6 +59,7 @@ impl PropId {
         PropId::DemoMode,
         PropId::DaysLeft,
         PropId::SupportDaysLeft,
+        PropId::LocalFallback,
     ];
 
     const fn describe(self) -> Prop {
@@ -75,6 +81,7 @@ impl PropId {
             PropId::DemoMode => prop("DemoMode", "ДемоРежим", false),
             PropId::DaysLeft => prop("DaysLeft", "ОсталосьДней", false),
             PropId::SupportDaysLeft => prop("SupportDaysLeft", "ОсталосьДнейПоддержки", false),
+            PropId::LocalFallback => prop("LocalFallback", "ЛокальныйРезерв", true),
         }
     }
 
@@ -219,6 +226,7 @@ impl Licence {
             PropId::DemoMode => Value::Bool(self.outlook().demo),
             PropId::DaysLeft => self.outlook().days_left.map_or(Value::Empty, days),
             PropId::SupportDaysLeft => self.outlook().support_days_left.map_or(Value::Empty, days),
+            PropId::LocalFallback => Value::Bool(self.settings.local_fallback.unwrap_or(false)),
         }
     }
 
@@ -259,6 +267,10 @@ impl Licence {
                 Value::Bool(b) => self.settings.is_server = b,
                 other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
             },
+            PropId::LocalFallback => match value {
+                Value::Bool(b) => self.settings.local_fallback = Some(b),
+                other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
+            },
             PropId::ReleaseDate => {
                 // Not a connection setting: the connection stays.
                 self.release_date = match value {
@@ -294,13 +306,20 @@ impl Licence {
                 self.last_error = None;
                 return Ok(Value::Empty);
             }
-            MethodId::Connect => self.licensing.connect(&self.settings)?,
+            MethodId::Connect => {
+                let obtained = self.licensing.connect(&self.settings)?;
+                self.note(obtained);
+            }
             MethodId::ObtainLicence => {
                 let facts = bsl::session_facts(params)?;
-                self.licensing.obtain(&self.settings, facts, self.host.as_ref())?;
+                let obtained = self.licensing.obtain(&self.settings, facts, self.host.as_ref())?;
+                self.note(obtained);
             }
             MethodId::CheckLicence => self.licensing.check()?,
-            MethodId::ReleaseLicence => self.licensing.release()?,
+            MethodId::ReleaseLicence => {
+                self.licensing.release()?;
+                self.note(Obtained::Server);
+            }
             MethodId::KeyParameter => {
                 let name = bsl::key_parameter_name(params.get(0))?;
                 let info = self.licensing.key_info(&self.settings)?;
@@ -313,6 +332,20 @@ impl Licence {
             }
         }
         Ok(Value::Bool(true))
+    }
+}
+
+impl Licence {
+    /// Shows a licence from the local fallback as code 13; clears that notice once it no longer holds.
+    fn note(&mut self, obtained: Obtained) {
+        match obtained {
+            Obtained::Local(text) => self.fail(ErrorCode::LocalFallback, text),
+            Obtained::Server => {
+                if self.last_error.as_ref().is_some_and(|e| e.code == ErrorCode::LocalFallback) {
+                    self.last_error = None;
+                }
+            }
+        }
     }
 }
 

@@ -5,6 +5,12 @@
 //! crate's errors and events into what BSL sees (`LastErrorCode` = the wire number,
 //! `ExternalEvent("Licence", …)`).
 //!
+//! The optional local fallback ([`licenceaddin_client::fallback`]) lives here too: when `obtain` finds no
+//! server answering, a file-mode client with the fallback turned on takes the licence from a key
+//! installed on this computer instead ([`Obtained::Local`]); every later `obtain` or `connect` tries the
+//! servers first and moves the licence to one as soon as it answers. While on the fallback, check,
+//! key information and release work on the local key; there is no heartbeat.
+//!
 //! Threads: the holder's heartbeat thread is the client crate's own, not one of [`crate::host::Threads`],
 //! so [`Licensing::shut_down`] (called from `Done`, before `DestroyObject` returns) releases the
 //! licence and joins that thread; dropping a `Licensing` joins it as well. No event is sent after.
@@ -18,6 +24,7 @@ use licenceaddin_client::client::Client;
 use licenceaddin_client::conf::{self, CodeSettings, Endpoint, Places};
 use licenceaddin_client::error::summary_ru;
 use licenceaddin_client::facts::Caller;
+use licenceaddin_client::fallback::{self, LocalKeys};
 use licenceaddin_client::logfile;
 use licenceaddin_client::session::{Event, LicenceHolder};
 use licenceaddin_client::transport::Timeouts;
@@ -45,6 +52,45 @@ pub struct Settings {
     pub reserved: String,
     pub series: Option<SeriesId>,
     pub is_server: bool,
+    /// The `LocalFallback` property; `None` until the code sets it (then licenceaddin.conf decides).
+    pub local_fallback: Option<bool>,
+}
+
+/// Where a licence came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Obtained {
+    /// A licence server (or, for `connect`, nothing to obtain).
+    Server,
+    /// The local fallback; the text explains it for `LastError` (code 13 `LocalFallback`).
+    Local(String),
+}
+
+/// A licence held from a key installed on this computer.
+struct LocalHold {
+    facts: SessionFacts,
+    series: SeriesId,
+    keys: LocalKeys,
+}
+
+/// Whether the fallback is on for the current settings, and where its keys are.
+#[derive(Clone)]
+struct FallbackSetup {
+    enabled: bool,
+    keys: LocalKeys,
+}
+
+/// The folders every new client resolves against: the OS's, unless [`relocate`] set others.
+static PLACES: Mutex<Option<Places>> = Mutex::new(None);
+
+/// Makes every later client of this process read licenceaddin.conf, write logs and look for local keys
+/// under `places` instead of the OS's folders. For Rust integration tests that load the library in
+/// process; the Native API does not reach it, so a 1C configuration cannot move the folders.
+pub fn relocate(places: Places) {
+    *PLACES.lock().unwrap_or_else(PoisonError::into_inner) = Some(places);
+}
+
+fn places() -> Places {
+    PLACES.lock().unwrap_or_else(PoisonError::into_inner).clone().unwrap_or_else(Places::from_env)
 }
 
 /// Why the heartbeat gave the licence up, as the heartbeat thread recorded it.
@@ -54,6 +100,9 @@ type Loss = Arc<Mutex<Option<(ErrorCode, String)>>>;
 #[derive(Default)]
 pub struct Licensing {
     client: Option<Client>,
+    /// Set with the client, from the same resolution of licenceaddin.conf.
+    fallback: Option<FallbackSetup>,
+    local: Option<LocalHold>,
     holder: Option<LicenceHolder>,
     loss: Loss,
     last_server: Option<Endpoint>,
@@ -78,6 +127,9 @@ fn not_held() -> Error {
 impl Licensing {
     /// The server that answered last, `host:port`; `None` before the first connection.
     pub fn server_in_use(&self) -> Option<String> {
+        if self.local.is_some() {
+            return Some(fallback::SERVER_IN_USE.to_owned());
+        }
         let now = match (&self.holder, &self.client) {
             (Some(holder), _) => holder.server_in_use(),
             (None, Some(client)) => client.server_in_use().cloned(),
@@ -88,7 +140,7 @@ impl Licensing {
 
     /// True while a licence is held and the heartbeat has not given it up.
     pub fn held(&self) -> bool {
-        self.holder.is_some() && self.lock_loss().is_none()
+        self.local.is_some() || (self.holder.is_some() && self.lock_loss().is_none())
     }
 
     /// The settings changed: an idle connection is dropped so the next call uses the new ones; a held
@@ -96,7 +148,9 @@ impl Licensing {
     pub fn settings_changed(&mut self) {
         if self.holder.is_none() {
             self.disconnect_idle();
-            self.watch.forget();
+            if self.local.is_none() {
+                self.watch.forget();
+            }
         }
     }
 
@@ -105,8 +159,17 @@ impl Licensing {
         self.watch.outlook(self.held(), release, now)
     }
 
-    /// Connects (unless connected) to the first server of the resolved list that accepts.
-    pub fn connect(&mut self, settings: &Settings) -> Result<(), Error> {
+    /// Connects (unless connected) to the first server of the resolved list that accepts. On the local
+    /// fallback, tries the servers again and moves the licence to the first that answers.
+    pub fn connect(&mut self, settings: &Settings) -> Result<Obtained, Error> {
+        if let Some(local) = &self.local {
+            let facts = local.facts.clone();
+            return self.obtain(settings, facts, None);
+        }
+        self.connect_server(settings).map(|()| Obtained::Server)
+    }
+
+    fn connect_server(&mut self, settings: &Settings) -> Result<(), Error> {
         self.forget_lost_holder();
         if self.holder.is_some() {
             return Ok(());
@@ -119,15 +182,105 @@ impl Licensing {
 
     /// Obtains the licence for `facts` and starts the heartbeat; events go to `host`'s. Then fetches the
     /// key facts and gives the warnings due (a failure there is only logged: the licence is held).
-    pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, host: Option<&Host>) -> Result<(), Error> {
+    /// When no server answers, the local fallback may grant it instead.
+    pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, host: Option<&Host>) -> Result<Obtained, Error> {
         self.forget_lost_holder();
         if let Some(holder) = &self.holder {
             if holder.facts() == &facts {
-                return Ok(());
+                return Ok(Obtained::Server);
             }
             self.release()?;
         }
-        self.connect(settings)?;
+        if self.local.as_ref().is_some_and(|l| l.facts != facts) {
+            self.release()?;
+        }
+        match self.obtain_from_server(settings, facts.clone(), host) {
+            Ok(()) => {
+                if self.local.take().is_some() {
+                    log::info!("a licence server answered again: the licence moved off the local fallback");
+                }
+                Ok(Obtained::Server)
+            }
+            Err(e) if e.wire_code() == ErrorCode::ServerUnreachable => self.obtain_locally(settings, facts, host, e),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The local fallback's answer to `unreachable` (see `licenceaddin_client::fallback` for its rules).
+    fn obtain_locally(
+        &mut self,
+        settings: &Settings,
+        facts: SessionFacts,
+        host: Option<&Host>,
+        unreachable: Error,
+    ) -> Result<Obtained, Error> {
+        let Some(setup) = self.fallback.clone().filter(|f| f.enabled) else { return Err(unreachable) };
+        let english = english_part(&unreachable);
+        let refused = |why: String| {
+            log::warn!("the local fallback gives no licence: {why}");
+            Error::licence(
+                ErrorCode::ServerUnreachable,
+                format!(
+                    "{english}; the local fallback gave no licence: {why} ({})",
+                    summary_ru(ErrorCode::ServerUnreachable)
+                ),
+            )
+        };
+        if let Some(why) = fallback::refusal(settings.is_server, &facts) {
+            return Err(refused(why));
+        }
+        let series = settings.series.ok_or_else(|| Error::licence(ErrorCode::BadRequest, "KeyID is not set"))?;
+        let info = setup.keys.licence(series, UtcTime::now()).map_err(refused)?;
+        let used: Vec<String> =
+            info.keys.iter().filter(|k| k.counts).map(|k| format!("{series}.{}.licence", k.key_no)).collect();
+        let text = format!(
+            "{english}; the licence comes from {} installed on this computer (local fallback) ({})",
+            used.join(", "),
+            summary_ru(ErrorCode::LocalFallback)
+        );
+        log::warn!("{text}");
+        self.local = Some(LocalHold { facts, series, keys: setup.keys });
+        self.watch.store(info.keys);
+        self.watch.set_held(true);
+        if let Some(host) = host {
+            self.events = Some(host.events.clone());
+            if !self.watching {
+                self.watching = true;
+                self.watch.start(host);
+            }
+        }
+        self.watch.warn(self.events.as_ref(), UtcTime::now());
+        Ok(Obtained::Local(text))
+    }
+
+    /// The local key's information now, or why it no longer grants the licence (which is then given up).
+    fn local_info(&mut self) -> Option<Result<KeyInfoResponse, Error>> {
+        let local = self.local.as_ref()?;
+        Some(match local.keys.licence(local.series, UtcTime::now()) {
+            Ok(info) => {
+                self.watch.store(info.keys.clone());
+                Ok(info)
+            }
+            Err(why) => {
+                self.local = None;
+                self.watch.set_held(false);
+                let code = ErrorCode::LicenceLost;
+                Err(Error::licence(
+                    code,
+                    format!("the local key no longer grants the licence: {why} ({})", summary_ru(code)),
+                ))
+            }
+        })
+    }
+
+    /// The server part of [`Licensing::obtain`].
+    fn obtain_from_server(
+        &mut self,
+        settings: &Settings,
+        facts: SessionFacts,
+        host: Option<&Host>,
+    ) -> Result<(), Error> {
+        self.connect_server(settings)?;
         let client = self.client.as_mut().ok_or_else(not_connected)?;
         // Obtained here first so that a refusal (no free licence) keeps the connection for a retry;
         // the holder obtains again with the same facts, which the server answers with the same seat.
@@ -135,7 +288,7 @@ impl Licensing {
         let client = self.client.take().ok_or_else(not_connected)?;
         let loss: Loss = Arc::default();
         self.loss = Arc::clone(&loss);
-        let events = host.map(|h| h.events.clone());
+        let events = host.map(|h| h.events.clone()).or_else(|| self.events.clone());
         let (watch, heartbeat_events) = (self.watch.clone(), events.clone());
         let holder = LicenceHolder::obtain(client, facts, None, move |event| {
             report(&loss, &watch, heartbeat_events.as_ref(), event);
@@ -168,6 +321,11 @@ impl Licensing {
 
     /// Asks the server whether the licence is still held.
     pub fn check(&mut self) -> Result<(), Error> {
+        if let Some(result) = self.local_info() {
+            result?;
+            self.watch.warn(self.events.as_ref(), UtcTime::now());
+            return Ok(());
+        }
         let loss = self.lock_loss().clone();
         if let Some((code, message)) = loss {
             self.forget_lost_holder();
@@ -196,6 +354,9 @@ impl Licensing {
     pub fn release(&mut self) -> Result<(), Error> {
         self.forget_lost_holder();
         self.watch.set_held(false);
+        if self.local.take().is_some() {
+            return Ok(());
+        }
         let Some(holder) = self.holder.take() else { return Ok(()) };
         self.last_server = holder.server_in_use().or(self.last_server.take());
         holder.release().map(|_| ()).map_err(|e| from_client(&e))
@@ -203,11 +364,14 @@ impl Licensing {
 
     /// The connection's series as `/licence/keyinfo` tells it (connecting first if need be).
     pub fn key_info(&mut self, settings: &Settings) -> Result<KeyInfoResponse, Error> {
+        if let Some(result) = self.local_info() {
+            return result;
+        }
         self.forget_lost_holder();
         let result = match &self.holder {
             Some(holder) => holder.with_client(Client::key_info),
             None => {
-                self.connect(settings)?;
+                self.connect_server(settings)?;
                 self.client.as_mut().ok_or_else(not_connected)?.key_info()
             }
         };
@@ -249,7 +413,9 @@ impl Licensing {
     /// The idle client, created from licenceaddin.conf and the code's settings if there is none.
     fn client_for(&mut self, settings: &Settings) -> Result<&mut Client, Error> {
         if self.client.is_none() {
-            self.client = Some(new_client(settings)?);
+            let (client, fallback) = new_client(settings)?;
+            self.client = Some(client);
+            self.fallback = Some(fallback);
         }
         self.client.as_mut().ok_or_else(not_connected)
     }
@@ -259,11 +425,24 @@ fn not_connected() -> Error {
     Error::licence(ErrorCode::Internal, "the add-in lost its client of the licence server")
 }
 
-/// A client of the servers licenceaddin.conf and the code's settings name, for `settings.series`.
-fn new_client(settings: &Settings) -> Result<Client, Error> {
+/// The English part of a licence error's text (before its Russian summary in parentheses).
+fn english_part(e: &Error) -> String {
+    let text = e.to_string();
+    let summary = format!(" ({})", summary_ru(e.wire_code()));
+    text.strip_suffix(&summary).map_or(text.clone(), str::to_owned)
+}
+
+/// A client of the servers licenceaddin.conf and the code's settings name, for `settings.series`, and
+/// the local fallback as the same resolution sets it.
+fn new_client(settings: &Settings) -> Result<(Client, FallbackSetup), Error> {
     let series = settings.series.ok_or_else(|| Error::licence(ErrorCode::BadRequest, "KeyID is not set"))?;
-    let places = Places::from_env();
-    let code = CodeSettings { addr: settings.addr.clone(), port: settings.port, reserved: settings.reserved.clone() };
+    let places = places();
+    let code = CodeSettings {
+        addr: settings.addr.clone(),
+        port: settings.port,
+        reserved: settings.reserved.clone(),
+        local_fallback: settings.local_fallback,
+    };
     let resolved = conf::resolve_from_disk(settings.is_server, series, &code, &places);
     start_log(&places, resolved.keep_previous_logs);
     resolved.log();
@@ -274,7 +453,8 @@ fn new_client(settings: &Settings) -> Result<Client, Error> {
         version: licence_protocol::VERSION.to_owned(),
         key_id: series,
     };
-    Ok(Client::new(resolved.endpoints, &caller, Timeouts::default()))
+    let fallback = FallbackSetup { enabled: resolved.local_fallback.value, keys: LocalKeys::at(&places) };
+    Ok((Client::new(resolved.endpoints, &caller, Timeouts::default()), fallback))
 }
 
 /// Starts the add-in's log once per process; a log that cannot be opened only means no log.

@@ -194,10 +194,13 @@ pub enum ErrorCode {
     KeyNotStarted = 11,
     /// The server holds as many connections or sessions as its limits allow; try again later.
     ServerBusy = 12,
+    /// Not a failure: no server answered and the licence comes from a key installed on this computer
+    /// (the add-in's optional local fallback). The add-in's own, like 1; no server sends it.
+    LocalFallback = 13,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::ServerUnreachable,
         ErrorCode::NoFreeLicence,
         ErrorCode::VersionMismatch,
@@ -210,6 +213,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::KeyNotStarted,
         ErrorCode::ServerBusy,
+        ErrorCode::LocalFallback,
     ];
 
     pub fn number(self) -> u16 {
@@ -235,6 +239,7 @@ impl ErrorCode {
             ErrorCode::Internal => "Internal",
             ErrorCode::KeyNotStarted => "KeyNotStarted",
             ErrorCode::ServerBusy => "ServerBusy",
+            ErrorCode::LocalFallback => "LocalFallback",
         }
     }
 
@@ -246,7 +251,8 @@ impl ErrorCode {
             ErrorCode::SessionEnded => 410,
             ErrorCode::NoFreeLicence | ErrorCode::KeyExpired | ErrorCode::KeyNotStarted => 403,
             ErrorCode::VersionMismatch => 409,
-            ErrorCode::ServerUnreachable => 502,
+            // The add-in's own: no server answers with these.
+            ErrorCode::ServerUnreachable | ErrorCode::LocalFallback => 502,
             ErrorCode::Internal => 500,
             ErrorCode::ServerBusy => 503,
         }
@@ -292,7 +298,7 @@ mod tests {
     #[test]
     fn error_numbers_are_stable_and_unique() {
         let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.number()).collect();
-        assert_eq!(numbers, (1..=12).collect::<Vec<u16>>());
+        assert_eq!(numbers, (1..=13).collect::<Vec<u16>>());
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_number(c.number()), Some(c));
         }

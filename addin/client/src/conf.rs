@@ -10,6 +10,9 @@
 //!   by key.
 //! - `ForceUseConfig=1` makes the file's settings override the code's; otherwise the code's settings win
 //!   and the file only fills what the code left empty.
+//! - `LocalFallback=1` (or the code's `LocalFallback` property) lets a client process in file mode use
+//!   a key installed on its own computer when no server answers (see [`crate::fallback`]); off unless
+//!   one of them turns it on, with the same precedence as the other keys.
 //! - A malformed line or value is reported as a [`Problem`] (`file:line: reason`, to be logged) and
 //!   ignored; nothing here is ever fatal.
 //!
@@ -29,7 +32,8 @@ pub const DEFAULT_PORT: u16 = 9099;
 pub const DEFAULT_ADDR: &str = "localhost";
 
 const COMMON: &str = "Common";
-const KNOWN_KEYS: [&str; 5] = ["ForceUseConfig", "ServerAddr", "ServerPort", "ReservedServers", "KeepPreviousLogs"];
+const KNOWN_KEYS: [&str; 6] =
+    ["ForceUseConfig", "ServerAddr", "ServerPort", "ReservedServers", "KeepPreviousLogs", "LocalFallback"];
 
 /// One licence server to try: a host name or IP address (IPv6 without brackets) and a port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -131,12 +135,15 @@ pub fn parse_server_list(text: &str) -> (Vec<Endpoint>, Vec<String>) {
 }
 
 /// The folders of the licence tree: the OS user's (`~/.1C/licence/3.0`) and the common one
-/// (`/var/1C/licence/3.0`). Config files sit in them, logs in their `logs` subfolder.
+/// (`/var/1C/licence/3.0`). Config files sit in them, logs in their `logs` subfolder. `data` is the
+/// licence server's data folder on this computer (`/var/1C/licence/data`,
+/// `%ProgramData%\1C\Licence\Data`), where the local fallback looks for installed keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Places {
     /// `None` when the user's folder cannot be told (no `HOME` / `LOCALAPPDATA`).
     pub user: Option<PathBuf>,
     pub common: PathBuf,
+    pub data: PathBuf,
 }
 
 impl Places {
@@ -151,18 +158,30 @@ impl Places {
         let tail = |base: PathBuf, first: &str| base.join(first).join("licence").join("3.0");
         if windows {
             let program_data = var("PROGRAMDATA").unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
-            Self { user: var("LOCALAPPDATA").map(|p| tail(p, "1C")), common: tail(program_data, "1C") }
+            Self {
+                user: var("LOCALAPPDATA").map(|p| tail(p, "1C")),
+                common: tail(program_data.clone(), "1C"),
+                // The server's own spelling (server/src/layout.rs); Windows paths ignore case anyway.
+                data: program_data.join("1C").join("Licence").join("Data"),
+            }
         } else {
             Self {
                 user: var("HOME").filter(|h| !h.as_os_str().is_empty()).map(|p| tail(p, ".1C")),
                 common: PathBuf::from("/var/1C/licence/3.0"),
+                data: PathBuf::from("/var/1C/licence/data"),
             }
         }
     }
 
-    /// A relocated tree for tests and non-root runs: `root/user` and `root/common`.
+    /// A relocated tree for tests and non-root runs: `root/user`, `root/common` and `root/data`.
     pub fn under_root(root: &Path) -> Self {
-        Self { user: Some(root.join("user")), common: root.join("common") }
+        Self { user: Some(root.join("user")), common: root.join("common"), data: root.join("data") }
+    }
+
+    /// The licence server's configuration on this computer, whose `[Common] MachineIdFile` says which
+    /// identity the keys in [`Places::data`] were issued for.
+    pub fn server_config(&self) -> PathBuf {
+        self.common.join("licenceserver.conf")
     }
 
     /// The config files this process reads, in the order tried: the user's then the common one for
@@ -186,6 +205,8 @@ pub struct CodeSettings {
     pub port: Option<u16>,
     /// `Addr1[:Port1],Addr2[:Port2],…` as the file writes it.
     pub reserved: String,
+    /// The `LocalFallback` property; `None` until the code sets it.
+    pub local_fallback: Option<bool>,
 }
 
 /// Where a resolved setting came from.
@@ -244,6 +265,8 @@ pub struct Resolved {
     pub port: Sourced<u16>,
     pub reserved: Sourced<Vec<Endpoint>>,
     pub keep_previous_logs: bool,
+    /// Whether the local fallback may be used (off by default).
+    pub local_fallback: Sourced<bool>,
     pub problems: Vec<Problem>,
 }
 
@@ -258,6 +281,7 @@ impl Resolved {
         log::info!("ServerPort={} from {}", self.port.value, self.port.origin);
         let reserved: Vec<String> = self.reserved.value.iter().map(Endpoint::to_string).collect();
         log::info!("ReservedServers={} from {}", reserved.join(","), self.reserved.origin);
+        log::info!("LocalFallback={} from {}", u8::from(self.local_fallback.value), self.local_fallback.origin);
         for problem in &self.problems {
             log::warn!("{problem} (ignored)");
         }
@@ -293,15 +317,19 @@ pub fn resolve(
         Sourced { value: list, origin: Origin::Code }
     });
 
-    let (file_addr, file_port, file_reserved, keep) = match &file {
-        Some(f) => (f.addr.clone(), f.port.clone(), f.reserved.clone(), f.keep.clone()),
-        None => (None, None, None, None),
+    let code_fallback = code.local_fallback.map(|value| Sourced { value, origin: Origin::Code });
+
+    let (file_addr, file_port, file_reserved, keep, file_fallback) = match &file {
+        Some(f) => (f.addr.clone(), f.port.clone(), f.reserved.clone(), f.keep.clone(), f.local_fallback.clone()),
+        None => (None, None, None, None, None),
     };
     let addr = pick(force, code_addr, file_addr)
         .unwrap_or_else(|| Sourced { value: DEFAULT_ADDR.to_owned(), origin: Origin::Default });
     let port = pick(force, code_port, file_port).unwrap_or(Sourced { value: DEFAULT_PORT, origin: Origin::Default });
     let reserved =
         pick(force, code_reserved, file_reserved).unwrap_or(Sourced { value: Vec::new(), origin: Origin::Default });
+    let local_fallback =
+        pick(force, code_fallback, file_fallback).unwrap_or(Sourced { value: false, origin: Origin::Default });
 
     let mut endpoints = vec![Endpoint::new(addr.value.clone(), port.value)];
     for e in &reserved.value {
@@ -317,6 +345,7 @@ pub fn resolve(
         port,
         reserved,
         keep_previous_logs: keep.is_some_and(|s| s.value),
+        local_fallback,
         problems,
     }
 }
@@ -359,6 +388,7 @@ struct FileSettings {
     port: Option<Sourced<u16>>,
     reserved: Option<Sourced<Vec<Endpoint>>>,
     keep: Option<Sourced<bool>>,
+    local_fallback: Option<Sourced<bool>>,
 }
 
 /// What parsing one non-empty value gave: the setting (a list may come with complaints about some of
@@ -373,6 +403,7 @@ impl FileSettings {
         Self {
             force: file.lookup("ForceUseConfig", parse_flag),
             keep: file.lookup("KeepPreviousLogs", parse_flag),
+            local_fallback: file.lookup("LocalFallback", parse_flag),
             addr: file.lookup("ServerAddr", |v| Ok((parse_host(v)?, Vec::new()))),
             port: file.lookup("ServerPort", |v| Ok((parse_port(v)?, Vec::new()))),
             reserved: file.lookup("ReservedServers", |v| match parse_server_list(v) {

@@ -25,7 +25,7 @@ fn run(is_server: bool, code: &CodeSettings, files: &[(PathBuf, &str)]) -> Resol
 }
 
 fn code(addr: &str, port: Option<u16>, reserved: &str) -> CodeSettings {
-    CodeSettings { addr: addr.into(), port, reserved: reserved.into() }
+    CodeSettings { addr: addr.into(), port, reserved: reserved.into(), local_fallback: None }
 }
 
 fn hosts(r: &Resolved) -> Vec<String> {
@@ -62,6 +62,8 @@ fn linux_and_windows_folders_are_the_documented_ones() {
     let linux = Places::from_vars(false, |v| (v == "HOME").then(|| PathBuf::from("/home/usr1cv8")));
     assert_eq!(linux.user, Some(PathBuf::from("/home/usr1cv8/.1C/licence/3.0")));
     assert_eq!(linux.common, PathBuf::from("/var/1C/licence/3.0"));
+    assert_eq!(linux.data, PathBuf::from("/var/1C/licence/data"));
+    assert_eq!(linux.server_config(), PathBuf::from("/var/1C/licence/3.0/licenceserver.conf"));
     let windows = Places::from_vars(true, |v| match v {
         "LOCALAPPDATA" => Some(PathBuf::from("L")),
         "PROGRAMDATA" => Some(PathBuf::from("P")),
@@ -69,6 +71,7 @@ fn linux_and_windows_folders_are_the_documented_ones() {
     });
     assert_eq!(windows.user, Some(Path::new("L").join("1C").join("licence").join("3.0")));
     assert_eq!(windows.common, Path::new("P").join("1C").join("licence").join("3.0"));
+    assert_eq!(windows.data, Path::new("P").join("1C").join("Licence").join("Data"));
     let homeless = Places::from_vars(false, |_| None);
     assert_eq!(homeless.user, None);
     assert_eq!(homeless.config_candidates(false), vec![PathBuf::from("/var/1C/licence/3.0/licenceaddin.conf")]);
@@ -202,6 +205,32 @@ fn bad_code_settings_are_reported_and_ignored() {
 fn reserved_repeats_of_the_main_server_are_dropped() {
     let r = run(false, &code("srv", Some(9100), "srv:9100,srv,srv"), &[]);
     assert_eq!(hosts(&r), ["srv:9100", "srv:9099"]);
+}
+
+#[test]
+fn local_fallback_is_off_unless_the_file_or_the_code_turns_it_on() {
+    let off = run(false, &CodeSettings::default(), &[]);
+    assert_eq!(off.local_fallback, Sourced { value: false, origin: Origin::Default });
+
+    let file = run(false, &CodeSettings::default(), &[(user_file(), "[672B]\nLocalFallback=1\n")]);
+    assert!(file.local_fallback.value);
+    assert_eq!(file.local_fallback.origin, Origin::File { path: user_file(), section: "672B".into(), line: 2 });
+    assert!(file.problems.is_empty(), "{:?}", file.problems);
+    let other_series = run(false, &CodeSettings::default(), &[(user_file(), "[1A2B]\nLocalFallback=1\n")]);
+    assert!(!other_series.local_fallback.value);
+
+    let by_code = CodeSettings { local_fallback: Some(true), ..CodeSettings::default() };
+    assert_eq!(run(false, &by_code, &[]).local_fallback, Sourced { value: true, origin: Origin::Code });
+
+    // The code's explicit "no" wins over the file, unless the file is forced.
+    let code_says_no = CodeSettings { local_fallback: Some(false), ..CodeSettings::default() };
+    assert!(!run(false, &code_says_no, &[(common_file(), "[Common]\nLocalFallback=1\n")]).local_fallback.value);
+    let forced = "[Common]\nForceUseConfig=1\nLocalFallback=1\n";
+    assert!(run(false, &code_says_no, &[(common_file(), forced)]).local_fallback.value);
+
+    let bad = run(false, &CodeSettings::default(), &[(user_file(), "[Common]\nLocalFallback=yes\n")]);
+    assert!(!bad.local_fallback.value);
+    assert_eq!(bad.problems[0].to_string(), "/r/user/licenceaddin.conf:2: LocalFallback: `yes` is not 0 or 1");
 }
 
 #[test]

@@ -73,6 +73,9 @@ pub fn summary_ru(code: ErrorCode) -> &'static str {
         ErrorCode::Internal => "Внутренняя ошибка сервера лицензий",
         ErrorCode::KeyNotStarted => "Срок действия ключей защиты ещё не начался",
         ErrorCode::ServerBusy => "Сервер лицензий перегружен, повторите попытку позже",
+        ErrorCode::LocalFallback => {
+            "Сервер лицензий недоступен, лицензия получена по ключу защиты, установленному на этом компьютере"
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`client`]: the blocking client of the licence server with failover (over [`transport`], with
 //!   this process's [`facts`]);
 //! - [`session`]: a held licence kept alive by a heartbeat thread that follows it to a reserved server;
+//! - [`fallback`]: the optional local fallback to a key installed on this computer when no server answers;
 //! - [`logfile`]: the add-in's log files;
 //! - [`error`]: the one error type, with the protocol's stable numbers and Russian messages.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod client;
 pub mod conf;
 pub mod error;
 pub mod facts;
+pub mod fallback;
 pub mod logfile;
 pub mod session;
 pub mod transport;
