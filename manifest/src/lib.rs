@@ -142,6 +142,65 @@ mod tests {
     }
 
     #[test]
+    fn manifest_lists_all_four_platforms_in_order() {
+        let entries: Vec<Entry> = PLATFORMS.iter().map(|p| Entry { platform: *p, file: p.built_as.into() }).collect();
+        assert_eq!(
+            manifest_xml(&entries),
+            concat!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<bundle xmlns=\"http://v8.1c.ru/8.2/addin/bundle\">\n",
+                "\t<component os=\"Windows\" path=\"LicenceAddIn_Windows_i386.dll\" type=\"native\" arch=\"i386\"/>\n",
+                "\t<component os=\"Windows\" path=\"LicenceAddIn_Windows_x86_64.dll\" type=\"native\" arch=\"x86_64\"/>\n",
+                "\t<component os=\"Linux\" path=\"LicenceAddIn_Linux_i386.so\" type=\"native\" arch=\"i386\"/>\n",
+                "\t<component os=\"Linux\" path=\"LicenceAddIn_Linux_x86_64.so\" type=\"native\" arch=\"x86_64\"/>\n",
+                "</bundle>\n"
+            )
+        );
+    }
+
+    #[test]
+    fn each_platform_is_the_library_its_rust_target_builds() {
+        for p in PLATFORMS {
+            let (os, arch) = match p.target.split('-').collect::<Vec<_>>()[..] {
+                [arch, _, "windows", "gnu"] => ("Windows", arch),
+                [arch, "unknown", "linux", "gnu"] => ("Linux", arch),
+                _ => panic!("unexpected target {}", p.target),
+            };
+            assert_eq!(p.os, os, "{}", p.target);
+            assert_eq!(p.arch, if arch == "i686" { "i386" } else { arch }, "{}", p.target);
+            let ext = if os == "Windows" { ".dll" } else { ".so" };
+            assert!(p.built_as.ends_with(ext) && p.bundled_as.ends_with(ext), "{p:?}");
+            assert_eq!(
+                p.built_as.starts_with("lib"),
+                os == "Linux",
+                "cargo names a cdylib lib*.so only on Linux: {p:?}"
+            );
+            assert_eq!(p.bundled_as, format!("LicenceAddIn_{}_{}{ext}", p.os, p.arch));
+        }
+    }
+
+    #[test]
+    fn cross_builds_of_every_target_are_found_and_the_host_build_only_for_the_host() {
+        let dir = std::env::temp_dir().join(format!("licence-bundle-find-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for p in &PLATFORMS[..3] {
+            std::fs::create_dir_all(dir.join(p.target).join("release")).unwrap();
+            std::fs::write(dir.join(p.target).join("release").join(p.built_as), p.target).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("release")).unwrap();
+        std::fs::write(dir.join("release/liblicenceaddin.so"), "host").unwrap();
+        std::fs::write(dir.join("release/licenceaddin.dll"), "not this host's").unwrap();
+
+        let found = find_builds(&dir, "release", "x86_64-unknown-linux-gnu");
+        let platforms: Vec<Platform> = found.iter().map(|e| e.platform).collect();
+        assert_eq!(platforms, PLATFORMS);
+        assert_eq!(found[0].file, dir.join("i686-pc-windows-gnu/release/licenceaddin.dll"));
+        assert_eq!(found[2].file, dir.join("i686-unknown-linux-gnu/release/liblicenceaddin.so"));
+        assert_eq!(found[3].file, dir.join("release/liblicenceaddin.so"));
+        assert!(find_builds(&dir, "debug", "x86_64-unknown-linux-gnu").is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bundled_names_are_unique() {
         let mut names: Vec<&str> = PLATFORMS.iter().map(|p| p.bundled_as).collect();
         names.sort();
