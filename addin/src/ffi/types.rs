@@ -122,26 +122,41 @@ pub struct TVariant {
     pub vt: u16,
 }
 
-/// Where the platform's numbers live: (size, length offset, `cbElements`, `vt`).
+/// Where the platform's C compiler puts `tVariant`'s parts, in bytes (NATIVEAPI.md's table).
+struct VariantLayout {
+    size: usize,
+    /// `wstrLen`/`strLen`, after the pointer.
+    length: usize,
+    cb_elements: usize,
+    vt: usize,
+    /// C `struct tm`, the union's largest member.
+    tm: usize,
+}
+
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-const LAYOUT: (usize, usize, usize, usize) = (64, 8, 56, 60);
-#[cfg(all(windows, target_arch = "x86_64"))]
-const LAYOUT: (usize, usize, usize, usize) = (48, 8, 40, 44);
-#[cfg(all(windows, target_arch = "x86"))]
-const LAYOUT: (usize, usize, usize, usize) = (48, 4, 40, 44);
-/// Inferred, not measured: glibc i386 `struct tm` is 44 bytes and 8-byte scalars align to 4.
+const LAYOUT: VariantLayout = VariantLayout { size: 64, length: 8, cb_elements: 56, vt: 60, tm: 56 };
+/// Inferred from the System V i386 ABI, not measured on a 32-bit platform: glibc's `struct tm` is
+/// 44 bytes and 8-byte scalars align to 4 in a struct, so nothing pads the union (the C harness's
+/// `-m32` build computes the same numbers).
 #[cfg(all(target_os = "linux", target_arch = "x86"))]
-const LAYOUT: (usize, usize, usize, usize) = (52, 4, 44, 48);
+const LAYOUT: VariantLayout = VariantLayout { size: 52, length: 4, cb_elements: 44, vt: 48, tm: 44 };
+/// MSVC's `struct tm` is nine `int`s; the union (doubles align to 8) rounds 36 up to 40.
+#[cfg(all(windows, target_arch = "x86_64"))]
+const LAYOUT: VariantLayout = VariantLayout { size: 48, length: 8, cb_elements: 40, vt: 44, tm: 36 };
+#[cfg(all(windows, target_arch = "x86"))]
+const LAYOUT: VariantLayout = VariantLayout { size: 48, length: 4, cb_elements: 40, vt: 44, tm: 36 };
 
 const _: () = {
     assert!(size_of::<WCHAR_T>() == 2);
-    assert!(size_of::<TVariant>() == LAYOUT.0);
+    assert!(size_of::<c_long>() == if cfg!(windows) { 4 } else { size_of::<usize>() });
+    assert!(size_of::<Tm>() == LAYOUT.tm);
+    assert!(size_of::<TVariant>() == LAYOUT.size);
     assert!(offset_of!(TVariant, data) == 0);
     assert!(offset_of!(Counted<WCHAR_T>, ptr) == 0);
-    assert!(offset_of!(Counted<WCHAR_T>, len) == LAYOUT.1);
-    assert!(offset_of!(Counted<u8>, len) == LAYOUT.1);
-    assert!(offset_of!(TVariant, cb_elements) == LAYOUT.2);
-    assert!(offset_of!(TVariant, vt) == LAYOUT.3);
+    assert!(offset_of!(Counted<WCHAR_T>, len) == LAYOUT.length);
+    assert!(offset_of!(Counted<u8>, len) == LAYOUT.length);
+    assert!(offset_of!(TVariant, cb_elements) == LAYOUT.cb_elements);
+    assert!(offset_of!(TVariant, vt) == LAYOUT.vt);
 };
 
 /// How many destructor slots open every vtable. The host decides, not our toolchain: the Linux
