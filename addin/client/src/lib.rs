@@ -15,6 +15,7 @@ pub mod conf;
 pub mod error;
 pub mod facts;
 pub mod fallback;
+pub mod http1;
 pub mod logfile;
 pub mod session;
 pub mod transport;

@@ -1,0 +1,233 @@
+//! The HTTP transport against the real licence server (many requests over one keep-alive connection,
+//! a server restarted under an idle connection) and against small hostile servers written here on
+//! 127.0.0.1: silent, closing idle connections, ignoring its own `Connection: close`, answering garbage,
+//! endless heads, huge lengths, or dripping its answer. Every wait is bounded.
+
+mod common;
+
+use common::*;
+use licence_protocol::wire::{path, ConnectResponse, LicenceGrant, ObtainRequest, SessionRequest};
+use licenceaddin_client::conf::Endpoint;
+use licenceaddin_client::facts;
+use licenceaddin_client::transport::{Answer, HttpTransport, NoAnswer, Timeouts, Transport};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+fn timeouts() -> Timeouts {
+    Timeouts { connect: Duration::from_millis(500), request: Duration::from_millis(400) }
+}
+
+fn post_json<T: serde::de::DeserializeOwned>(
+    transport: &HttpTransport,
+    endpoint: &Endpoint,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> T {
+    let answer = transport.post(endpoint, path, &serde_json::to_string(body).unwrap()).unwrap();
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    serde_json::from_str(&answer.body).unwrap()
+}
+
+/// Connects and obtains one licence; the session's check request.
+fn hold_licence(transport: &HttpTransport, endpoint: &Endpoint) -> SessionRequest {
+    let connected: ConnectResponse = post_json(transport, endpoint, path::CONNECT, &facts::connect_request(&caller()));
+    let obtain = ObtainRequest { connection_id: connected.connection_id.clone(), session: session(1) };
+    let grant: LicenceGrant = post_json(transport, endpoint, path::OBTAIN, &obtain);
+    SessionRequest { connection_id: connected.connection_id, session_id: grant.session_id }
+}
+
+#[test]
+fn many_checks_against_the_real_server_answer_over_keep_alive() {
+    let server = TestServer::with_licences("transport-keepalive", 1, "");
+    let transport = HttpTransport::new(Timeouts::default());
+    let check = hold_licence(&transport, &server.endpoint());
+    for _ in 0..200 {
+        let grant: LicenceGrant = post_json(&transport, &server.endpoint(), path::CHECK, &check);
+        assert_eq!(grant.session_id, check.session_id);
+        assert!(grant.reused);
+    }
+    let sessions = server.sessions();
+    assert_eq!(sessions["Sessions"].as_array().map(Vec::len), Some(1), "{sessions}");
+}
+
+#[test]
+fn a_server_restarted_under_an_idle_connection_is_reached_on_a_fresh_one() {
+    let mut server = TestServer::with_licences("transport-restart", 1, "");
+    let transport = HttpTransport::new(Timeouts::default());
+    let check = hold_licence(&transport, &server.endpoint());
+    server.kill();
+    server.start();
+    // The idle connection died with the old process; the check goes out once more on a new one.
+    let grant: LicenceGrant = post_json(&transport, &server.endpoint(), path::CHECK, &check);
+    assert_eq!(grant.session_id, check.session_id);
+}
+
+/// A server on 127.0.0.1 run by `script` in its own thread; what the script returns comes back on join.
+fn hostile<T: Send + 'static>(script: impl FnOnce(TcpListener) -> T + Send + 'static) -> (Endpoint, JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = Endpoint::new("127.0.0.1", listener.local_addr().unwrap().port());
+    (endpoint, std::thread::spawn(move || script(listener)))
+}
+
+/// The next connection within `limit`, if one comes.
+fn accept_within(listener: &TcpListener, limit: Duration) -> Option<TcpStream> {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            return Some(stream);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Reads one whole request (head and `Content-Length` body); false if the client went away.
+fn read_request(stream: &mut TcpStream) -> bool {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    for _ in 0..100 {
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) {
+            let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
+            let length = head.split("content-length: ").nth(1).and_then(|rest| rest.split("\r\n").next()?.parse().ok());
+            if request.len() >= end + length.unwrap_or(0) {
+                return true;
+            }
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+    }
+    false
+}
+
+fn reply(body: &str, extra: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{extra}\r\n{body}", body.len())
+}
+
+/// Runs one post and returns its outcome with how long it took.
+fn timed_post(transport: &HttpTransport, endpoint: &Endpoint) -> (Result<Answer, NoAnswer>, Duration) {
+    let started = Instant::now();
+    let outcome = transport.post(endpoint, path::CHECK, "{}");
+    (outcome, started.elapsed())
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_at_the_request_limit() {
+    let (endpoint, server) = hostile(|listener| {
+        let stream = accept_within(&listener, Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(1));
+        drop(stream);
+    });
+    let (outcome, took) = timed_post(&HttpTransport::new(timeouts()), &endpoint);
+    assert_eq!(outcome, Err(NoAnswer("timed out".into())));
+    assert!(took >= timeouts().request && took < timeouts().request + Duration::from_millis(300), "{took:?}");
+    server.join().unwrap();
+}
+
+#[test]
+fn an_idle_connection_closed_by_the_server_is_replaced_once() {
+    let (endpoint, server) = hostile(|listener| {
+        let mut first = accept_within(&listener, Duration::from_secs(2)).unwrap();
+        assert!(read_request(&mut first));
+        first.write_all(reply("first", "").as_bytes()).unwrap();
+        drop(first); // closed while the client keeps it idle
+        let mut second = accept_within(&listener, Duration::from_secs(2)).unwrap();
+        assert!(read_request(&mut second));
+        second.write_all(reply("second", "").as_bytes()).unwrap();
+        accept_within(&listener, Duration::from_millis(300)).is_none()
+    });
+    let transport = HttpTransport::new(timeouts());
+    assert_eq!(timed_post(&transport, &endpoint).0, Ok(Answer { status: 200, body: "first".into() }));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(timed_post(&transport, &endpoint).0, Ok(Answer { status: 200, body: "second".into() }));
+    assert!(server.join().unwrap(), "a third connection was opened");
+}
+
+#[test]
+fn a_reused_connection_cut_off_mid_answer_is_not_retried() {
+    let (endpoint, server) = hostile(|listener| {
+        let mut only = accept_within(&listener, Duration::from_secs(2)).unwrap();
+        assert!(read_request(&mut only));
+        only.write_all(reply("first", "").as_bytes()).unwrap();
+        assert!(read_request(&mut only));
+        only.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap();
+        drop(only);
+        accept_within(&listener, Duration::from_millis(300)).is_none()
+    });
+    let transport = HttpTransport::new(timeouts());
+    assert!(timed_post(&transport, &endpoint).0.is_ok());
+    assert_eq!(timed_post(&transport, &endpoint).0, Err(NoAnswer("answer cut off".into())));
+    assert!(server.join().unwrap(), "the request was sent again");
+}
+
+#[test]
+fn connection_close_is_honoured_even_if_the_server_keeps_the_socket_open() {
+    let (endpoint, server) = hostile(|listener| {
+        let mut first = accept_within(&listener, Duration::from_secs(2)).unwrap();
+        assert!(read_request(&mut first));
+        first.write_all(reply("first", "Connection: close\r\n").as_bytes()).unwrap();
+        // `first` stays open and unread: a request sent on it would never be answered.
+        let mut second = accept_within(&listener, Duration::from_secs(2)).unwrap();
+        assert!(read_request(&mut second));
+        second.write_all(reply("second", "").as_bytes()).unwrap();
+        drop(first);
+    });
+    let transport = HttpTransport::new(timeouts());
+    assert!(timed_post(&transport, &endpoint).0.is_ok());
+    assert_eq!(timed_post(&transport, &endpoint).0, Ok(Answer { status: 200, body: "second".into() }));
+    server.join().unwrap();
+}
+
+/// A server that answers the first request with `answer` (then, if `drip`, one byte every 20 ms).
+fn answering(answer: Vec<u8>, drip: bool) -> (Endpoint, JoinHandle<()>) {
+    hostile(move |listener| {
+        let Some(mut stream) = accept_within(&listener, Duration::from_secs(2)) else { return };
+        if !read_request(&mut stream) {
+            return;
+        }
+        if !drip {
+            let _ = stream.write_all(&answer);
+            return;
+        }
+        for byte in answer.iter().take(100) {
+            if stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
+#[test]
+fn hostile_answers_give_no_answer_quickly() {
+    let endless_head =
+        [b"HTTP/1.1 200 OK\r\n".as_slice(), &b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(2000)].concat();
+    for (answer, why) in [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec(), "malformed answer: bad status line"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), "answer cut off"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n".to_vec(), "answer body over 1048576 bytes"),
+        (endless_head, "answer head over 16384 bytes or 100 fields"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe".to_vec(), "answer is not UTF-8"),
+    ] {
+        let (endpoint, server) = answering(answer, false);
+        let (outcome, took) = timed_post(&HttpTransport::new(timeouts()), &endpoint);
+        assert_eq!(outcome, Err(NoAnswer(why.into())));
+        assert!(took < timeouts().request, "{why}: {took:?}");
+        server.join().unwrap();
+    }
+}
+
+#[test]
+fn an_answer_dripped_slowly_is_cut_off_at_the_request_limit() {
+    let (endpoint, server) = answering(reply("{}", "").into_bytes(), true);
+    let (outcome, took) = timed_post(&HttpTransport::new(timeouts()), &endpoint);
+    assert_eq!(outcome, Err(NoAnswer("timed out".into())));
+    assert!(took >= timeouts().request && took < timeouts().request + Duration::from_millis(300), "{took:?}");
+    server.join().unwrap();
+}
