@@ -120,6 +120,8 @@ static bool create_object(struct library *lib, struct object *o, bool init_first
 {
     set_context(fmt("GetClassObject(\"%s\") for %s", CLASS_NAME, o->label));
     host_connection_init(&o->conn);
+    if (o->platform_version)
+        host_connection_offer_platform_info(&o->conn, o->platform_version, o->app_type);
     WCHAR_T *name = u16_from_utf8(CLASS_NAME);
     o->obj = NULL;
     long r = lib->get_class_object(name, &o->obj);
@@ -245,10 +247,24 @@ int main(int argc, char **argv)
     if (b.obj)
         destroy_object(&lib, &b);
 
+    /* A host whose IPlatformInfo says "server" (AppType 3, as in rphost): IsServer starts true. */
+    struct object p = {.label = "server-process object", .platform_version = "8.3.25.1257", .app_type = 3};
+    if (create_object(&lib, &p, true)) {
+        set_context("IsServer under a server platform");
+        tVariant v;
+        bool read = get_prop(&p, find_prop(&p, "IsServer"), &v);
+        check(read && v.vt == VTYPE_BOOL && v.u.b == 1 && p.conn.platform.calls > 0,
+              "server-process object: IPlatformInfo is asked and AppType 3 makes IsServer true",
+              "read %d, vt %u, value %d, GetPlatformInfo calls %lu", read, v.vt, v.u.b, p.conn.platform.calls);
+        variant_release(&v);
+    }
+    if (p.obj)
+        destroy_object(&lib, &p);
+
     /* With LICENCE_SERVER set (run.sh starts real servers), two more objects play the licence
      * scenario; they are destroyed before the thread count below, so the heartbeat must stop too. */
     const char *server = getenv("LICENCE_SERVER");
-    struct object s = {.label = "scenario object"}, u = {.label = "unreachable object"};
+    struct object s = {.label = "scenario object", .platform_version = "8.3.25.1257", .app_type = 1}, u = {.label = "unreachable object"};
     if (server && *server) {
         bool s_ok = create_object(&lib, &s, true);
         bool u_ok = create_object(&lib, &u, false);
@@ -268,6 +284,7 @@ int main(int argc, char **argv)
 
     host_connection_dispose(&a.conn);
     host_connection_dispose(&b.conn);
+    host_connection_dispose(&p.conn);
     if (server && *server) {
         host_connection_dispose(&s.conn);
         host_connection_dispose(&u.conn);

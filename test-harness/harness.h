@@ -36,6 +36,8 @@ struct object {
     const char *label; /* "object A" */
     component *obj;
     struct host_connection conn;
+    const char *platform_version; /* when set, the host offers IPlatformInfo with it and app_type */
+    int app_type;
 };
 
 /* The interface sub-object pointers: `self` for each group of methods. */

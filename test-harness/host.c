@@ -224,8 +224,31 @@ static void conn_reset_status(void *self)
 
 static void *conn_get_interface(void *self, int which)
 {
-    (void)self, (void)which;
-    return NULL; /* no IMsgBox, IPlatformInfo or IAttachedInfo: the component must cope */
+    struct host_connection *c = as_connection(self);
+    /* No IMsgBox or IAttachedInfo ever, IPlatformInfo only when offered: the component must cope. */
+    return which == 1 ? c->platform_info : NULL;
+}
+
+static const struct AppInfo *platform_get_info(void *self)
+{
+    struct host_connection *c = (struct host_connection *)((char *)self - offsetof(struct host_connection, platform));
+    pthread_mutex_lock(&c->lock);
+    c->platform.calls++;
+    pthread_mutex_unlock(&c->lock);
+    return &c->platform.info;
+}
+
+static const struct IPlatformInfoVtbl platform_vtbl = {.GetPlatformInfo = platform_get_info};
+
+void host_connection_offer_platform_info(struct host_connection *c, const char *version, int app_type)
+{
+    c->platform.vtbl = &platform_vtbl;
+    c->platform.version = u16_from_utf8(version);
+    c->platform.agent = u16_from_utf8("1C:Enterprise harness");
+    c->platform.info.AppVersion = c->platform.version;
+    c->platform.info.UserAgentInformation = c->platform.agent;
+    c->platform.info.Application = app_type;
+    c->platform_info = &c->platform;
 }
 
 static const struct IAddInDefBaseVtbl connection_vtbl = {
@@ -254,6 +277,8 @@ void host_connection_init(struct host_connection *c)
 
 void host_connection_dispose(struct host_connection *c)
 {
+    free(c->platform.version);
+    free(c->platform.agent);
     pthread_mutex_destroy(&c->lock);
 }
 

@@ -53,10 +53,20 @@ struct host_connection {
     char event_log[HOST_EVENTS][HOST_TEXT]; /* the first HOST_EVENTS events, "source/message/data" */
     long event_depth;
     unsigned long status_lines;
+    /* What GetInterface(1) hands out: NULL (the default) or &platform below. */
+    void *platform_info;
+    struct {
+        const struct IPlatformInfoVtbl *vtbl; /* first: this is what the component sees */
+        struct AppInfo info;
+        WCHAR_T *version, *agent;
+        unsigned long calls;
+    } platform;
 };
 
 void host_connection_init(struct host_connection *c);
 void host_connection_dispose(struct host_connection *c);
+/* From now on GetInterface(1) returns an IPlatformInfo telling `version` and `app_type`. */
+void host_connection_offer_platform_info(struct host_connection *c, const char *version, int app_type);
 /* Snapshot of the AddError counter, to tell whether a call reported an error. */
 unsigned long host_errors(struct host_connection *c);
 /* Whether an ExternalEvent(source, message, …) arrived (among the first HOST_EVENTS); its data goes

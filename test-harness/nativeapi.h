@@ -180,6 +180,18 @@ struct IAddInDefBaseVtbl {
     void *(*GetInterface)(void *self, int which); /* IAddInDefBaseEx */
 };
 
+/* IPlatformInfo, GetInterface(1): a single slot, no destructor. Application: -1 unknown, 0 thin client,
+ * 1 thick client, 2 web client, 3 server, 4 external connection, 5 mobile client, 6 mobile server. */
+struct AppInfo {
+    const WCHAR_T *AppVersion;
+    const WCHAR_T *UserAgentInformation;
+    int Application;
+};
+
+struct IPlatformInfoVtbl {
+    const struct AppInfo *(*GetPlatformInfo)(void *self);
+};
+
 _Static_assert(offsetof(struct IAddInDefBaseVtbl, AddError) == 2 * sizeof(void *), "AddError is slot 2");
 _Static_assert(offsetof(struct IAddInDefBaseVtbl, GetInterface) == 12 * sizeof(void *),
                "GetInterface is slot 12");

@@ -131,6 +131,17 @@ static const char *sessions_show_user(const struct endpoint *e, bool *shown)
     return "";
 }
 
+/* Whether the server's /api/connections answer contains `needle` ("" when it answered, else why not). */
+static const char *connections_contain(const struct endpoint *e, const char *needle, bool *found)
+{
+    static char response[65536];
+    *found = false;
+    if (!http_get(e, "/api/connections", response, sizeof response))
+        return fmt("GET /api/connections on %s: %.60s", e->text, *response ? response : "no answer");
+    *found = strstr(response, needle) != NULL;
+    return "";
+}
+
 /* A loopback port where nothing listens (bound, then closed); 1 if none could be had. */
 static int dead_port(void)
 {
@@ -523,6 +534,11 @@ static void run_held_part(struct object *o, const struct endpoint *primary_ep, c
         return;
     check(strcmp(read_string(o, "ServerInUse"), primary.text) == 0,
           fmt("scenario: ServerInUse is the primary %s", primary.text), "reads \"%s\"", read_string(o, "ServerInUse"));
+    bool shown;
+    const char *problem = connections_contain(&primary, "\"PlatformVersion\":\"8.3.25.1257\"", &shown);
+    check(!*problem && shown,
+          "scenario: the primary's /api/connections shows PlatformVersion 8.3.25.1257 (the host's IPlatformInfo)", "%s",
+          *problem ? problem : "not shown");
 
     set_context("ObtainLicence");
     r = obtain(o, &result);
@@ -537,8 +553,7 @@ static void run_held_part(struct object *o, const struct endpoint *primary_ep, c
     set_context("CheckLicence");
     r = call_bool(o, "CheckLicence", NULL, 0, &result);
     check(succeeded(&r, result), "scenario: CheckLicence() returns true", "%s, result %d", outcome_text(&r), result);
-    bool shown;
-    const char *problem = sessions_show_user(&primary, &shown);
+    problem = sessions_show_user(&primary, &shown);
     check(!*problem && shown, fmt("scenario: the primary's /api/sessions shows the session of %s", USER_NAME), "%s",
           *problem ? problem : "not listed");
 
@@ -557,6 +572,11 @@ static void run_held_part(struct object *o, const struct endpoint *primary_ep, c
     problem = sessions_show_user(now_on, &shown);
     check(!*problem && !shown, fmt("scenario: %s's /api/sessions no longer shows the session", now_on->text), "%s",
           *problem ? problem : "still listed");
+    bool empty;
+    problem = connections_contain(now_on, "\"Connections\":[]", &empty);
+    check(!*problem && empty, fmt("scenario: ReleaseLicence ended the connection too: %s's /api/connections is empty",
+                                  now_on->text),
+          "%s", *problem ? problem : "a connection is still listed");
     r = call_bool(o, "ReleaseLicence", NULL, 0, &result);
     check(succeeded(&r, result), "scenario: ReleaseLicence() with nothing held returns true", "%s, result %d",
           outcome_text(&r), result);

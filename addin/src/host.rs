@@ -40,6 +40,24 @@ impl Events {
 pub struct Host {
     pub events: Events,
     pub threads: Threads,
+    /// What the platform's `IPlatformInfo` told, when it offers one.
+    pub platform: Option<PlatformInfo>,
+}
+
+/// The platform's `IPlatformInfo::AppInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformInfo {
+    /// `8.3.25.1257`.
+    pub version: String,
+    pub user_agent: String,
+    /// -1 unknown, 0 thin client, 1 thick client, 2 web client, 3 server, 4 external connection,
+    /// 5 mobile client, 6 mobile server.
+    pub app_type: i32,
+}
+
+impl PlatformInfo {
+    /// `AppType` of a 1C server process (`rphost`).
+    pub const SERVER: i32 = 3;
 }
 
 #[derive(Default)]

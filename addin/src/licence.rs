@@ -13,7 +13,7 @@ use licence_protocol::wire::ErrorCode;
 
 use crate::bsl;
 use crate::component::{Component, DefaultValue, Method, Names, Params, Prop};
-use crate::host::Host;
+use crate::host::{Host, PlatformInfo};
 use crate::licensing::{Licensing, Obtained, Settings};
 use crate::value::Date;
 use crate::{Error, Value};
@@ -367,7 +367,13 @@ impl Component for Licence {
         &METHODS
     }
 
+    /// Keeps the host; the platform's version goes to the server with `connect`, and a server process
+    /// (`AppType` 3) is `IsServer` until the code says otherwise.
     fn attach(&mut self, host: Host) {
+        if let Some(platform) = &host.platform {
+            self.settings.platform_version = platform.version.clone();
+            self.settings.is_server |= platform.app_type == PlatformInfo::SERVER;
+        }
         self.host = Some(host);
     }
 

@@ -54,6 +54,8 @@ pub struct Settings {
     pub is_server: bool,
     /// The `LocalFallback` property; `None` until the code sets it (then licenceaddin.conf decides).
     pub local_fallback: Option<bool>,
+    /// The platform's version as its `IPlatformInfo` tells it; empty when it offers none.
+    pub platform_version: String,
 }
 
 /// Where a licence came from.
@@ -447,7 +449,7 @@ fn new_client(settings: &Settings) -> Result<(Client, FallbackSetup), Error> {
     start_log(&places, resolved.keep_previous_logs);
     resolved.log();
     let caller = Caller {
-        platform_version: String::new(),
+        platform_version: settings.platform_version.clone(),
         is_server: settings.is_server,
         module_name: MODULE_NAME.to_owned(),
         version: licence_protocol::VERSION.to_owned(),

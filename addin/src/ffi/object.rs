@@ -227,7 +227,11 @@ unsafe extern "system" fn init(this: *mut c_void, connection: *mut c_void) -> bo
         st.events.connect(connection);
         if !st.attached {
             st.attached = true;
-            let host = Host { events: Events::new(st.events.clone()), threads: st.threads.clone() };
+            let host = Host {
+                events: Events::new(st.events.clone()),
+                threads: st.threads.clone(),
+                platform: connection.platform_info(),
+            };
             st.component.attach(host);
         }
         Ok(true)

@@ -5,8 +5,9 @@ use std::ffi::{c_long, c_ulong, c_void};
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 
-use super::types::{AddInDefBaseVtbl, Interface, MemoryManagerVtbl, WCHAR_T};
-use crate::host::EventTarget;
+use super::types::{AddInDefBaseVtbl, Interface, MemoryManagerVtbl, PlatformInfoVtbl, PLATFORM_INFO, WCHAR_T};
+use super::variant::read_name;
+use crate::host::{EventTarget, PlatformInfo};
 use crate::Error;
 
 /// `AddError` codes (NATIVEAPI.md).
@@ -92,6 +93,29 @@ impl Connection {
         let (source, descr) = (wide_nul(source), wide_nul(&error.to_string()));
         // SAFETY: AddError with the platform's `this` and two NUL-terminated strings that outlive the call.
         unsafe { add_error(self.0.as_ptr().cast(), ADDIN_E_FAIL, source.as_ptr(), descr.as_ptr(), FAIL_SCODE) }
+    }
+
+    /// What the platform's `IPlatformInfo` (`GetInterface(1)`) tells; `None` when it offers none. A
+    /// NULL or overlong string reads as empty.
+    pub fn platform_info(&self) -> Option<PlatformInfo> {
+        let get_interface = self.vtbl().get_interface?;
+        // SAFETY: GetInterface with the platform's `this`; it returns NULL or an interface that lives as
+        // long as the connection.
+        let raw = unsafe { get_interface(self.0.as_ptr().cast(), PLATFORM_INFO) };
+        let iface = NonNull::new(raw.cast::<Interface<PlatformInfoVtbl>>())?;
+        // SAFETY: a live interface (as above); its vtable pointer is NULL or static for the platform's life.
+        let vtbl = unsafe { (*iface.as_ptr()).vtbl.as_ref() }?;
+        let get_platform_info = vtbl.get_platform_info?;
+        // SAFETY: GetPlatformInfo with the interface's own `this`; the answer is NULL or a struct the
+        // platform keeps alive, read at once.
+        let info = unsafe { get_platform_info(iface.as_ptr().cast()).as_ref() }?;
+        // SAFETY: each string is NULL or NUL-terminated (read_name stops at its length limit).
+        let (version, user_agent) = unsafe { (read_name(info.app_version), read_name(info.user_agent_information)) };
+        Some(PlatformInfo {
+            version: version.unwrap_or_default(),
+            user_agent: user_agent.unwrap_or_default(),
+            app_type: info.application,
+        })
     }
 
     fn external_event(&self, source: &str, message: &str, data: &str) -> bool {

@@ -206,7 +206,24 @@ pub struct AddInDefBaseVtbl {
     pub clean_event_buffer: Option<unsafe extern "system" fn(*mut c_void)>,
     pub set_status_line: *const c_void,
     pub reset_status_line: *const c_void,
-    pub get_interface: *const c_void,
+    pub get_interface: Option<unsafe extern "system" fn(*mut c_void, c_int) -> *mut c_void>,
+}
+
+/// `GetInterface`'s number for `IPlatformInfo`.
+pub const PLATFORM_INFO: c_int = 1;
+
+/// `IPlatformInfo` (host side): one slot, no destructors (NATIVEAPI.md).
+#[repr(C)]
+pub struct PlatformInfoVtbl {
+    pub get_platform_info: Option<unsafe extern "system" fn(*mut c_void) -> *const AppInfo>,
+}
+
+/// `IPlatformInfo::AppInfo`: the platform's version, its user agent line and the kind of application.
+#[repr(C)]
+pub struct AppInfo {
+    pub app_version: *const WCHAR_T,
+    pub user_agent_information: *const WCHAR_T,
+    pub application: c_int,
 }
 
 /// `IInitDoneBase` (ours).
