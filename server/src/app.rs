@@ -173,20 +173,7 @@ fn guarded(what: &str, work: impl FnOnce()) {
 }
 
 pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKey> {
-    keys.values()
-        .filter_map(|k| {
-            let f = k.fields.as_ref()?;
-            Some(PoolKey {
-                key_no: k.key_no,
-                series: k.series,
-                kind: f.key_type,
-                licence_count: f.licence_count,
-                workable: k.workable,
-                enabled: true,
-                validity: f.validity(now),
-            })
-        })
-        .collect()
+    keys.values().filter_map(|k| k.pool_key(now)).collect()
 }
 
 fn to_record(change: Change) -> Option<Record> {
