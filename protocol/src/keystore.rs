@@ -12,6 +12,7 @@ use crate::key::{KeyFields, SeriesId};
 use crate::keyfile;
 use crate::pool::PoolKey;
 use crate::time::UtcTime;
+use crate::wire::KeyParameters;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,32 @@ impl InstalledKey {
             workable: self.workable,
             enabled: true,
             validity: f.validity(now),
+        })
+    }
+}
+
+impl InstalledKey {
+    /// The key as `/licence/keyinfo` describes it at `now`, `counts` being the pool's verdict; `None`
+    /// for a file that could not be read at all.
+    pub fn parameters(&self, counts: bool, now: UtcTime) -> Option<KeyParameters> {
+        let f = self.fields.as_ref()?;
+        let v = f.validity(now);
+        Some(KeyParameters {
+            key_no: self.key_no,
+            key_type: f.key_type,
+            licence_count: f.licence_count,
+            counts,
+            workable: self.workable,
+            start_date: f.start_date,
+            expire_date: v.expire_date,
+            days_left: v.days_left,
+            expired: v.expired,
+            flags: f.flags,
+            product_name: f.product_name.clone(),
+            product_version: f.product_version.clone(),
+            article: f.article.clone(),
+            article_name: f.article_name.clone(),
+            support_date: f.support_date,
         })
     }
 }

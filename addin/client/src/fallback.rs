@@ -116,30 +116,8 @@ pub fn grant(
             .collect();
         return Err(reasons.join("; "));
     }
-    let parameters: Vec<KeyParameters> = of_series
-        .iter()
-        .filter_map(|k| {
-            let f = k.fields.as_ref()?;
-            let v = f.validity(now);
-            Some(KeyParameters {
-                key_no: k.key_no,
-                key_type: f.key_type,
-                licence_count: f.licence_count,
-                counts: standing.key(k.key_no).is_some_and(|s| s.counts),
-                workable: k.workable,
-                start_date: f.start_date,
-                expire_date: v.expire_date,
-                days_left: v.days_left,
-                expired: v.expired,
-                flags: f.flags,
-                product_name: f.product_name.clone(),
-                product_version: f.product_version.clone(),
-                article: f.article.clone(),
-                article_name: f.article_name.clone(),
-                support_date: f.support_date,
-            })
-        })
-        .collect();
+    let parameters: Vec<KeyParameters> =
+        of_series.iter().filter_map(|k| k.parameters(standing.key(k.key_no).is_some_and(|s| s.counts), now)).collect();
     let flags = parameters.iter().filter(|k| k.counts).fold(0, |all, k| all | k.flags);
     Ok(KeyInfoResponse { key_id: series, licence_count: capacity, licences_used: 1, flags, keys: parameters })
 }

@@ -188,27 +188,7 @@ async fn key_info(State(app): State<Arc<App>>, request: Request) -> Answer<KeyIn
         .keys
         .values()
         .filter(|k| k.series == series)
-        .filter_map(|k| {
-            let f = k.fields.as_ref()?;
-            let v = f.validity(now);
-            Some(KeyParameters {
-                key_no: k.key_no,
-                key_type: f.key_type,
-                licence_count: f.licence_count,
-                counts: inner.standing.key(k.key_no).is_some_and(|s| s.counts),
-                workable: k.workable,
-                start_date: f.start_date,
-                expire_date: v.expire_date,
-                days_left: v.days_left,
-                expired: v.expired,
-                flags: f.flags,
-                product_name: f.product_name.clone(),
-                product_version: f.product_version.clone(),
-                article: f.article.clone(),
-                article_name: f.article_name.clone(),
-                support_date: f.support_date,
-            })
-        })
+        .filter_map(|k| k.parameters(inner.standing.key(k.key_no).is_some_and(|s| s.counts), now))
         .collect();
     let counting = keys.iter().filter(|k| k.counts);
     Ok(Json(KeyInfoResponse {
