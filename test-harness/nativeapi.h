@@ -19,8 +19,15 @@ typedef uint16_t WCHAR_T; /* one UTF-16 code unit on every OS; never wchar_t (4 
 typedef uint8_t abi_bool; /* a C++ bool as it crosses the boundary: one byte, 0 or 1 */
 
 _Static_assert(sizeof(WCHAR_T) == 2, "WCHAR_T is a UTF-16 unit");
+#if defined(__x86_64__)
 _Static_assert(sizeof(long) == 8, "C long is 8 bytes on Linux x86_64");
-_Static_assert(sizeof(void *) == 8, "the harness targets Linux x86_64");
+_Static_assert(sizeof(void *) == 8, "pointers are 8 bytes on Linux x86_64");
+#elif defined(__i386__)
+_Static_assert(sizeof(long) == 4, "C long is 4 bytes on Linux i386");
+_Static_assert(sizeof(void *) == 4, "pointers are 4 bytes on Linux i386");
+#else
+#error "the harness targets Linux x86_64 and i386"
+#endif
 
 /* ---- tVariant ----------------------------------------------------------------------------- */
 
@@ -74,12 +81,20 @@ typedef struct tVariant {
     uint16_t vt;         /* +60, read as a raw u16 */
 } tVariant;
 
+_Static_assert(offsetof(tVariant, u.buf.ptr) == 0, "string pointer at +0");
+#if defined(__x86_64__)
 _Static_assert(sizeof(struct tm) == 56, "glibc struct tm is 56 bytes");
 _Static_assert(sizeof(tVariant) == 64, "tVariant is 64 bytes on Linux x86_64");
-_Static_assert(offsetof(tVariant, u.buf.ptr) == 0, "string pointer at +0");
 _Static_assert(offsetof(tVariant, u.buf.len) == 8, "string length at +8");
 _Static_assert(offsetof(tVariant, cbElements) == 56, "cbElements at +56");
 _Static_assert(offsetof(tVariant, vt) == 60, "vt at +60");
+#else /* i386: 8-byte scalars align to 4 inside structs (System V i386 ABI), so no padding */
+_Static_assert(sizeof(struct tm) == 44, "glibc struct tm is 44 bytes on i386");
+_Static_assert(sizeof(tVariant) == 52, "tVariant is 52 bytes on Linux i386");
+_Static_assert(offsetof(tVariant, u.buf.len) == 4, "string length at +4");
+_Static_assert(offsetof(tVariant, cbElements) == 44, "cbElements at +44");
+_Static_assert(offsetof(tVariant, vt) == 48, "vt at +48");
+#endif
 
 /* ---- the component object: four interface sub-objects, each a vtable pointer --------------- */
 
@@ -139,9 +154,9 @@ typedef struct component {
 } component;
 
 _Static_assert(offsetof(component, init_done) == 0, "IInitDoneBase at +0");
-_Static_assert(offsetof(component, lang_ext) == 8, "ILanguageExtenderBase at +8");
-_Static_assert(offsetof(component, locale) == 16, "LocaleBase at +16");
-_Static_assert(offsetof(component, user_language) == 24, "UserLanguageBase at +24");
+_Static_assert(offsetof(component, lang_ext) == sizeof(void *), "ILanguageExtenderBase at +8 (i386: +4)");
+_Static_assert(offsetof(component, locale) == 2 * sizeof(void *), "LocaleBase at +16 (i386: +8)");
+_Static_assert(offsetof(component, user_language) == 3 * sizeof(void *), "UserLanguageBase at +24 (i386: +12)");
 _Static_assert(offsetof(struct IInitDoneBaseVtbl, Init) == 2 * sizeof(void *), "methods start at slot 2");
 _Static_assert(offsetof(struct ILanguageExtenderBaseVtbl, CallAsFunc) == 17 * sizeof(void *),
                "CallAsFunc is slot 17");

@@ -88,6 +88,14 @@ NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 8, "offsetof(tVariant, ws
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 8, "offsetof(tVariant, strLen) on Linux x86_64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 56, "offsetof(tVariant, cbElements) on Linux x86_64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 60, "offsetof(tVariant, vt) on Linux x86_64");
+#elif defined(__linux__) && defined(__i386__) /* Linux i386 */
+NATIVEAPI_STATIC_ASSERT(sizeof(tVariant) == 52, "sizeof(tVariant) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pwstrVal) == 0, "offsetof(tVariant, pwstrVal) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pstrVal) == 0, "offsetof(tVariant, pstrVal) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 4, "offsetof(tVariant, wstrLen) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 4, "offsetof(tVariant, strLen) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 44, "offsetof(tVariant, cbElements) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 48, "offsetof(tVariant, vt) on Linux i386");
 #elif defined(_WIN64) /* Windows x64 */
 NATIVEAPI_STATIC_ASSERT(sizeof(tVariant) == 48, "sizeof(tVariant) on Windows x64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pwstrVal) == 0, "offsetof(tVariant, pwstrVal) on Windows x64");

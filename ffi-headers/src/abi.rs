@@ -203,7 +203,7 @@ pub struct VariantLayout {
     pub vt: usize,
 }
 
-pub const VARIANT_LAYOUTS: [VariantLayout; 3] = [
+pub const VARIANT_LAYOUTS: [VariantLayout; 4] = [
     VariantLayout {
         condition: "defined(__linux__) && defined(__x86_64__)",
         platform: "Linux x86_64",
@@ -212,6 +212,15 @@ pub const VARIANT_LAYOUTS: [VariantLayout; 3] = [
         length: 8,
         cb_elements: 56,
         vt: 60,
+    },
+    VariantLayout {
+        condition: "defined(__linux__) && defined(__i386__)",
+        platform: "Linux i386",
+        size: 52,
+        pointer: 0,
+        length: 4,
+        cb_elements: 44,
+        vt: 48,
     },
     VariantLayout {
         condition: "defined(_WIN64)",

@@ -5,10 +5,20 @@ use licence_ffi_headers::abi::{TYPE_CODES, VARIANT_LAYOUTS};
 use licenceaddin::ffi::{TVariant, VarType};
 use std::mem::{offset_of, size_of};
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+/// The described platform this test is compiled for.
+const PLATFORM: &str = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+    "Linux x86_64"
+} else if cfg!(all(target_os = "linux", target_arch = "x86")) {
+    "Linux i386"
+} else if cfg!(all(windows, target_pointer_width = "64")) {
+    "Windows x64"
+} else {
+    "Windows x86"
+};
+
 #[test]
 fn the_addins_variant_has_the_described_layout() {
-    let layout = VARIANT_LAYOUTS.iter().find(|l| l.platform == "Linux x86_64").unwrap();
+    let layout = VARIANT_LAYOUTS.iter().find(|l| l.platform == PLATFORM).unwrap();
     assert_eq!(size_of::<TVariant>(), layout.size);
     assert_eq!(offset_of!(TVariant, data), layout.pointer);
     assert_eq!(offset_of!(TVariant, cb_elements), layout.cb_elements);
