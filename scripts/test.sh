@@ -20,6 +20,6 @@ test-harness/run.sh 2>&1 | tee "$log" || status=$?
 scripts/build-addin.sh 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     /^[a-z][a-z +]*: +[0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
+     /^[a-z][a-z0-9_ +-]*: +[0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"
