@@ -83,7 +83,7 @@ pub fn key_parameter_name(value: &Value) -> Result<&'static str, Error> {
     KEY_PARAMETERS.iter().find(|(en, ru)| same_name(en, name) || same_name(ru, name)).map(|(en, _)| *en).ok_or_else(
         || {
             let known: Vec<&str> = KEY_PARAMETERS.iter().map(|(en, _)| *en).collect();
-            Error::licence(
+            Error::usage(
                 ErrorCode::BadRequest,
                 format!("KeyParameter: unknown name `{name}`; known: {}", known.join(", ")),
             )

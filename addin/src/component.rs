@@ -137,9 +137,10 @@ pub trait Component: Send {
         let _ = code;
     }
     /// Every error an entry point of this object reports (a refused value, a bad argument, a panic),
-    /// just before it goes to `AddError`: the place to keep it for an error property.
-    fn failed(&mut self, error: &Error) {
-        let _ = error;
+    /// just before it goes to `AddError`: the place to keep it for an error property. Returns the text
+    /// `AddError` shows (in the user's language, say).
+    fn failed(&mut self, error: &Error) -> String {
+        error.to_string()
     }
     /// The platform is finished with the object: stop work. Threads spawned through [`Host`] are
     /// stopped and joined by the layer right after this returns.

@@ -13,6 +13,7 @@ use licence_protocol::wire::ErrorCode;
 
 use crate::bsl;
 use crate::component::{Component, DefaultValue, Method, Names, Params, Prop};
+use crate::error::Language;
 use crate::host::{Host, PlatformInfo};
 use crate::licensing::{Licensing, Obtained, Settings};
 use crate::value::Date;
@@ -177,6 +178,8 @@ pub struct Licence {
     host: Option<Host>,
     /// The configuration's release date as its code set it (`ReleaseDate`), and as UTC.
     release_date: Option<(Date, UtcTime)>,
+    /// The language of `LastError` and `AddError` texts (`SetUserInterfaceLanguageCode`).
+    language: Language,
 }
 
 impl Default for Licence {
@@ -193,6 +196,7 @@ impl Licence {
             last_error: None,
             host: None,
             release_date: None,
+            language: Language::default(),
         }
     }
 
@@ -339,7 +343,10 @@ impl Licence {
     /// Shows a licence from the local fallback as code 13; clears that notice once it no longer holds.
     fn note(&mut self, obtained: Obtained) {
         match obtained {
-            Obtained::Local(text) => self.fail(ErrorCode::LocalFallback, text),
+            Obtained::Local(text) => {
+                let text = self.language.licence_text(ErrorCode::LocalFallback, &text);
+                self.fail(ErrorCode::LocalFallback, text);
+            }
             Obtained::Server => {
                 if self.last_error.as_ref().is_some_and(|e| e.code == ErrorCode::LocalFallback) {
                     self.last_error = None;
@@ -392,8 +399,14 @@ impl Component for Licence {
         self.run(id, params)
     }
 
-    fn failed(&mut self, error: &Error) {
-        self.fail(error.wire_code(), error.to_string());
+    fn failed(&mut self, error: &Error) -> String {
+        let text = error.text(self.language);
+        self.fail(error.wire_code(), text.clone());
+        text
+    }
+
+    fn set_user_language(&mut self, code: &str) {
+        self.language = Language::from_code(code);
     }
 
     /// Releases a held licence and joins the heartbeat thread (not one of `Host::threads`), so that no

@@ -22,7 +22,6 @@ use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{ErrorCode, KeyInfoResponse, SessionFacts};
 use licenceaddin_client::client::Client;
 use licenceaddin_client::conf::{self, CodeSettings, Endpoint, Places};
-use licenceaddin_client::error::summary_ru;
 use licenceaddin_client::facts::Caller;
 use licenceaddin_client::fallback::{self, LocalKeys};
 use licenceaddin_client::logfile;
@@ -114,16 +113,13 @@ pub struct Licensing {
     watching: bool,
 }
 
-/// A client error as the component's error: its wire number, the English text and the Russian summary.
+/// A client error as the component's error: its wire number and English text (the Russian summary comes with it).
 pub fn from_client(e: &licenceaddin_client::Error) -> Error {
-    Error::licence(e.code(), format!("{e} ({})", summary_ru(e.code())))
+    Error::licence(e.code(), e.to_string())
 }
 
 fn not_held() -> Error {
-    Error::licence(
-        ErrorCode::LicenceLost,
-        format!("no licence is held: call ObtainLicence first ({})", summary_ru(ErrorCode::LicenceLost)),
-    )
+    Error::licence(ErrorCode::LicenceLost, "no licence is held: call ObtainLicence first")
 }
 
 impl Licensing {
@@ -217,28 +213,24 @@ impl Licensing {
         unreachable: Error,
     ) -> Result<Obtained, Error> {
         let Some(setup) = self.fallback.clone().filter(|f| f.enabled) else { return Err(unreachable) };
-        let english = english_part(&unreachable);
+        let english = Error::english(&unreachable);
         let refused = |why: String| {
             log::warn!("the local fallback gives no licence: {why}");
             Error::licence(
                 ErrorCode::ServerUnreachable,
-                format!(
-                    "{english}; the local fallback gave no licence: {why} ({})",
-                    summary_ru(ErrorCode::ServerUnreachable)
-                ),
+                format!("{english}; the local fallback gave no licence: {why}"),
             )
         };
         if let Some(why) = fallback::refusal(settings.is_server, &facts) {
             return Err(refused(why));
         }
-        let series = settings.series.ok_or_else(|| Error::licence(ErrorCode::BadRequest, "KeyID is not set"))?;
+        let series = settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
         let info = setup.keys.licence(series, UtcTime::now()).map_err(refused)?;
         let used: Vec<String> =
             info.keys.iter().filter(|k| k.counts).map(|k| format!("{series}.{}.licence", k.key_no)).collect();
         let text = format!(
-            "{english}; the licence comes from {} installed on this computer (local fallback) ({})",
-            used.join(", "),
-            summary_ru(ErrorCode::LocalFallback)
+            "{english}; the licence comes from {} installed on this computer (local fallback)",
+            used.join(", ")
         );
         log::warn!("{text}");
         self.local = Some(LocalHold { facts, series, keys: setup.keys });
@@ -267,10 +259,7 @@ impl Licensing {
                 self.local = None;
                 self.watch.set_held(false);
                 let code = ErrorCode::LicenceLost;
-                Err(Error::licence(
-                    code,
-                    format!("the local key no longer grants the licence: {why} ({})", summary_ru(code)),
-                ))
+                Err(Error::licence(code, format!("the local key no longer grants the licence: {why}")))
             }
         })
     }
@@ -331,7 +320,7 @@ impl Licensing {
         let loss = self.lock_loss().clone();
         if let Some((code, message)) = loss {
             self.forget_lost_holder();
-            return Err(Error::licence(code, format!("{message} ({})", summary_ru(code))));
+            return Err(Error::licence(code, message));
         }
         let holder = self.holder.as_ref().ok_or_else(not_held)?;
         let result = holder.check();
@@ -424,20 +413,13 @@ impl Licensing {
 }
 
 fn not_connected() -> Error {
-    Error::licence(ErrorCode::Internal, "the add-in lost its client of the licence server")
-}
-
-/// The English part of a licence error's text (before its Russian summary in parentheses).
-fn english_part(e: &Error) -> String {
-    let text = e.to_string();
-    let summary = format!(" ({})", summary_ru(e.wire_code()));
-    text.strip_suffix(&summary).map_or(text.clone(), str::to_owned)
+    Error::usage(ErrorCode::Internal, "the add-in lost its client of the licence server")
 }
 
 /// A client of the servers licenceaddin.conf and the code's settings name, for `settings.series`, and
 /// the local fallback as the same resolution sets it.
 fn new_client(settings: &Settings) -> Result<(Client, FallbackSetup), Error> {
-    let series = settings.series.ok_or_else(|| Error::licence(ErrorCode::BadRequest, "KeyID is not set"))?;
+    let series = settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
     let places = places();
     let code = CodeSettings {
         addr: settings.addr.clone(),
@@ -511,7 +493,7 @@ mod tests {
     #[test]
     fn connect_without_a_series_is_a_bad_request() {
         let err = Licensing::default().connect(&Settings::default()).unwrap_err();
-        assert_eq!(err, Error::licence(ErrorCode::BadRequest, "KeyID is not set"));
+        assert_eq!(err, Error::usage(ErrorCode::BadRequest, "KeyID is not set"));
     }
 
     #[test]

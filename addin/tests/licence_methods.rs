@@ -291,6 +291,15 @@ fn unreachable_server_is_code_1_and_a_missing_key_id_code_5() {
     l.fails("KeyParameter", &[Arg::S("Flags")], 1);
     assert!(!l.boolean("LicenceHeld"));
     assert_eq!(l.string("ServerInUse"), "");
+
+    // The platform tells the interface language: AddError and LastError follow it.
+    l.addin.set_user_language("ru");
+    let text = l.fails("Connect", &[], 1);
+    assert!(text.starts_with("Сервер лицензий недоступен: no licence server answered: 127.0.0.1:"), "{text}");
+    l.addin.set_user_language("en");
+    let text = l.fails("Connect", &[], 1);
+    assert!(text.starts_with("no licence server answered: 127.0.0.1:"), "{text}");
+    assert!(!text.contains("Сервер"), "{text}");
     l.destroy();
 }
 

@@ -193,9 +193,9 @@ fn entry<R>(
     let reporter = Cell::new(None);
     let report = |error: &Error| {
         // The body's lock is released by now (also after a panic: the poisoned lock is recovered).
-        object.lock().component.failed(error);
+        let text = object.lock().component.failed(error);
         if let Some((connection, source)) = reporter.get() {
-            Connection::report(&connection, source, error);
+            Connection::report(&connection, source, &text);
         }
     };
     boundary(name, default, report, || {

@@ -88,9 +88,9 @@ impl Connection {
     }
 
     /// Reports a failure: `AddError(1006, source, text, 1)`, which makes BSL raise an exception.
-    pub fn report(&self, source: &str, error: &Error) -> bool {
+    pub fn report(&self, source: &str, text: &str) -> bool {
         let Some(add_error) = self.vtbl().add_error else { return false };
-        let (source, descr) = (wide_nul(source), wide_nul(&error.to_string()));
+        let (source, descr) = (wide_nul(source), wide_nul(text));
         // SAFETY: AddError with the platform's `this` and two NUL-terminated strings that outlive the call.
         unsafe { add_error(self.0.as_ptr().cast(), ADDIN_E_FAIL, source.as_ptr(), descr.as_ptr(), FAIL_SCODE) }
     }

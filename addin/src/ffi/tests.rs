@@ -72,8 +72,9 @@ impl Component for TestComponent {
         params.set(1, Value::from(format!("{second:?}")));
         Ok(Value::Double(2.5))
     }
-    fn failed(&mut self, error: &Error) {
+    fn failed(&mut self, error: &Error) -> String {
         self.failures.lock().unwrap().push(error.to_string());
+        error.to_string()
     }
     fn done(&mut self) {
         *self.done_called.lock().unwrap() = true;
