@@ -1,11 +1,13 @@
 //! Every add-in call's body is JSON from the network, and the add-in in turn reads the server's
 //! answers. One input is tried as each message type of the protocol (and as the times, series, key
-//! fields and binding requests they are made of); whatever parses must write back out and read back
-//! in as the same value, so nothing the server accepts can come back to it in a form it refuses.
+//! fields, binding requests and activation codes they are made of); whatever parses must write back
+//! out and read back in as the same value, so nothing the server accepts can come back to it in a
+//! form it refuses.
 #![no_main]
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
+use licence_protocol::activation::ActivationCode;
 use licence_protocol::identity::BindingRequest;
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::time::UtcTime;
@@ -25,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<ConnectionRequest>(data);
     round_trip::<UtcTime>(data);
     round_trip::<SeriesId>(data);
+    round_trip::<ActivationCode>(data);
     round_trip::<ConnectResponse>(data);
     round_trip::<LicenceGrant>(data);
     round_trip::<HeartbeatResponse>(data);

@@ -6,6 +6,7 @@
 //! and decides which keys count with exactly the same code.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod identity;
 pub mod ini;
 pub mod key;

@@ -214,10 +214,17 @@ fn install_licence_validates_then_answers_501() {
     let server = TestServer::new("machine-501", "").started();
     let post = |body: &str| server.request("POST", "/api/licences", Some(body), Some(ADMIN));
     let (status, body) = post(
-        r#"{"ActivationCodeString": "4345-9320-2035-7421-5361", "ITN": 1234567890, "IEC": null, "BlankKeyNo": null}"#,
+        r#"{"ActivationCodeString": "4345-9320-2035-7421-5369", "ITN": 1234567890, "IEC": null, "BlankKeyNo": null}"#,
     );
     assert_eq!(status, 501);
     error_body_is_documented(501, &body, "EHTTPNotImplemented");
+    // A mistyped code (the guide's example, whose last digit does not check) is refused before anything else.
+    let (status, body) = post(r#"{"ActivationCodeString": "4345-9320-2035-7421-5361"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["Message"].as_str().unwrap().contains("mistyped"), "{body}");
+    let (status, body) = post(r#"{"ActivationCodeString": "4345-9320"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["Message"].as_str().unwrap().contains("20 digits"), "{body}");
     for bad in ["{", "[]", "", "{\"ITN\": 1}", "{\"ActivationCodeString\": 5}", "null", "\u{0}"] {
         let (status, body) = post(bad);
         assert_eq!(status, 400, "{bad:?}: {body}");

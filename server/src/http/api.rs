@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use licence_protocol::activation::ActivationCode;
 use licence_protocol::time::UtcTime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -74,13 +75,16 @@ async fn licence(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Ans
 }
 
 /// Installing from an activation code needs the vendor's activation centre, which a later release
-/// brings; until then the route answers 501 after checking its body, so clients get the same 400s.
+/// brings; until then the route answers 501 after checking its body (a mistyped code is a 400: its
+/// check digit), so clients get the same 400s.
 async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Result<Json<Value>, ApiError> {
     let body: Value = super::read_json(request, &app, ApiError::new).await?;
     match body.get("ActivationCodeString") {
-        Some(Value::String(_)) => {}
+        Some(Value::String(text)) => {
+            text.parse::<ActivationCode>().map_err(|e| ApiError::bad_request(format!("ActivationCodeString: {e}")))?;
+        }
         Some(_) => {
-            return Err(ApiError::bad_request("ActivationCodeString must be a string like 4345-9320-2035-7421-5361"))
+            return Err(ApiError::bad_request("ActivationCodeString must be a string like 4345-9320-2035-7421-5369"))
         }
         None => return Err(ApiError::bad_request("ActivationCodeString is required")),
     }
