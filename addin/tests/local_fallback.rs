@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use licence_protocol::identity::MachineIdentity;
-use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
@@ -60,26 +60,10 @@ impl Tree {
         let series = SeriesKeys::generate(SERIES.parse().unwrap());
         let identity = MachineIdentity::from_material(machine.as_bytes());
         let fields = KeyFields {
-            key_no: 2000,
-            key_id: series.series,
-            reg_no: "REG-2000".into(),
-            key_type: KeyKind::Main,
-            licence_count: 5,
-            product_version: "1.0".into(),
-            blank_key_no: None,
-            activation_code: None,
-            activation_date: None,
-            start_date: UtcTime::from_unix_millis(UtcTime::now().unix_millis() - 86_400_000).unwrap(),
-            period: 365,
-            expire_date: None,
             flags: 0b101,
-            itn: None,
-            iec: None,
             product_name: "Склад".into(),
             article: "ART-2".into(),
-            article_name: "Основная поставка".into(),
-            support_date: None,
-            computer_id: identity.computer_id(),
+            ..licence_testkit::main_key(&series, machine, 2000, 5)
         };
         let path = self.places.data.join(fields.file_name());
         std::fs::write(&path, keyfile::issue(&fields, &series, &identity.binding())).unwrap();

@@ -3,17 +3,14 @@
 //! for a pinned machine id, with a main key issued by `keyfile::issue`. Nothing of it is mocked.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use licence_protocol::identity::MachineIdentity;
-use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
-use licence_protocol::time::UtcTime;
 
 pub const SERIES: &str = "672B";
 /// The functional flags of the test key: 0, 1 and 3.
@@ -21,36 +18,8 @@ pub const FLAGS: u64 = 0b1011;
 pub const PRODUCT: &str = "Управление складом";
 const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh folder under the system's temporary one.
-pub fn scratch(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("licenceaddin-methods-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn server_binary() -> PathBuf {
-    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary = manifest.join("../target/debug/licenceserver");
-    let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "licenceserver"])
-            .current_dir(manifest.join(".."))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build -p licenceserver failed");
-    }
-    binary
-}
+use licence_testkit::server_binary;
+pub use licence_testkit::{free_port, scratch};
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -79,26 +48,9 @@ impl TestServer {
         let series = SeriesKeys::generate(SERIES.parse().unwrap());
         let identity = MachineIdentity::from_material(machine.as_bytes());
         let mut fields = KeyFields {
-            key_no: 1000,
-            key_id: series.series,
-            reg_no: "REG-1000".into(),
-            key_type: KeyKind::Main,
-            licence_count: licences,
-            product_version: "1.0".into(),
-            blank_key_no: None,
-            activation_code: None,
-            activation_date: None,
-            start_date: UtcTime::from_unix_millis(UtcTime::now().unix_millis() - 86_400_000).unwrap(),
-            period: 365,
-            expire_date: None,
             flags: FLAGS,
-            itn: None,
-            iec: None,
             product_name: PRODUCT.into(),
-            article: "ART-1".into(),
-            article_name: "Основная поставка".into(),
-            support_date: None,
-            computer_id: identity.computer_id(),
+            ..licence_testkit::main_key(&series, machine, 1000, licences)
         };
         adjust(&mut fields);
         let bytes = keyfile::issue(&fields, &series, &identity.binding());

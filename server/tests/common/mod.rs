@@ -11,11 +11,9 @@ use licence_protocol::time::UtcTime;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub const ADMIN: (&str, &str) = ("admin", "admin");
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -26,19 +24,7 @@ pub struct TestServer {
     child: Option<Child>,
 }
 
-/// A scratch folder removed when dropped.
-pub fn scratch(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("licence-it-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+pub use licence_testkit::{free_port, scratch};
 
 impl TestServer {
     /// A server whose computer identity is `machine` and whose config gets `extra` appended to
@@ -229,26 +215,9 @@ pub fn basic((user, password): (&str, &str)) -> String {
 /// A key of `series` for `machine` with `count` licences, valid from yesterday for a year.
 pub fn key_fields(series: &SeriesKeys, machine: &str, key_no: u64, kind: KeyKind, count: u32) -> KeyFields {
     KeyFields {
-        key_no,
-        key_id: series.series,
-        reg_no: format!("REG-{key_no}"),
         key_type: kind,
-        licence_count: count,
-        product_version: "1.0".into(),
-        blank_key_no: None,
-        activation_code: None,
-        activation_date: None,
-        start_date: days_ago(1),
-        period: 365,
-        expire_date: None,
-        flags: 0b1011,
         itn: Some("7701234567".into()),
-        iec: None,
-        product_name: "Управление складом".into(),
-        article: "ART-1".into(),
-        article_name: "Основная поставка".into(),
-        support_date: None,
-        computer_id: MachineIdentity::from_material(machine.as_bytes()).computer_id(),
+        ..licence_testkit::main_key(series, machine, key_no, count)
     }
 }
 

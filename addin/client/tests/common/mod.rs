@@ -4,51 +4,20 @@
 #![allow(dead_code)]
 
 use licence_protocol::identity::MachineIdentity;
-use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::SessionFacts;
 use licenceaddin_client::conf::Endpoint;
 use licenceaddin_client::facts::Caller;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub const SERIES: &str = "672B";
 
-/// `target/debug/licenceserver`, built with `cargo build -p licenceserver` if it is not there.
-pub fn server_binary() -> PathBuf {
-    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary = manifest.join("../../target/debug/licenceserver");
-    let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "licenceserver"])
-            .current_dir(manifest.join("../.."))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build -p licenceserver failed");
-    }
-    binary
-}
-
-/// A scratch folder (removed by its owner).
-pub fn scratch(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("licenceaddin-it-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use licence_testkit::{free_port, scratch, server_binary};
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -153,28 +122,7 @@ impl Drop for TestServer {
 
 /// A main key of `series` for `machine`, valid from yesterday for a year.
 pub fn key_fields(series: &SeriesKeys, machine: &str, key_no: u64, count: u32) -> KeyFields {
-    KeyFields {
-        key_no,
-        key_id: series.series,
-        reg_no: format!("REG-{key_no}"),
-        key_type: KeyKind::Main,
-        licence_count: count,
-        product_version: "1.0".into(),
-        blank_key_no: None,
-        activation_code: None,
-        activation_date: None,
-        start_date: UtcTime::from_unix_millis(UtcTime::now().unix_millis() - 86_400_000).unwrap(),
-        period: 365,
-        expire_date: None,
-        flags: 0b1011,
-        itn: None,
-        iec: None,
-        product_name: "Управление складом".into(),
-        article: "ART-1".into(),
-        article_name: "Основная поставка".into(),
-        support_date: None,
-        computer_id: MachineIdentity::from_material(machine.as_bytes()).computer_id(),
-    }
+    licence_testkit::main_key(series, machine, key_no, count)
 }
 
 /// An application-server process (one licence per session) of this add-in's version.
