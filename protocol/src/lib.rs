@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod activation;
+pub mod centre;
 pub mod identity;
 pub mod ini;
 pub mod key;
