@@ -47,6 +47,11 @@ pub struct ServerConfig {
     pub api_enabled: bool,
     pub api: Access,
     pub console: Access,
+    /// `[Common] LicenceCenterUrl`: the vendor's activation centre (`http://` or `https://`); `None`
+    /// means activation works only offline, by request and response files.
+    pub licence_center_url: Option<String>,
+    /// `[UPKey] Enabled`: look for USB keys and blanks. With 0 the server never touches libusb.
+    pub usb_enabled: bool,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +70,8 @@ impl Default for ServerConfig {
             api_enabled: true,
             api: admin(AuthMode::Always),
             console: admin(AuthMode::ChangesOnly),
+            licence_center_url: None,
+            usb_enabled: true,
         }
     }
 }
@@ -135,6 +142,8 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
         api_enabled: reader.value("API", "Enabled", true, parse_flag),
         api: reader.access("API", d.api),
         console: reader.access("Console", d.console),
+        licence_center_url: reader.value("Common", "LicenceCenterUrl", None, parse_url),
+        usb_enabled: reader.value("UPKey", "Enabled", true, parse_flag),
     };
     (config, reader.problems)
 }
@@ -200,6 +209,20 @@ fn parse_count(v: &str, min: u32, max: u32) -> Result<u32, String> {
     }
 }
 
+/// An `http://` or `https://` address with a host; a trailing `/` is dropped. Empty means none.
+fn parse_url(v: &str) -> Result<Option<String>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !v.contains(char::is_whitespace) => {
+            Ok(Some(v.trim_end_matches('/').to_owned()))
+        }
+        _ => Err(format!("`{v}` is not an http:// or https:// address")),
+    }
+}
+
 fn parse_auth_mode(v: &str) -> Result<AuthMode, String> {
     match v {
         "0" => Ok(AuthMode::ChangesOnly),
@@ -239,6 +262,19 @@ mod tests {
         assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:2: [Common] ServerPort: `99999`")), "{shown:?}");
         assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:4: ")), "{shown:?}");
         assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:6: [Console] Authorization")), "{shown:?}");
+    }
+
+    #[test]
+    fn centre_address_and_usb_switch_are_read() {
+        let text = "[Common]\nLicenceCenterUrl=https://centre.example/api/\n[UPKey]\nEnabled=0\n";
+        let (c, problems) = parse(text, "f");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.licence_center_url.as_deref(), Some("https://centre.example/api"));
+        assert!(!c.usb_enabled);
+        let (c, problems) = parse("[Common]\nLicenceCenterUrl=ftp://x\n", "f");
+        assert_eq!(c.licence_center_url, None);
+        assert!(problems[0].reason.contains("not an http:// or https:// address"), "{problems:?}");
+        assert!(parse("", "f").0.usb_enabled);
     }
 
     #[test]
