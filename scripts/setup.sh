@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs on a fresh Debian machine with a Rust toolchain:
-# a C compiler (SQLite is built from source, the C harness is C), pkg-config, and the Rust components
+# a C compiler (SQLite is built from source, the C harness is C), pkg-config, libusb, and the Rust components
 # rustfmt and clippy. Installs nothing that is already there; safe to run again. No standard input is read.
 set -euo pipefail
 
@@ -8,6 +8,8 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The server finds USB licence keys through libusb (the rusb crate links it).
+dpkg -s libusb-1.0-0-dev >/dev/null 2>&1 || need_apt+=(libusb-1.0-0-dev)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -16,6 +16,7 @@ pub mod keystore;
 pub mod pool;
 pub mod series;
 pub mod time;
+pub mod usbkey;
 pub mod wire;
 
 /// The full product version, `major.minor.release.build`, as `/api` and `/api/serverinfo` show it.

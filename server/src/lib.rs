@@ -13,6 +13,7 @@ pub mod logging;
 pub mod pool;
 pub mod store;
 pub mod sysinfo;
+pub mod usb;
 pub mod version;
 
 use anyhow::Context;

@@ -1,0 +1,1 @@
+//! USB licence keys and blanks plugged into this computer, found through libusb.
