@@ -3,6 +3,7 @@
 //! expire). Every change to leases is committed to the store before the request that made it is
 //! answered, in the order the ledger made them.
 
+use crate::activation::{ActivationError, Target};
 use crate::config::ServerConfig;
 use crate::keystore::{self, Fingerprint, InstalledKey};
 use crate::layout::Layout;
@@ -50,7 +51,7 @@ impl App {
             }
         };
         let computer_id = identity.as_ref().map(|i| i.computer_id()).unwrap_or_default();
-        let started = UtcTime::now();
+        let started = crate::clock::now();
         let info = ServerInfo::gather(started, computer_id);
         let (store, saved) = LeaseStore::open(&layout.lease_store())?;
         let ledger = Ledger::new(LedgerConfig {
@@ -104,7 +105,7 @@ impl App {
     ) -> Result<T, AppError> {
         let (result, done) = {
             let mut inner = self.lock();
-            let result = op(&mut inner.ledger, UtcTime::now());
+            let result = op(&mut inner.ledger, crate::clock::now());
             (result, self.submit(&mut inner))
         };
         match done.await {
@@ -139,10 +140,23 @@ impl App {
         }
     }
 
+    /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it.
+    pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
+        match blank {
+            Some(serial) => Err(ActivationError::BlankMissing(serial)),
+            None => {
+                let identity = self.identity.as_ref().ok_or_else(|| {
+                    ActivationError::NoIdentity("see the server log for why it could not be read".into())
+                })?;
+                Ok(Target { computer_id: identity.computer_id(), binding: identity.binding(), blank_key_no: None })
+            }
+        }
+    }
+
     /// Ends leases whose time is up; called every second.
     pub fn expire(&self) {
         let mut inner = self.lock();
-        inner.ledger.expire(UtcTime::now());
+        inner.ledger.expire(crate::clock::now());
         drop(self.submit(&mut inner));
     }
 
@@ -157,8 +171,9 @@ impl App {
             n += 1;
             if n.is_multiple_of(5) {
                 let app = self.clone();
-                let _ = tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(UtcTime::now())))
-                    .await;
+                let _ =
+                    tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(crate::clock::now())))
+                        .await;
             }
         }
     }

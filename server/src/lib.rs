@@ -3,7 +3,9 @@
 //! synchronous code; HTTP, files, the lease store and the clock sit around it.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod keystore;
@@ -41,6 +43,7 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         log_path.display()
     );
     version::log_test_switch();
+    clock::log_test_switch();
     for p in &problems {
         log::error!("config {p}");
     }

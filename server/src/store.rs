@@ -8,7 +8,6 @@
 //! (`leases.sqlite.broken-…`) and the server starts empty; add-ins then connect and obtain again.
 //! Lease refreshes are not written: after a restart every restored lease starts afresh.
 
-use licence_protocol::time::UtcTime;
 use rusqlite::{params, Connection};
 use std::path::Path;
 use std::sync::mpsc;
@@ -49,7 +48,7 @@ impl LeaseStore {
         match Self::open_existing(path) {
             Ok(opened) => Ok(opened),
             Err(e) if path.exists() => {
-                let aside = path.with_extension(format!("sqlite.broken-{}", UtcTime::now().unix_millis()));
+                let aside = path.with_extension(format!("sqlite.broken-{}", crate::clock::now().unix_millis()));
                 log::error!("{e}; moved it to {} and starting with no leases", aside.display());
                 std::fs::rename(path, &aside)
                     .map_err(|io| StoreError { path: path.display().to_string(), reason: io.to_string() })?;

@@ -210,14 +210,15 @@ fn wrong_methods_answer_405_with_the_error_body() {
 }
 
 #[test]
-fn install_licence_validates_then_answers_501() {
-    let server = TestServer::new("machine-501", "").started();
+fn install_licence_validates_then_needs_a_centre() {
+    let server = TestServer::new("machine-nocentre", "").started();
     let post = |body: &str| server.request("POST", "/api/licences", Some(body), Some(ADMIN));
     let (status, body) = post(
         r#"{"ActivationCodeString": "4345-9320-2035-7421-5369", "ITN": 1234567890, "IEC": null, "BlankKeyNo": null}"#,
     );
-    assert_eq!(status, 501);
-    error_body_is_documented(501, &body, "EHTTPNotImplemented");
+    assert_eq!(status, 503, "{body}");
+    error_body_is_documented(503, &body, "EHTTPServiceUnavailable");
+    assert!(body["Message"].as_str().unwrap().contains("POST /api/licences/request"), "{body}");
     // A mistyped code (the guide's example, whose last digit does not check) is refused before anything else.
     let (status, body) = post(r#"{"ActivationCodeString": "4345-9320-2035-7421-5361"}"#);
     assert_eq!(status, 400, "{body}");

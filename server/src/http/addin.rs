@@ -122,7 +122,7 @@ async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Answer<Hear
     let req: HeartbeatRequest = body(&app, request).await?;
     let (expire_time, lost_sessions) = {
         let mut inner = app.lock();
-        inner.ledger.heartbeat(&req.connection_id, &req.sessions, UtcTime::now())?
+        inner.ledger.heartbeat(&req.connection_id, &req.sessions, crate::clock::now())?
     };
     Ok(Json(HeartbeatResponse { expire_time, lost_sessions }))
 }
@@ -159,7 +159,7 @@ async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::Li
     let req: SessionRequest = body(&app, request).await?;
     let grant = {
         let mut inner = app.lock();
-        inner.ledger.check(&req.connection_id, &req.session_id, UtcTime::now())?
+        inner.ledger.check(&req.connection_id, &req.session_id, crate::clock::now())?
     };
     Ok(Json(grant.into()))
 }
@@ -178,7 +178,7 @@ async fn disconnect(State(app): State<Arc<App>>, request: Request) -> Answer<Rel
 
 async fn key_info(State(app): State<Arc<App>>, request: Request) -> Answer<KeyInfoResponse> {
     let req: ConnectionRequest = body(&app, request).await?;
-    let now = UtcTime::now();
+    let now = crate::clock::now();
     let inner = app.lock();
     let series =
         inner.ledger.connection(&req.connection_id).map(|c| c.facts.key_id).ok_or_else(|| {

@@ -1,16 +1,22 @@
 //! The REST API of the administrator's guide: `/api`, `/api/serverinfo`, `/api/licences[/{KeyNo}]`,
 //! `/api/connections[/{ID}]`, `/api/sessions[/{ID}]`, and `DELETE /api/sessions/{ID}` to end a
 //! session and free its licence at once. Lists take `?Field=Value` filters.
+//!
+//! Installing licences: `POST /api/licences` (the guide's; online through the activation centre),
+//! `POST /api/licences/request` and `POST /api/licences/response` (offline, by files), and
+//! `GET /api/licences/{KeyNo}/backupcode` (always behind the login, as it can move a key away).
 
 use super::error::ApiError;
 use super::views;
+use crate::activation::{self, ActivationError, InstallOrder, Installed};
 use crate::app::{App, AppError};
 use crate::ledger::LedgerError;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use licence_protocol::activation::ActivationCode;
 use licence_protocol::time::UtcTime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -20,13 +26,19 @@ type Filters = Query<Vec<(String, String)>>;
 
 pub const URNS: [&str; 4] = ["/api/serverinfo", "/api/licences", "/api/connections", "/api/sessions"];
 
+/// The end of the route that shows a key's backup code.
+pub const BACKUP_CODE_SUFFIX: &str = "/backupcode";
+
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/api", get(api_root))
         .route("/api/", get(api_root))
         .route("/api/serverinfo", get(server_info))
         .route("/api/licences", get(licences).post(install_licence))
+        .route("/api/licences/request", post(activation_request))
+        .route("/api/licences/response", post(install_response))
         .route("/api/licences/{key_no}", get(licence))
+        .route("/api/licences/{key_no}/backupcode", get(backup_code))
         .route("/api/connections", get(connections))
         .route("/api/connections/{id}", get(connection))
         .route("/api/sessions", get(sessions))
@@ -56,46 +68,134 @@ fn licence_values(app: &App, now: UtcTime) -> Vec<Value> {
 }
 
 async fn licences(State(app): State<Arc<App>>, query: Filters) -> Answer {
-    listed("Licences", licence_values(&app, UtcTime::now()), query)
+    listed("Licences", licence_values(&app, crate::clock::now()), query)
 }
 
-async fn licence(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
-    let number: u64 = key_no.parse().map_err(|_| {
+fn parse_key_no(key_no: &str) -> Result<u64, ApiError> {
+    key_no.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "KeyNo `{}` is not a key's serial number",
             key_no.chars().take(64).collect::<String>()
         ))
-    })?;
+    })
+}
+
+async fn licence(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
+    let number = parse_key_no(&key_no)?;
     let inner = app.lock();
     let key = inner
         .keys
         .get(&number)
         .ok_or_else(|| ApiError::not_found(format!("No key with KeyNo {number} is installed.")))?;
-    Ok(Json(json!(views::licence(key, &inner.standing, inner.ledger.used(number), UtcTime::now()))))
+    Ok(Json(json!(views::licence(key, &inner.standing, inner.ledger.used(number), crate::clock::now()))))
 }
 
-/// Installing from an activation code needs the vendor's activation centre, which a later release
-/// brings; until then the route answers 501 after checking its body (a mistyped code is a 400: its
-/// check digit), so clients get the same 400s.
-async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Result<Json<Value>, ApiError> {
-    let body: Value = super::read_json(request, &app, ApiError::new).await?;
-    match body.get("ActivationCodeString") {
-        Some(Value::String(text)) => {
-            text.parse::<ActivationCode>().map_err(|e| ApiError::bad_request(format!("ActivationCodeString: {e}")))?;
+fn activation_error(e: ActivationError) -> ApiError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match e {
+        ActivationError::Internal(detail) => ApiError::internal("the licence could not be installed", detail),
+        other => {
+            log::warn!("licence not installed: {other}");
+            ApiError::new(status, other.to_string())
         }
-        Some(_) => {
-            return Err(ApiError::bad_request("ActivationCodeString must be a string like 4345-9320-2035-7421-5369"))
-        }
-        None => return Err(ApiError::bad_request("ActivationCodeString is required")),
     }
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "Installing a licence from an activation code is not available in this version; copy the key file into the server's data folder.",
-    ))
+}
+
+/// Runs blocking activation work (files, the centre, USB) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ActivationError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(activation_error),
+        Err(e) => Err(ApiError::internal("the licence could not be installed", e)),
+    }
+}
+
+/// The guide's `POST /api/licences`: redeems the code at the activation centre and installs the
+/// key it answers with; 201 with the key's fields.
+async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
+    let body: Value = super::read_json(request, &app, ApiError::new).await?;
+    let order = InstallOrder::from_json(&body).map_err(activation_error)?;
+    let url = app.config.licence_center_url.clone().ok_or_else(|| activation_error(ActivationError::NoCentre))?;
+    let worker = app.clone();
+    let installed = blocking(move || {
+        let target = worker.activation_target(order.blank_key_no)?;
+        let request = order.request(&target, crate::clock::now());
+        let answer = activation::ask_centre(&url, &request)?;
+        let installed = activation::install(&worker.layout.data_dir(), &answer, Some(&request.request_id), |blank| {
+            if blank == target.blank_key_no {
+                Ok(target)
+            } else {
+                Err(ActivationError::BadAnswer("the key is for another carrier than the one asked for".into()))
+            }
+        })?;
+        worker.reload_keys(crate::clock::now());
+        Ok(installed)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+}
+
+/// Offline, step 1: the activation request file for the vendor, from the same body as
+/// `POST /api/licences`.
+async fn activation_request(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
+    let body: Value = super::read_json(request, &app, ApiError::new).await?;
+    let order = InstallOrder::from_json(&body).map_err(activation_error)?;
+    let worker = app.clone();
+    let request =
+        blocking(move || Ok(order.request(&worker.activation_target(order.blank_key_no)?, crate::clock::now())))
+            .await?;
+    log::info!("activation request {} written for code {}", request.request_id, request.activation_code);
+    let disposition = format!("attachment; filename=\"activation-{}.request.json\"", request.request_id);
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(json!(request))))
+}
+
+/// Offline, step 2: installs the vendor's response file (the body, as it is).
+async fn install_response(State(app): State<Arc<App>>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty; the activation response file is expected"));
+    }
+    let worker = app.clone();
+    let installed = blocking(move || {
+        let installed =
+            activation::install(&worker.layout.data_dir(), &body, None, |blank| worker.activation_target(blank))?;
+        worker.reload_keys(crate::clock::now());
+        Ok(installed)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+}
+
+fn installed_view(app: &App, installed: &Installed) -> Value {
+    let inner = app.lock();
+    match inner.keys.get(&installed.fields.key_no) {
+        Some(key) => json!(views::licence(key, &inner.standing, inner.ledger.used(key.key_no), crate::clock::now())),
+        None => json!(installed.fields),
+    }
+}
+
+/// The backup code of an installed key, which re-installs it after a disk loss or a change of this
+/// computer's identity, or moves it onto a USB blank.
+async fn backup_code(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
+    let number = parse_key_no(&key_no)?;
+    let series = app
+        .lock()
+        .keys
+        .get(&number)
+        .map(|k| k.series)
+        .ok_or_else(|| ApiError::not_found(format!("No key with KeyNo {number} is installed.")))?;
+    let code = activation::backup_code(&app.layout.data_dir(), series, number).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "The server has no backup code for key {number}: it was not installed from an activation code here. \
+             The vendor can tell it."
+        ))
+    })?;
+    log::info!("backup code of key {number} shown to the administrator");
+    Ok(Json(json!({ "KeyNo": number, "BackupCode": code.to_string() })))
 }
 
 async fn connections(State(app): State<Arc<App>>, query: Filters) -> Answer {
-    let now = UtcTime::now();
+    let now = crate::clock::now();
     let items = {
         let inner = app.lock();
         to_values(inner.ledger.connections().map(|c| views::connection(c, now)))
@@ -106,11 +206,11 @@ async fn connections(State(app): State<Arc<App>>, query: Filters) -> Answer {
 async fn connection(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
     let inner = app.lock();
     let c = inner.ledger.connection(&id).ok_or_else(|| not_found("connection", &id))?;
-    Ok(Json(json!(views::connection(c, UtcTime::now()))))
+    Ok(Json(json!(views::connection(c, crate::clock::now()))))
 }
 
 async fn sessions(State(app): State<Arc<App>>, query: Filters) -> Answer {
-    let now = UtcTime::now();
+    let now = crate::clock::now();
     let items = {
         let inner = app.lock();
         to_values(inner.ledger.sessions().map(|s| views::session(s, now)))
@@ -121,7 +221,7 @@ async fn sessions(State(app): State<Arc<App>>, query: Filters) -> Answer {
 async fn session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
     let inner = app.lock();
     let s = inner.ledger.session(&id).ok_or_else(|| not_found("session", &id))?;
-    Ok(Json(json!(views::session(s, UtcTime::now()))))
+    Ok(Json(json!(views::session(s, crate::clock::now()))))
 }
 
 /// Ends a session: its licence is free at once and the add-in learns it at its next call.

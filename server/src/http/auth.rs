@@ -8,12 +8,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-/// Whether a request with these headers may do `method` under `access`.
-pub fn allowed(access: &Access, method: &Method, headers: &HeaderMap) -> bool {
+/// Whether a request with these headers may do `method` under `access`. A `sensitive` read (a
+/// backup code, which can move a key away) needs a login like a change does.
+pub fn allowed(access: &Access, method: &Method, sensitive: bool, headers: &HeaderMap) -> bool {
     let needs_login = match access.mode {
         AuthMode::Off => false,
         AuthMode::Always => true,
-        AuthMode::ChangesOnly => !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
+        AuthMode::ChangesOnly => sensitive || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
     };
     !needs_login || credentials_match(access, headers)
 }
@@ -58,13 +59,16 @@ mod tests {
         let none = HeaderMap::new();
         let good = with_auth(&format!("Basic {}", STANDARD.encode("admin:admin")));
         let bad = with_auth(&format!("Basic {}", STANDARD.encode("admin:nope")));
-        assert!(!allowed(&access(AuthMode::Always), &Method::GET, &none));
-        assert!(allowed(&access(AuthMode::Always), &Method::GET, &good));
-        assert!(!allowed(&access(AuthMode::Always), &Method::GET, &bad));
-        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::GET, &none));
-        assert!(!allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, &none));
-        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, &good));
-        assert!(allowed(&access(AuthMode::Off), &Method::POST, &none));
+        assert!(!allowed(&access(AuthMode::Always), &Method::GET, false, &none));
+        assert!(allowed(&access(AuthMode::Always), &Method::GET, false, &good));
+        assert!(!allowed(&access(AuthMode::Always), &Method::GET, false, &bad));
+        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::GET, false, &none));
+        assert!(!allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, false, &none));
+        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, false, &good));
+        assert!(allowed(&access(AuthMode::Off), &Method::POST, false, &none));
+        assert!(!allowed(&access(AuthMode::ChangesOnly), &Method::GET, true, &none));
+        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::GET, true, &good));
+        assert!(allowed(&access(AuthMode::Off), &Method::GET, true, &none));
     }
 
     #[test]

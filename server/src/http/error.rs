@@ -29,9 +29,12 @@ pub fn exception_class(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "EHTTPForbidden",
         StatusCode::NOT_FOUND => "EHTTPNotFound",
         StatusCode::METHOD_NOT_ALLOWED => "EHTTPMethodNotAllowed",
+        StatusCode::CONFLICT => "EHTTPConflict",
+        StatusCode::GONE => "EHTTPGone",
         StatusCode::PAYLOAD_TOO_LARGE => "EHTTPPayloadTooLarge",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "EHTTPUnsupportedMediaType",
         StatusCode::NOT_IMPLEMENTED => "EHTTPNotImplemented",
+        StatusCode::BAD_GATEWAY => "EHTTPBadGateway",
         StatusCode::SERVICE_UNAVAILABLE => "EHTTPServiceUnavailable",
         _ => "EHTTPInternalServerError",
     }

@@ -65,7 +65,8 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
         if !app.config.api_enabled {
             return ApiError::api_disabled().into_response();
         }
-        if !auth::allowed(&app.config.api, request.method(), request.headers()) {
+        let sensitive = request.uri().path().ends_with(api::BACKUP_CODE_SUFFIX);
+        if !auth::allowed(&app.config.api, request.method(), sensitive, request.headers()) {
             return ApiError::unauthorized().into_response();
         }
     }
