@@ -37,15 +37,13 @@ fn parse_shift(text: &str) -> Option<i64> {
 
 /// Says at start whether the test switch is in force or was given a value it cannot use.
 pub fn log_test_switch() {
-    match std::env::var(SHIFT_VAR) {
-        Ok(text) => match parse_shift(&text) {
-            Some(days) => log::warn!("{SHIFT_VAR} is set: this server's clock runs {days} day(s) off (a test switch)"),
-            None => log::error!(
-                "{SHIFT_VAR}=`{}` is not a whole number of days within ±{MAX_SHIFT_DAYS}; it is ignored",
-                text.chars().take(40).collect::<String>()
-            ),
-        },
-        Err(_) => {}
+    let Ok(text) = std::env::var(SHIFT_VAR) else { return };
+    match parse_shift(&text) {
+        Some(days) => log::warn!("{SHIFT_VAR} is set: this server's clock runs {days} day(s) off (a test switch)"),
+        None => log::error!(
+            "{SHIFT_VAR}=`{}` is not a whole number of days within ±{MAX_SHIFT_DAYS}; it is ignored",
+            text.chars().take(40).collect::<String>()
+        ),
     }
 }
 
