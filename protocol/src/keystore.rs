@@ -6,8 +6,13 @@
 //! Unlike the rest of this crate it reads files: the licence server scans its data folder with it,
 //! and the add-in's local fallback scans the same folder on its own computer, so both read key files
 //! and judge their binding with one piece of code.
+//!
+//! The server also passes the USB keys and blanks plugged in ([`Carrier`]): a hardware key's own key
+//! file is listed as a key of `Type` `USB`, and a key file bound to a blank (`BlankKeyNo`) works only
+//! while that blank is plugged in. Unplugging makes the key unworkable, which frees its licences;
+//! plugging it back restores them.
 
-use crate::identity::MachineIdentity;
+use crate::identity::{MachineBinding, MachineIdentity};
 use crate::key::{KeyFields, SeriesId};
 use crate::keyfile;
 use crate::pool::PoolKey;
@@ -21,8 +26,29 @@ use std::time::SystemTime;
 /// Key files larger than this are not licence keys.
 const MAX_KEY_FILE: u64 = keyfile::MAX_FILE_LEN as u64;
 
+/// Where a key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// A file in the data folder (`Type: "Virtual"`), bound to this computer or to a USB blank.
+    File,
+    /// Inside a hardware key (`Type: "USB"`) with this device serial.
+    Usb(u64),
+}
+
+/// A USB key or blank that proved to be genuine, as the scan needs it.
+pub struct Carrier<'a> {
+    pub serial: u64,
+    /// The device's `ComputerID`, which key files bound to it name.
+    pub computer_id: &'a str,
+    pub binding: &'a MachineBinding,
+    /// The key file stored in a hardware key; `None` for a blank.
+    pub key_file: Option<&'a [u8]>,
+}
+
 #[derive(Debug, Clone)]
 pub struct InstalledKey {
+    pub storage: Storage,
+    /// The key file's path, or `usb:{serial}` for a key inside a hardware key.
     pub path: PathBuf,
     pub key_no: u64,
     pub series: SeriesId,
@@ -104,6 +130,15 @@ pub fn parse_file_name(name: &str) -> Option<(SeriesId, u64)> {
 /// Loads every key file of `dir`. Problems (also those of files that are skipped) come back as
 /// `path: reason` lines for the log.
 pub fn scan(dir: &Path, identity: Option<&MachineIdentity>) -> (BTreeMap<u64, InstalledKey>, Vec<String>) {
+    scan_with_usb(dir, identity, &[])
+}
+
+/// [`scan`], with the USB keys and blanks plugged in now.
+pub fn scan_with_usb(
+    dir: &Path,
+    identity: Option<&MachineIdentity>,
+    carriers: &[Carrier<'_>],
+) -> (BTreeMap<u64, InstalledKey>, Vec<String>) {
     let mut keys = BTreeMap::new();
     let mut problems = Vec::new();
     for (path, _, _) in fingerprint(dir) {
@@ -120,27 +155,92 @@ pub fn scan(dir: &Path, identity: Option<&MachineIdentity>) -> (BTreeMap<u64, In
             ));
             continue;
         }
-        let key = open(&path, series, key_no, identity);
+        let key = open(&path, series, key_no, identity, carriers);
         if let Some(reason) = &key.open_error {
             problems.push(format!("{}: {reason}", path.display()));
         }
         keys.insert(key_no, key);
     }
+    for carrier in carriers {
+        let Some(bytes) = carrier.key_file else { continue };
+        let path = PathBuf::from(format!("usb:{}", carrier.serial));
+        let verified = match keyfile::verify(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("USB key {}: {e}", carrier.serial));
+                continue;
+            }
+        };
+        let key_no = verified.fields.key_no;
+        if let Some(other) = keys.get(&key_no).map(|k: &InstalledKey| k.path.clone()) {
+            problems.push(format!(
+                "USB key {}: key number {key_no} is already installed from {}; the USB key is not used",
+                carrier.serial,
+                other.display()
+            ));
+            continue;
+        }
+        let open_error = carrier_problem(&verified, carrier);
+        if let Some(reason) = &open_error {
+            problems.push(format!("USB key {}: {reason}", carrier.serial));
+        }
+        keys.insert(
+            key_no,
+            InstalledKey {
+                storage: Storage::Usb(carrier.serial),
+                path,
+                key_no,
+                series: verified.fields.key_id,
+                workable: open_error.is_none(),
+                open_error,
+                fields: Some(verified.fields),
+            },
+        );
+    }
     (keys, problems)
 }
 
-fn open(path: &Path, series: SeriesId, key_no: u64, identity: Option<&MachineIdentity>) -> InstalledKey {
-    let mut key =
-        InstalledKey { path: path.to_owned(), key_no, series, fields: None, workable: false, open_error: None };
+fn open(
+    path: &Path,
+    series: SeriesId,
+    key_no: u64,
+    identity: Option<&MachineIdentity>,
+    carriers: &[Carrier<'_>],
+) -> InstalledKey {
+    let mut key = InstalledKey {
+        storage: Storage::File,
+        path: path.to_owned(),
+        key_no,
+        series,
+        fields: None,
+        workable: false,
+        open_error: None,
+    };
     match read_and_check(path, series, key_no) {
         Ok(verified) => {
-            key.open_error = binding_problem(&verified, identity);
+            key.open_error = match verified.fields.blank_key_no {
+                Some(serial) => match carriers.iter().find(|c| c.serial == serial && c.key_file.is_none()) {
+                    Some(blank) => carrier_problem(&verified, blank),
+                    None => Some(format!(
+                        "the key is installed on USB blank {serial}, which is not plugged in; plug it in to use the key"
+                    )),
+                },
+                None => binding_problem(&verified, identity),
+            };
             key.workable = key.open_error.is_none();
             key.fields = Some(verified.fields);
         }
         Err(reason) => key.open_error = Some(reason),
     }
     key
+}
+
+/// Why a key bound to a USB device does not work with `carrier`, if it does not.
+fn carrier_problem(verified: &keyfile::VerifiedKeyFile, carrier: &Carrier<'_>) -> Option<String> {
+    if let Err(e) = verified.ensure_issued_for(carrier.computer_id) {
+        return Some(format!("{e}; USB device {} is {}", carrier.serial, carrier.computer_id));
+    }
+    verified.unwrap_secret(carrier.binding).err().map(|e| e.to_string())
 }
 
 fn read_and_check(path: &Path, series: SeriesId, key_no: u64) -> Result<keyfile::VerifiedKeyFile, String> {
@@ -164,7 +264,11 @@ fn binding_problem(verified: &keyfile::VerifiedKeyFile, identity: Option<&Machin
     };
     let here = identity.computer_id();
     if let Err(e) = verified.ensure_issued_for(&here) {
-        return Some(format!("{e}; this computer is {here}"));
+        return Some(format!(
+            "{e}; this computer is {here}. If the key was installed on this computer, its identity changed \
+             (the OS was reinstalled or its machine id regenerated): install the key's backup code \
+             (POST /api/licences) to bind it again"
+        ));
     }
     // Unwrapping proves the file was issued for this machine's raw identity, not only its ID.
     verified.unwrap_secret(&identity.binding()).err().map(|e| e.to_string())
@@ -242,6 +346,50 @@ mod tests {
         let key = keys.values().next().unwrap();
         assert!(!key.workable);
         assert_eq!(key.open_error.as_deref(), Some("the series secret cannot be unwrapped on this computer"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn keys_on_usb_devices_work_only_while_plugged_in() {
+        let dir = folder("usb");
+        let here = MachineIdentity::from_material(b"this computer");
+        let blank = MachineIdentity::from_material(b"a blank's device secret");
+        let hardware = MachineIdentity::from_material(b"a hardware key's device secret");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        let mut on_blank = sample_fields();
+        on_blank.key_no = 10;
+        on_blank.key_id = series.series;
+        on_blank.blank_key_no = Some(555);
+        on_blank.computer_id = blank.computer_id();
+        fs::write(dir.join(on_blank.file_name()), keyfile::issue(&on_blank, &series, &blank.binding())).unwrap();
+        let mut inside = sample_fields();
+        inside.key_no = 11;
+        inside.key_id = series.series;
+        inside.computer_id = hardware.computer_id();
+        let inside_file = keyfile::issue(&inside, &series, &hardware.binding());
+
+        let (keys, _) = scan_with_usb(&dir, Some(&here), &[]);
+        assert_eq!(keys.len(), 1);
+        assert!(!keys[&10].workable);
+        assert!(keys[&10].open_error.as_deref().unwrap().contains("USB blank 555, which is not plugged in"));
+
+        let (blank_id, hardware_id) = (blank.computer_id(), hardware.computer_id());
+        let (blank_binding, hardware_binding) = (blank.binding(), hardware.binding());
+        let plugged = [
+            Carrier { serial: 555, computer_id: &blank_id, binding: &blank_binding, key_file: None },
+            Carrier { serial: 777, computer_id: &hardware_id, binding: &hardware_binding, key_file: Some(&inside_file) },
+        ];
+        let (keys, problems) = scan_with_usb(&dir, Some(&here), &plugged);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(keys[&10].workable && keys[&10].storage == Storage::File);
+        assert!(keys[&11].workable);
+        assert_eq!(keys[&11].storage, Storage::Usb(777));
+        assert_eq!(keys[&11].path, PathBuf::from("usb:777"));
+
+        // A device that copies the blank's serial but not its secret does not open the key.
+        let clone = [Carrier { serial: 555, computer_id: &blank_id, binding: &hardware_binding, key_file: None }];
+        let (keys, _) = scan_with_usb(&dir, Some(&here), &clone);
+        assert!(!keys[&10].workable);
         fs::remove_dir_all(&dir).unwrap();
     }
 

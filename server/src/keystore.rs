@@ -3,4 +3,6 @@
 //! add-in's local fallback, so the server and the add-in judge a key file with the same code; the
 //! server keeps this module's path for its callers.
 
-pub use licence_protocol::keystore::{fingerprint, parse_file_name, scan, Fingerprint, InstalledKey};
+pub use licence_protocol::keystore::{
+    fingerprint, parse_file_name, scan, scan_with_usb, Carrier, Fingerprint, InstalledKey, Storage,
+};

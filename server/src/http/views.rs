@@ -3,7 +3,7 @@
 //! `SessionNumber` and both `Expired` flags are strings (`"False"`), as the guide's examples show.
 //! Licence flags (`Enabled`, `Workable`, `Expired`) are JSON booleans.
 
-use crate::keystore::InstalledKey;
+use crate::keystore::{InstalledKey, Storage};
 use crate::ledger::{Connection, Session};
 use crate::pool::PoolStanding;
 use licence_protocol::keyfile;
@@ -24,7 +24,11 @@ fn flag(b: bool) -> &'static str {
 pub struct LicenceView {
     #[serde(rename = "Type")]
     pub kind: &'static str,
-    pub file_name: String,
+    /// The key file; null for a key inside a hardware key.
+    pub file_name: Option<String>,
+    /// The USB device's serial for a hardware key (beyond the guide's list); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
     pub open_error: Option<String>,
     pub enabled: bool,
     pub workable: bool,
@@ -66,8 +70,15 @@ pub fn licence(key: &InstalledKey, standing: &PoolStanding, used: u32, now: UtcT
     let counts = key_standing.is_some_and(|s| s.counts);
     let open_error = key.open_error.clone().or_else(|| key_standing.and_then(|s| s.reason.clone()));
     LicenceView {
-        kind: "Virtual",
-        file_name: key.path.display().to_string(),
+        kind: match key.storage {
+            Storage::File => "Virtual",
+            Storage::Usb(_) => "USB",
+        },
+        file_name: (key.storage == Storage::File).then(|| key.path.display().to_string()),
+        serial: match key.storage {
+            Storage::Usb(serial) => Some(serial),
+            Storage::File => None,
+        },
         open_error,
         enabled: counts,
         workable: key.workable,
