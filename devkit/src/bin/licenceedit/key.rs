@@ -1,10 +1,15 @@
 //! `licenceedit key …`: issuing a signed key file for one computer from the series' cryptkey and the
-//! computer's `ComputerID` and binding, and showing what a key file says once its signature checks out.
+//! computer's `ComputerID` and binding, issuing a demo key from the vendor store (its KeyNo from the
+//! store's sequence), showing what a key file says once its signature checks out, and support's
+//! look-ups of an activated key (`export`, `backup-code`).
 
+use crate::Vendor;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use licence_devkit::args::{date_arg, flag_list_arg, flags_arg};
+use licence_devkit::clock;
 use licence_protocol::identity::{parse_computer_id, BindingRequest, MachineBinding};
-use licence_protocol::key::{KeyFields, KeyKind};
+use licence_protocol::key::{KeyFields, KeyKind, SeriesId};
 use licence_protocol::keyfile::{self, MAX_FILE_LEN};
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
@@ -20,6 +25,55 @@ pub enum KeyCommand {
     Issue(Box<Issue>),
     /// Verifies a key file and prints its fields as JSON.
     Show(Show),
+    /// Issues a demo key for one computer from the vendor store's series, numbered by the store;
+    /// writes DIR/{KeyID}.{KeyNo}.licence and prints its path.
+    Demo(Box<Demo>),
+    /// Prints, as JSON for support, an issued key: its fields, target, product, activation code and
+    /// redemption history (no binding, no backup code).
+    Export(KeyNo),
+    /// Prints the key's current backup code (for a customer who lost it); it moves the key once.
+    BackupCode(KeyNo),
+}
+
+#[derive(Args)]
+pub struct KeyNo {
+    /// The key's number.
+    #[arg(long, value_name = "N")]
+    key_no: u64,
+}
+
+#[derive(Args)]
+pub struct Demo {
+    /// The series (its cryptkey must be in the vendor store).
+    #[arg(long, value_name = "KEYID")]
+    series: SeriesId,
+    /// The computer's `licenceserver identity` output (JSON with ComputerID and Binding); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    identity: PathBuf,
+    /// Days the key works, from now.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    days: u32,
+    /// Number of licences.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+    /// Flag numbers (0,2,5) or a binary string (flag 0 rightmost).
+    #[arg(long, value_name = "FLAGS", default_value = "", value_parser = flag_list_arg)]
+    flags: u64,
+    /// `ProductName`.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    product: String,
+    /// `ProductVersion`.
+    #[arg(long, value_name = "V", default_value = "")]
+    product_version: String,
+    /// `Article`.
+    #[arg(long, value_name = "A", default_value = "")]
+    article: String,
+    /// `RegNo` (default: R-{KeyNo}).
+    #[arg(long, value_name = "R")]
+    reg_no: Option<String>,
+    /// Directory to write the key file to; it must exist.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -115,11 +169,49 @@ impl From<KeyType> for KeyKind {
     }
 }
 
-pub fn run(command: KeyCommand) -> Result<()> {
+pub fn run(command: KeyCommand, vendor: &Vendor) -> Result<()> {
     match command {
         KeyCommand::Issue(args) => issue(*args),
         KeyCommand::Show(args) => show(&args.file),
+        KeyCommand::Demo(args) => demo(*args, vendor),
+        KeyCommand::Export(args) => {
+            let export = vendor.open()?.key_export(args.key_no)?;
+            crate::say(serde_json::to_string_pretty(&export)?)
+        }
+        KeyCommand::BackupCode(args) => crate::say(vendor.open()?.backup_code(args.key_no)?),
     }
+}
+
+fn demo(args: Demo, vendor: &Vendor) -> Result<()> {
+    anyhow::ensure!(args.out.is_dir(), "output directory {} does not exist", args.out.display());
+    let (computer_id, binding) = read_identity(&args.identity)?;
+    let mut store = vendor.open()?;
+    let now = clock::now();
+    let (fields, bytes) = store.issue_direct_key(args.series, &binding, now, |key_no| KeyFields {
+        key_no,
+        key_id: args.series,
+        reg_no: args.reg_no.clone().unwrap_or_else(|| format!("R-{key_no}")),
+        key_type: KeyKind::Demo,
+        licence_count: args.count,
+        product_version: args.product_version.clone(),
+        blank_key_no: None,
+        activation_code: None,
+        activation_date: None,
+        start_date: now,
+        period: args.days,
+        expire_date: None,
+        flags: args.flags,
+        itn: None,
+        iec: None,
+        product_name: args.product.clone(),
+        article: args.article.clone(),
+        article_name: String::new(),
+        support_date: None,
+        computer_id,
+    })?;
+    let path = args.out.join(fields.file_name());
+    keyfile::write_atomically(&path, &bytes)?;
+    crate::say(path.display())
 }
 
 fn issue(args: Issue) -> Result<()> {
@@ -138,7 +230,7 @@ fn issue(args: Issue) -> Result<()> {
         blank_key_no: None,
         activation_code: None,
         activation_date: None,
-        start_date: args.start.unwrap_or_else(UtcTime::now),
+        start_date: args.start.unwrap_or_else(clock::now),
         period: args.period,
         expire_date: args.expire,
         flags: args.flags,
@@ -159,15 +251,20 @@ fn issue(args: Issue) -> Result<()> {
 /// The ComputerID and binding from `--identity` or from `--computer-id` and `--binding`.
 fn target_computer(args: &Issue) -> Result<(String, MachineBinding)> {
     if let Some(path) = &args.identity {
-        let bytes = Zeroizing::new(crate::read_limited(path, MAX_SMALL_FILE)?);
-        let request: BindingRequest = serde_json::from_slice(&bytes)
-            .map_err(|e| anyhow!("{} is not a `licenceserver identity` output: {e}", path.display()))?;
-        return request.parse().with_context(|| format!("identity in {}", path.display()));
+        return read_identity(path);
     }
     match (&args.computer_id, &args.binding) {
         (Some(computer_id), Some(binding)) => Ok((computer_id.clone(), MachineBinding::from_hex(binding)?)),
         _ => Err(anyhow!("give --identity, or both --computer-id and --binding")),
     }
+}
+
+/// A `licenceserver identity` output: the computer's ComputerID and binding.
+fn read_identity(path: &Path) -> Result<(String, MachineBinding)> {
+    let bytes = Zeroizing::new(crate::read_limited(path, MAX_SMALL_FILE)?);
+    let request: BindingRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("{} is not a `licenceserver identity` output: {e}", path.display()))?;
+    request.parse().with_context(|| format!("identity in {}", path.display()))
 }
 
 fn read_cryptkey(path: &Path) -> Result<SeriesKeys> {
@@ -192,46 +289,4 @@ fn show(path: &Path) -> Result<()> {
 
 fn computer_id_arg(s: &str) -> Result<String, String> {
     parse_computer_id(s).map_err(|e| e.to_string())
-}
-
-/// `2026-12-31` (00:00 UTC) or a full ISO 8601 date and time with an offset.
-fn date_arg(s: &str) -> Result<UtcTime, String> {
-    let bare_date = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| matches!(i, 4 | 7) == (b == b'-'));
-    let text = if bare_date { format!("{s}T00:00:00Z") } else { s.to_owned() };
-    UtcTime::parse(&text)
-        .map_err(|_| format!("`{s}` is not a date (2026-12-31) or an ISO 8601 date and time (2026-12-31T23:59:59Z)"))
-}
-
-fn flags_arg(s: &str) -> Result<u64, String> {
-    let parsed = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16)
-    } else if let Some(bin) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        u64::from_str_radix(bin, 2)
-    } else {
-        s.parse()
-    };
-    parsed.map_err(|_| format!("`{s}` is not a 64-bit number (decimal, 0x… or 0b…)"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_bare_days_or_iso_8601() {
-        assert_eq!(date_arg("2026-12-31").unwrap().to_string(), "2026-12-31T00:00:00.000Z");
-        assert_eq!(date_arg("2026-12-31T23:59:59+03:00").unwrap().to_string(), "2026-12-31T20:59:59.000Z");
-        assert!(date_arg("2026-13-01").is_err());
-        assert!(date_arg("31.12.2026").is_err());
-        assert!(date_arg("2026/12/31").is_err());
-        assert!(date_arg("").is_err());
-    }
-
-    #[test]
-    fn flags_accept_decimal_hex_and_binary() {
-        assert_eq!(flags_arg("5"), Ok(5));
-        assert_eq!(flags_arg("0x1F"), Ok(31));
-        assert_eq!(flags_arg("0b101"), Ok(5));
-        assert_eq!(flags_arg("-1").unwrap_err(), "`-1` is not a 64-bit number (decimal, 0x… or 0b…)");
-    }
 }

@@ -1,18 +1,33 @@
-//! `licenceedit`, the vendor's tool for series and key files. This file holds the command line and
-//! the error shape (`licenceedit: <message>` on stderr, exit 1; usage errors are clap's, exit 2);
-//! each group of commands lives in its own module so new ones (blanks, activation) slot in beside.
+//! `licenceedit`, the vendor's tool for series, key files, products, activation codes and offline
+//! activation. This file holds the command line and the error shape (`licenceedit: <message>` on
+//! stderr, exit 1; usage errors are clap's, exit 2); each group of commands lives in its own module.
+//! Commands that work on the vendor store take `--vendor-dir DIR` (or `LICENCEEDIT_VENDOR_DIR`) and
+//! go through `licence_devkit`, the library the activation centre uses too.
 //! No command ever prints a series secret, a signing key or a machine binding.
 #![forbid(unsafe_code)]
 
+mod code;
 mod key;
+mod product;
+mod request;
 mod series;
 
 use clap::{Parser, Subcommand};
+use licence_devkit::VendorStore;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "licenceedit", version = licence_protocol::VERSION, about = "Creates key series and issues signed key files")]
+#[command(
+    name = "licenceedit",
+    version = licence_protocol::VERSION,
+    about = "Creates key series, issues signed key files, keeps the vendor's products and activation codes",
+    after_help = "Test switch: LICENCECENTRE_TEST_CLOCK_SHIFT_DAYS=N shifts the clock by N days."
+)]
 struct Cli {
+    /// The vendor store: the series' .cryptkey files and vendor.sqlite (products, codes, keys).
+    #[arg(long, global = true, value_name = "DIR", env = "LICENCEEDIT_VENDOR_DIR")]
+    vendor_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,16 +37,42 @@ enum Command {
     /// Key series: the signing key and the secret of one KeyID.
     #[command(subcommand)]
     Series(series::SeriesCommand),
-    /// Key files: issue one for a computer, or check and show one.
+    /// Key files: issue one, a demo key for a computer, show one; support's look-ups by KeyNo.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Products: what activation codes turn into.
+    #[command(subcommand)]
+    Product(product::ProductCommand),
+    /// Activation codes: issue, list, revoke.
+    #[command(subcommand)]
+    Code(code::CodeCommand),
+    /// Offline activation: answer a licence server's request file.
+    #[command(subcommand)]
+    Request(request::RequestCommand),
+}
+
+/// Where the vendor store is, if the command line or the environment said.
+pub struct Vendor(Option<PathBuf>);
+
+impl Vendor {
+    pub fn dir(&self) -> anyhow::Result<&std::path::Path> {
+        self.0.as_deref().ok_or_else(|| anyhow::anyhow!("give --vendor-dir DIR or set LICENCEEDIT_VENDOR_DIR"))
+    }
+
+    pub fn open(&self) -> anyhow::Result<VendorStore> {
+        Ok(VendorStore::open(self.dir()?)?)
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let vendor = Vendor(cli.vendor_dir);
     let outcome = match cli.command {
-        Command::Series(command) => series::run(command),
-        Command::Key(command) => key::run(command),
+        Command::Series(command) => series::run(command, &vendor),
+        Command::Key(command) => key::run(command, &vendor),
+        Command::Product(command) => product::run(command, &vendor),
+        Command::Code(command) => code::run(command, &vendor),
+        Command::Request(command) => request::run(command, &vendor),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,161 @@
+//! `licencecentre`, the vendor's activation centre: `POST /activate` redeems an activation or backup
+//! code from a licence server's [`ActivationRequest`] and answers a signed [`ActivationResponse`], or a
+//! [`CentreError`] with the refusal's HTTP status. It is a thin HTTP layer over
+//! `licence_devkit::redeem`, the same rule `licenceedit request answer` applies offline.
+//!
+//! Redemptions run one at a time on a blocking thread against one store connection; SQLite makes
+//! each one durable before the answer leaves. The log (stderr) names the code (backup codes only by
+//! their last group, since they are bearer credentials), the KeyNo and the ComputerID; never a binding,
+//! a series secret or a signing key.
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result};
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clap::Parser;
+use licence_devkit::redeem::{redeem, Redemption};
+use licence_devkit::{clock, VendorStore};
+use licence_protocol::centre::{ActivationRequest, CentreError, Refusal, ACTIVATE_PATH, MAX_DOCUMENT_LEN};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+#[derive(Parser)]
+#[command(
+    name = "licencecentre",
+    version = licence_protocol::VERSION,
+    about = "The activation centre: redeems activation and backup codes for licence servers",
+    after_help = "Routes: POST /activate (an ActivationRequest JSON body), GET /health.\n\
+                  Test switch: LICENCECENTRE_TEST_CLOCK_SHIFT_DAYS=N shifts the clock by N days."
+)]
+struct Cli {
+    /// The vendor store: the series' .cryptkey files and vendor.sqlite (as `licenceedit --vendor-dir`).
+    #[arg(long, value_name = "DIR", env = "LICENCEEDIT_VENDOR_DIR")]
+    vendor_dir: PathBuf,
+    /// Address and port to listen on; the centre is meant to sit behind a TLS-terminating proxy.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9180")]
+    listen: SocketAddr,
+}
+
+type Shared = Arc<Mutex<VendorStore>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("licencecentre: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = VendorStore::open(&cli.vendor_dir)?;
+    clock::now(); // announces a test clock shift, if any, before the first request
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(cli.listen, Arc::new(Mutex::new(store))))
+}
+
+async fn serve(listen: SocketAddr, store: Shared) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr().unwrap_or(listen);
+    eprintln!("licencecentre: listening on {local}");
+    let app =
+        Router::new().route(ACTIVATE_PATH, post(activate)).route("/health", get(|| async { "ok\n" })).with_state(store);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    eprintln!("licencecentre: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    eprintln!("licencecentre: shutting down");
+}
+
+/// `POST /activate`.
+async fn activate(State(store): State<Shared>, body: Body) -> Response {
+    let bytes = match to_bytes(body, MAX_DOCUMENT_LEN + 1).await {
+        Ok(bytes) => bytes,
+        Err(_) => return refused(Refusal::BadRequest, format!("the request is larger than {MAX_DOCUMENT_LEN} bytes")),
+    };
+    let request = match ActivationRequest::from_json(&bytes) {
+        Ok(request) => request,
+        Err(why) => return refused(Refusal::BadRequest, why),
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let outcome = redeem(&mut store, &request, clock::now());
+        (request, outcome)
+    })
+    .await;
+    match outcome {
+        Ok((request, Ok(redemption))) => {
+            log_redemption(&request, &redemption);
+            (StatusCode::OK, Json(redemption.response)).into_response()
+        }
+        Ok((request, Err(e))) => {
+            eprintln!("licencecentre: refused {} for ComputerID {}: {e}", request.activation_code, request.computer_id);
+            let body = e.to_centre_error();
+            answer(e.refusal(), body)
+        }
+        Err(e) => {
+            eprintln!("licencecentre: a redemption failed: {e}");
+            refused(Refusal::Internal, "the activation centre cannot answer right now; try again later")
+        }
+    }
+}
+
+fn log_redemption(request: &ActivationRequest, r: &Redemption) {
+    let code = if r.how.by_backup_code() {
+        let text = request.activation_code.to_string();
+        format!("backup code ****-****-****-****-{}", &text[text.len().saturating_sub(4)..])
+    } else {
+        format!("code {}", request.activation_code)
+    };
+    let blank = r.target.blank_key_no.map_or_else(String::new, |n| format!(", BlankKeyNo {n}"));
+    eprintln!(
+        "licencecentre: {} {code}: key {} for ComputerID {}{blank} (request {}, server {})",
+        r.how.as_str(),
+        r.key_no,
+        r.target.computer_id,
+        request.request_id,
+        request.server_version.chars().take(40).collect::<String>(),
+    );
+}
+
+fn refused(refusal: Refusal, message: impl Into<String>) -> Response {
+    answer(refusal, CentreError::new(refusal, message))
+}
+
+fn answer(refusal: Refusal, body: CentreError) -> Response {
+    let status = StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(body)).into_response()
+}
