@@ -1,0 +1,281 @@
+//! The real `licencecentre` on loopback: every redemption rule as a licence server meets it over HTTP,
+//! malformed input, `kill -9` and SIGTERM.
+
+mod common;
+
+use common::*;
+use licence_devkit::NewProduct;
+use licence_protocol::activation::ActivationCode;
+use licence_protocol::centre::{ActivationRequest, ActivationResponse, CentreError, ACTIVATE_PATH, MAX_DOCUMENT_LEN};
+use licence_protocol::keyfile::VerifiedKeyFile;
+use licence_protocol::time::UtcTime;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running centre; killed when dropped.
+struct Centre {
+    child: Child,
+    url: String,
+}
+
+impl Centre {
+    fn start(vendor: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_licencecentre"))
+            .args(["--vendor-dir", vendor.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove(licence_devkit::clock::CLOCK_SHIFT_ENV)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let centre = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent().get(&format!("{}/health", centre.url)).call().is_err() {
+            assert!(Instant::now() < deadline, "the centre did not come up on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        centre
+    }
+
+    /// POSTs `body` to `/activate`: the status and the body.
+    fn post(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        use std::io::Read;
+        let answer = agent()
+            .post(&format!("{}{ACTIVATE_PATH}", self.url))
+            .set("Content-Type", "application/json")
+            .send_bytes(body);
+        let response = match answer {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("no answer from the centre: {e}"),
+        };
+        let status = response.status();
+        let mut bytes = Vec::new();
+        response.into_reader().take(1 << 20).read_to_end(&mut bytes).unwrap();
+        (status, bytes)
+    }
+
+    /// Redeems `request` and expects a key: the verified response.
+    fn redeem(&self, request: &ActivationRequest) -> (ActivationResponse, VerifiedKeyFile) {
+        let (status, body) = self.post(&serde_json::to_vec(request).unwrap());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        ActivationResponse::verify(&body, Some(&request.request_id)).unwrap()
+    }
+
+    /// Redeems `request` and expects a refusal: the status and the error body.
+    fn refused(&self, request: &ActivationRequest) -> (u16, CentreError) {
+        let (status, body) = self.post(&serde_json::to_vec(request).unwrap());
+        let error: CentreError = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{status}: {body:?}"));
+        (status, error)
+    }
+}
+
+impl Drop for Centre {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build()
+}
+
+fn with_itn(mut request: ActivationRequest, itn: Option<&str>) -> ActivationRequest {
+    request.itn = itn.map(str::to_owned);
+    request
+}
+
+#[test]
+fn a_code_becomes_a_key_the_same_computer_gets_it_again_and_another_is_refused() {
+    let (vendor, mut store) = vendor_store("centre-redeem");
+    let code = one_code(&mut store, "A-1");
+    let centre = Centre::start(&vendor);
+
+    let (first, key) = centre.redeem(&request(code, "computer A", None));
+    let f = &key.fields;
+    assert_eq!((f.key_no, f.key_id.as_str(), f.licence_count, f.flags), (7_100_000, "672B", 10, 0b101));
+    assert_eq!(f.activation_code.as_deref(), Some(code.to_string().as_str()));
+    assert_eq!(f.computer_id, machine("computer A").computer_id());
+    assert_eq!((f.article.as_str(), f.product_name.as_str()), ("A-1", "Управление складом"));
+    assert_eq!(f.support_date, Some(licence_devkit::clock::plus_months(f.activation_date.unwrap(), 12)));
+    assert!(key.unwrap_secret(&machine("computer A").binding()).is_ok());
+
+    let (again, _) = centre.redeem(&request(code, "computer A", None));
+    assert_eq!((again.key_file, again.backup_code), (first.key_file, first.backup_code));
+
+    let (status, error) = centre.refused(&request(code, "computer B", None));
+    assert_eq!((status, error.reason), (409, 3));
+    assert!(error.message.contains("already redeemed") && error.message.contains("backup code"), "{}", error.message);
+
+    let (status, error) = centre.refused(&request(ActivationCode::generate(), "computer A", None));
+    assert_eq!((status, error.reason), (404, 2));
+
+    let revoked = one_code(&mut store, "A-1");
+    store.revoke_code(revoked, UtcTime::now()).unwrap();
+    let (status, error) = centre.refused(&request(revoked, "computer A", None));
+    assert_eq!((status, error.reason), (410, 4));
+}
+
+#[test]
+fn itn_is_required_by_the_product_and_must_match_the_licensee() {
+    let (vendor, mut store) = vendor_store("centre-itn");
+    store.add_product(&NewProduct { requires_itn: true, ..product("ITN-1") }, UtcTime::now()).unwrap();
+    let needs_itn = one_code(&mut store, "ITN-1");
+    let sold = store.issue_codes("A-1", 1, (Some("7701234567".into()), None), None, UtcTime::now()).unwrap()[0];
+    let centre = Centre::start(&vendor);
+
+    let (status, error) = centre.refused(&request(needs_itn, "computer A", None));
+    assert_eq!((status, error.reason), (400, 5));
+    let (_, key) = centre.redeem(&with_itn(request(needs_itn, "computer A", None), Some("500100732259")));
+    assert_eq!(key.fields.itn.as_deref(), Some("500100732259"));
+
+    let (status, error) = centre.refused(&with_itn(request(sold, "computer A", None), Some("1111111111")));
+    assert_eq!((status, error.reason), (403, 6));
+    assert!(!error.message.contains("7701234567"), "the message gives the licensee's ITN away: {}", error.message);
+    let (status, _) = centre.refused(&request(sold, "computer A", None));
+    assert_eq!(status, 400);
+    let (_, key) = centre.redeem(&with_itn(request(sold, "computer A", None), Some("7701234567")));
+    assert_eq!(key.fields.itn.as_deref(), Some("7701234567"));
+}
+
+#[test]
+fn a_backup_code_moves_the_key_once_to_a_computer_or_a_blank() {
+    let (vendor, mut store) = vendor_store("centre-backup");
+    let code = one_code(&mut store, "A-1");
+    let centre = Centre::start(&vendor);
+    let (first, original) = centre.redeem(&request(code, "computer A", None));
+
+    let moved_request = request(first.backup_code, "computer B", None);
+    let (moved, key) = centre.redeem(&moved_request);
+    assert_eq!(key.fields.key_no, original.fields.key_no);
+    assert_eq!(key.fields.computer_id, machine("computer B").computer_id());
+    assert_eq!(key.fields.activation_code, original.fields.activation_code);
+    assert_eq!(key.fields.start_date, original.fields.start_date);
+    assert!(key.fields.activation_date >= original.fields.activation_date);
+    assert!(key.unwrap_secret(&machine("computer B").binding()).is_ok());
+    assert_ne!(moved.backup_code, first.backup_code);
+
+    // The answer was lost: the same backup code for the same computer answers the same again.
+    let (repeat, _) = centre.redeem(&request(first.backup_code, "computer B", None));
+    assert_eq!((repeat.key_file, repeat.backup_code), (moved.key_file.clone(), moved.backup_code));
+    let (status, error) = centre.refused(&request(first.backup_code, "computer C", None));
+    assert_eq!((status, error.reason), (409, 7));
+    // The activation code now belongs to the key's old place: refused there.
+    let (status, _) = centre.refused(&request(code, "computer A", None));
+    assert_eq!(status, 409);
+
+    let (to_blank, key) = centre.redeem(&request(moved.backup_code, "computer C", Some(555)));
+    assert_eq!(key.fields.blank_key_no, Some(555));
+    assert_eq!(key.fields.computer_id, machine("computer C").computer_id());
+    assert_ne!(to_blank.backup_code, moved.backup_code);
+    assert_eq!(store.backup_code(key.fields.key_no).unwrap(), to_blank.backup_code);
+    let history = store.key_export(key.fields.key_no).unwrap().history;
+    let hows: Vec<&str> = history.iter().map(|h| h.how.as_str()).collect();
+    assert_eq!(hows, ["activation", "backup", "backup-repeat", "backup"]);
+
+    // Revoking the activation code stops the key's backup codes too.
+    store.revoke_code(code, UtcTime::now()).unwrap();
+    let (status, _) = centre.refused(&request(to_blank.backup_code, "computer D", None));
+    assert_eq!(status, 410);
+}
+
+#[test]
+fn malformed_and_oversized_bodies_are_bad_requests_and_the_centre_stays_up() {
+    let (vendor, mut store) = vendor_store("centre-malformed");
+    let code = one_code(&mut store, "A-1");
+    let centre = Centre::start(&vendor);
+    let good = serde_json::to_value(request(code, "computer A", None)).unwrap();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut v = good.clone();
+        v[field] = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let mut oversized = serde_json::to_vec(&good).unwrap();
+    oversized.extend(std::iter::repeat_n(b' ', MAX_DOCUMENT_LEN));
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"{".to_vec(),
+        b"null".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x80],
+        b"{\"Format\":1}".to_vec(),
+        with("Format", 2.into()),
+        with("Binding", "00".into()),
+        with("ComputerID", "xyz".into()),
+        with("ActivationCode", "1234-5678-9012-3456-7890".into()),
+        with("BlankKeyNo", (-1).into()),
+        with("ITN", "12a".into()),
+        with("Extra", 1.into()),
+        oversized,
+    ];
+    for body in bodies {
+        let (status, answer) = centre.post(&body);
+        let error: CentreError = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(
+            (status, error.reason),
+            (400, 1),
+            "{}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(80)]),
+            error.message
+        );
+    }
+    centre.redeem(&request(code, "computer A", None));
+    assert_eq!(agent().get(&format!("{}/health", centre.url)).call().unwrap().status(), 200);
+}
+
+#[test]
+fn after_kill_9_the_restarted_centre_answers_the_same_key() {
+    let (vendor, mut store) = vendor_store("centre-kill");
+    let code = one_code(&mut store, "A-1");
+    drop(store);
+    let mut centre = Centre::start(&vendor);
+    let (first, _) = centre.redeem(&request(code, "computer A", None));
+    centre.child.kill().unwrap(); // SIGKILL on Unix
+    centre.child.wait().unwrap();
+    drop(centre);
+
+    let centre = Centre::start(&vendor);
+    let (again, key) = centre.redeem(&request(code, "computer A", None));
+    assert_eq!((again.key_file, again.backup_code), (first.key_file, first.backup_code));
+    assert_eq!(key.fields.key_no, 7_100_000);
+    let (status, _) = centre.refused(&request(code, "computer B", None));
+    assert_eq!(status, 409);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_centre_cleanly() {
+    let (vendor, _store) = vendor_store("centre-term");
+    let mut centre = Centre::start(&vendor);
+    let status = Command::new("kill").args(["-TERM", &centre.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = centre.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the centre did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn concurrent_requests_for_one_code_from_two_computers_have_one_winner() {
+    let (vendor, mut store) = vendor_store("centre-race");
+    let codes = store.issue_codes("A-1", 4, (None, None), None, UtcTime::now()).unwrap();
+    let centre = std::sync::Arc::new(Centre::start(&vendor));
+    for code in codes {
+        let racers: Vec<_> = ["racer one", "racer two"]
+            .into_iter()
+            .map(|name| {
+                let centre = centre.clone();
+                std::thread::spawn(move || centre.post(&serde_json::to_vec(&request(code, name, None)).unwrap()).0)
+            })
+            .collect();
+        let mut statuses: Vec<u16> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [200, 409]);
+    }
+}

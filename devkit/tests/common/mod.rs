@@ -1,0 +1,92 @@
+//! What the devkit's integration tests share: scratch folders, a vendor store with one series and a
+//! product, requests for made-up computers, and running `licenceedit`.
+#![allow(dead_code)]
+
+use licence_devkit::{NewProduct, VendorStore};
+use licence_protocol::activation::ActivationCode;
+use licence_protocol::centre::ActivationRequest;
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::key::KeyKind;
+use licence_protocol::time::UtcTime;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh, empty folder under the system's temporary one.
+pub fn scratch(tag: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("licence-devkit-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A product of series 672B: 10 main licences, flags 0 and 2, a 12-month subscription.
+pub fn product(article: &str) -> NewProduct {
+    NewProduct {
+        article: article.into(),
+        series: "672B".parse().unwrap(),
+        name: "Управление складом".into(),
+        article_name: "Основная поставка".into(),
+        kind: KeyKind::Main,
+        licence_count: 10,
+        period: 0,
+        expire_date: None,
+        flags: 0b101,
+        product_version: "1.0".into(),
+        support_months: Some(12),
+        support_until: None,
+        requires_itn: false,
+    }
+}
+
+/// A vendor store in a scratch folder with series 672B and product `A-1`.
+pub fn vendor_store(tag: &str) -> (PathBuf, VendorStore) {
+    let dir = scratch(tag);
+    let mut store = VendorStore::open(&dir).unwrap();
+    store.create_series("672B".parse().unwrap()).unwrap();
+    store.add_product(&product("A-1"), UtcTime::now()).unwrap();
+    (dir, store)
+}
+
+pub fn one_code(store: &mut VendorStore, article: &str) -> ActivationCode {
+    store.issue_codes(article, 1, (None, None), None, UtcTime::now()).unwrap()[0]
+}
+
+pub fn machine(name: &str) -> MachineIdentity {
+    MachineIdentity::from_material(name.as_bytes())
+}
+
+/// A request to redeem `code` for the computer `name` (or for a USB blank in it).
+pub fn request(code: ActivationCode, name: &str, blank_key_no: Option<u64>) -> ActivationRequest {
+    ActivationRequest::new(code, &machine(name).binding_request(), blank_key_no, UtcTime::now())
+}
+
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `licenceedit` with `args` in `dir`, with the vendor store `vendor` (if any) from the environment.
+pub fn licenceedit(dir: &Path, vendor: Option<&Path>, envs: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_licenceedit"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("LICENCEEDIT_VENDOR_DIR")
+        .env_remove(licence_devkit::clock::CLOCK_SHIFT_ENV);
+    if let Some(vendor) = vendor {
+        command.env("LICENCEEDIT_VENDOR_DIR", vendor);
+    }
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let out = command.output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}

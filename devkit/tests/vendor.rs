@@ -1,0 +1,328 @@
+//! The vendor's side without the network: `licenceedit` product, code, key and offline `request
+//! answer` commands on a real vendor store, and the redemption rule run from several threads at once.
+
+mod common;
+
+use common::*;
+use licence_devkit::redeem::{redeem, How, RedeemError};
+use licence_devkit::VendorStore;
+use licence_protocol::activation::ActivationCode;
+use licence_protocol::centre::{ActivationResponse, Refusal};
+use licence_protocol::keyfile;
+use licence_protocol::time::UtcTime;
+use std::path::Path;
+
+fn ok(run: &Run) -> &str {
+    assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    &run.stdout
+}
+
+/// A vendor folder with series 672B made by `licenceedit series create`.
+fn cli_store(tag: &str) -> std::path::PathBuf {
+    let dir = scratch(tag);
+    let vendor = dir.join("vendor");
+    let out = licenceedit(&dir, None, &[], &["series", "create", "672B", "--vendor-dir", "vendor"]);
+    assert_eq!(ok(&out), "vendor/672B.cryptkey\nvendor/672B.pub\n");
+    vendor
+}
+
+#[test]
+fn products_are_added_listed_and_shown() {
+    let vendor = cli_store("products");
+    let dir = vendor.parent().unwrap();
+    let add = [
+        "product",
+        "add",
+        "--series",
+        "672b",
+        "--article",
+        "A-1",
+        "--name",
+        "Склад",
+        "--article-name",
+        "Main delivery",
+        "--kind",
+        "main",
+        "--count",
+        "10",
+        "--flags",
+        "0,2,5",
+        "--product-version",
+        "1.0",
+        "--support-months",
+        "12",
+        "--requires-itn",
+    ];
+    let out = licenceedit(dir, Some(&vendor), &[], &add);
+    assert_eq!(ok(&out), "A-1\t672B\tmain\t10\t-\t12mo\trequired\tСклад\n");
+
+    let again = licenceedit(dir, Some(&vendor), &[], &add);
+    assert_eq!(again.code, Some(1));
+    assert_eq!(again.stderr, "licenceedit: a product with article `A-1` already exists; articles are unique\n");
+
+    let demo =
+        ["product", "add", "--series", "672B", "--article", "D-1", "--name", "x", "--kind", "demo", "--count", "1"];
+    let out = licenceedit(dir, Some(&vendor), &[], &demo);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("a demo product needs --period DAYS or --expire DATE"), "{}", out.stderr);
+    let mut with_period = demo.to_vec();
+    with_period.extend(["--period", "30"]);
+    ok(&licenceedit(dir, Some(&vendor), &[], &with_period));
+
+    let list = licenceedit(dir, Some(&vendor), &[], &["product", "list"]);
+    assert_eq!(ok(&list).lines().count(), 3, "{}", list.stdout);
+    let show = licenceedit(dir, Some(&vendor), &[], &["product", "show", "A-1"]);
+    let json: serde_json::Value = serde_json::from_str(ok(&show)).unwrap();
+    assert_eq!(json["Flags"], 0b100101);
+    assert_eq!(json["KeyType"], 3);
+    assert_eq!(json["RequiresITN"], true);
+    assert_eq!(json["SupportMonths"], 12);
+
+    let missing = licenceedit(dir, Some(&vendor), &[], &["product", "show", "Z-9"]);
+    assert_eq!(missing.stderr, "licenceedit: no product with article `Z-9`; `licenceedit product list` shows them\n");
+    let other_series = licenceedit(
+        dir,
+        Some(&vendor),
+        &[],
+        &["product", "add", "--series", "0001", "--article", "B", "--name", "x", "--kind", "main", "--count", "1"],
+    );
+    assert_eq!(other_series.code, Some(1));
+    assert!(other_series.stderr.contains("licenceedit series create 0001"), "{}", other_series.stderr);
+    let both = licenceedit(
+        dir,
+        Some(&vendor),
+        &[],
+        &[
+            "product",
+            "add",
+            "--series",
+            "672B",
+            "--article",
+            "C",
+            "--name",
+            "x",
+            "--kind",
+            "main",
+            "--count",
+            "1",
+            "--support-months",
+            "1",
+            "--support-until",
+            "2027-01-01",
+        ],
+    );
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+    let bad_flags = licenceedit(
+        dir,
+        Some(&vendor),
+        &[],
+        &[
+            "product",
+            "add",
+            "--series",
+            "672B",
+            "--article",
+            "C",
+            "--name",
+            "x",
+            "--kind",
+            "main",
+            "--count",
+            "1",
+            "--flags",
+            "64",
+        ],
+    );
+    assert_eq!(bad_flags.code, Some(2));
+    assert!(bad_flags.stderr.contains("0–63"), "{}", bad_flags.stderr);
+}
+
+#[test]
+fn commands_on_the_store_need_it() {
+    let dir = scratch("no-store");
+    let out = licenceedit(&dir, None, &[], &["product", "list"]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.stderr, "licenceedit: give --vendor-dir DIR or set LICENCEEDIT_VENDOR_DIR\n");
+    let out = licenceedit(&dir, Some(&dir.join("nope")), &[], &["code", "list"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("does not exist; create it"), "{}", out.stderr);
+}
+
+#[test]
+fn codes_are_issued_listed_and_revoked() {
+    let vendor = cli_store("codes");
+    let dir = vendor.parent().unwrap();
+    ok(&licenceedit(
+        dir,
+        Some(&vendor),
+        &[],
+        &["product", "add", "--series", "672B", "--article", "A-1", "--name", "x", "--kind", "main", "--count", "5"],
+    ));
+    let out = licenceedit(
+        dir,
+        Some(&vendor),
+        &[],
+        &["code", "issue", "--article", "A-1", "--count", "3", "--itn", "7701234567"],
+    );
+    let codes: Vec<ActivationCode> = ok(&out).lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(codes.len(), 3);
+
+    let revoke = licenceedit(dir, Some(&vendor), &[], &["code", "revoke", &codes[0].to_string()]);
+    assert_eq!(ok(&revoke), format!("revoked {}; it was never redeemed and will now be refused\n", codes[0]));
+    let again = licenceedit(dir, Some(&vendor), &[], &["code", "revoke", &codes[0].to_string()]);
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains("already revoked"), "{}", again.stderr);
+
+    let list = licenceedit(dir, Some(&vendor), &[], &["code", "list", "--state", "issued", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(ok(&list)).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    assert_eq!(json[0]["Code"], codes[1].to_string());
+    assert_eq!(json[0]["ITN"], "7701234567");
+    let table = licenceedit(dir, Some(&vendor), &[], &["code", "list", "--article", "A-1"]);
+    assert!(ok(&table).contains(&format!("{}\tA-1\trevoked\t-", codes[0])), "{}", table.stdout);
+
+    let unknown = licenceedit(dir, Some(&vendor), &[], &["code", "issue", "--article", "nope"]);
+    assert_eq!(unknown.code, Some(1));
+    let mistyped = licenceedit(dir, Some(&vendor), &[], &["code", "revoke", "1234-5678"]);
+    assert_eq!(mistyped.code, Some(2));
+    let never = licenceedit(dir, Some(&vendor), &[], &["code", "revoke", &ActivationCode::generate().to_string()]);
+    assert_eq!(never.code, Some(1));
+    assert!(never.stderr.contains("is not in this vendor store"), "{}", never.stderr);
+}
+
+fn write_request(dir: &Path, name: &str, request: &licence_protocol::centre::ActivationRequest) -> String {
+    std::fs::write(dir.join(name), serde_json::to_vec(request).unwrap()).unwrap();
+    name.to_owned()
+}
+
+#[test]
+fn offline_answer_is_a_response_the_server_accepts_and_support_can_look_the_key_up() {
+    let (vendor, mut store) = vendor_store("offline");
+    let code = one_code(&mut store, "A-1");
+    drop(store);
+    let dir = scratch("offline-work");
+    let request = request(code, "offline computer", None);
+    let file = write_request(&dir, "request.json", &request);
+    let out = licenceedit(&dir, Some(&vendor), &[], &["request", "answer", &file, "--out", "response.json"]);
+    assert!(ok(&out).starts_with("response.json: key 7100000 (activation) for ComputerID "), "{}", out.stdout);
+
+    let bytes = std::fs::read(dir.join("response.json")).unwrap();
+    let (response, key) = ActivationResponse::verify(&bytes, Some(&request.request_id)).unwrap();
+    assert_eq!(key.fields.key_no, 7_100_000);
+    assert_eq!(key.fields.activation_code.as_deref(), Some(code.to_string().as_str()));
+    assert_eq!(key.fields.reg_no, "R-7100000");
+    assert_eq!((key.fields.licence_count, key.fields.flags), (10, 0b101));
+    assert!(key.unwrap_secret(&machine("offline computer").binding()).is_ok());
+
+    let backup = licenceedit(&dir, Some(&vendor), &[], &["key", "backup-code", "--key-no", "7100000"]);
+    assert_eq!(ok(&backup), format!("{}\n", response.backup_code));
+
+    let export = licenceedit(&dir, Some(&vendor), &[], &["key", "export", "--key-no", "7100000"]);
+    assert!(!ok(&export).contains(&response.backup_code.to_string()));
+    assert!(!export.stdout.contains(&request.binding));
+    let json: serde_json::Value = serde_json::from_str(&export.stdout).unwrap();
+    assert_eq!(json["Target"]["ComputerID"], machine("offline computer").computer_id());
+    assert_eq!(json["Product"]["Article"], "A-1");
+    assert_eq!(json["ActivationCode"]["State"], "redeemed");
+    assert_eq!(json["History"][0]["How"], "activation");
+    assert_eq!(json["History"][0]["RequestID"], request.request_id);
+
+    // A redeemed code revoked: the key stays, re-issuing stops, and a refusal writes no file.
+    let revoke = licenceedit(&dir, Some(&vendor), &[], &["code", "revoke", &code.to_string()]);
+    assert!(ok(&revoke).contains("key 7100000: that key file keeps working"), "{}", revoke.stdout);
+    let again = write_request(&dir, "again.json", &common::request(code, "offline computer", None));
+    let refused = licenceedit(&dir, Some(&vendor), &[], &["request", "answer", &again, "--out", "again-response.json"]);
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.starts_with("licenceedit: refused: code ") && refused.stderr.contains("was revoked"));
+    assert!(!dir.join("again-response.json").exists());
+
+    let malformed = licenceedit(&dir, Some(&vendor), &[], &["request", "answer", "response.json", "--out", "x.json"]);
+    assert_eq!(malformed.code, Some(1));
+    assert!(malformed.stderr.contains("not an activation request"), "{}", malformed.stderr);
+}
+
+#[test]
+fn the_test_clock_shift_moves_activation_and_subscription() {
+    let (vendor, mut store) = vendor_store("clock");
+    let code = one_code(&mut store, "A-1");
+    drop(store);
+    let dir = scratch("clock-work");
+    let file = write_request(&dir, "request.json", &request(code, "clock computer", None));
+    let shift = [(licence_devkit::clock::CLOCK_SHIFT_ENV, "40")];
+    let out = licenceedit(&dir, Some(&vendor), &shift, &["request", "answer", &file, "--out", "response.json"]);
+    ok(&out);
+    assert!(out.stderr.contains("warning: LICENCECENTRE_TEST_CLOCK_SHIFT_DAYS=40"), "{}", out.stderr);
+    let (_, key) = ActivationResponse::verify(&std::fs::read(dir.join("response.json")).unwrap(), None).unwrap();
+    let activated = key.fields.activation_date.unwrap();
+    let expected = licence_devkit::clock::shifted(UtcTime::now(), 40);
+    assert!(activated.days_until(expected) <= 1 && expected.days_until(activated) <= 1, "{activated:?}");
+    let support = key.fields.support_date.unwrap();
+    assert_eq!(support, licence_devkit::clock::plus_months(activated, 12));
+
+    let bad = [(licence_devkit::clock::CLOCK_SHIFT_ENV, "soon")];
+    let out = licenceedit(&dir, Some(&vendor), &bad, &["code", "issue", "--article", "A-1"]);
+    ok(&out);
+    assert!(out.stderr.contains("is not a whole number of days; the real clock is used"), "{}", out.stderr);
+}
+
+#[test]
+fn a_demo_key_takes_the_stores_next_key_number() {
+    let (vendor, _store) = vendor_store("demo");
+    let dir = scratch("demo-work");
+    std::fs::write(dir.join("identity.json"), serde_json::to_vec(&machine("demo computer").binding_request()).unwrap())
+        .unwrap();
+    let args = [
+        "key",
+        "demo",
+        "--series",
+        "672B",
+        "--identity",
+        "identity.json",
+        "--days",
+        "14",
+        "--count",
+        "3",
+        "--out",
+        ".",
+    ];
+    let out = licenceedit(&dir, Some(&vendor), &[], &args);
+    assert_eq!(ok(&out), "./672B.7100000.licence\n");
+    let out = licenceedit(&dir, Some(&vendor), &[], &args);
+    assert_eq!(ok(&out), "./672B.7100001.licence\n");
+    let key = keyfile::verify(&std::fs::read(dir.join("672B.7100001.licence")).unwrap()).unwrap();
+    assert_eq!((key.fields.key_type.code(), key.fields.period, key.fields.licence_count), (5, 14, 3));
+    assert!(key.unwrap_secret(&machine("demo computer").binding()).is_ok());
+    let no_backup = licenceedit(&dir, Some(&vendor), &[], &["key", "backup-code", "--key-no", "7100000"]);
+    assert_eq!(no_backup.code, Some(1));
+    assert!(no_backup.stderr.contains("has no backup code"), "{}", no_backup.stderr);
+}
+
+#[test]
+fn concurrent_redemptions_of_one_code_for_two_computers_have_one_winner() {
+    let (vendor, mut store) = vendor_store("race");
+    let codes = store.issue_codes("A-1", 6, (None, None), None, UtcTime::now()).unwrap();
+    drop(store);
+    for code in codes {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["racer one", "racer two"]
+            .into_iter()
+            .map(|name| {
+                let (vendor, barrier) = (vendor.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut store = VendorStore::open(&vendor).unwrap();
+                    barrier.wait();
+                    redeem(&mut store, &request(code, name, None), UtcTime::now())
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        let won = outcomes.iter().filter(|o| matches!(o, Ok(r) if r.how == How::Activated)).count();
+        let lost = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(e @ RedeemError::Refused(_)) if e.refusal() == Refusal::CodeUsed))
+            .count();
+        assert_eq!((won, lost), (1, 1), "{outcomes:?}");
+    }
+    let store = VendorStore::open(&vendor).unwrap();
+    assert_eq!(store.codes(None, Some(licence_devkit::CodeState::Redeemed)).unwrap().len(), 6);
+}
