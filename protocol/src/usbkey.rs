@@ -7,7 +7,10 @@
 //! trusted manufacturer root, that it is a genuine device with that serial.
 
 use crate::identity::{BindingRequest, MachineBinding};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+/// The manufacturer root's key type, re-exported so that callers of [`SoftwareKey::manufacture`] need no
+/// direct dependency on `ed25519-dalek`.
+pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
