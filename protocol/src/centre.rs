@@ -335,10 +335,7 @@ mod tests {
         let (read, key) = ActivationResponse::verify(&bytes, Some("abc")).unwrap();
         assert_eq!(read.backup_code, code);
         assert_eq!(key.fields.key_no, sample_fields().key_no);
-        assert!(matches!(
-            ActivationResponse::verify(&bytes, Some("OTHER")),
-            Err(ResponseError::OtherRequest { .. })
-        ));
+        assert!(matches!(ActivationResponse::verify(&bytes, Some("OTHER")), Err(ResponseError::OtherRequest { .. })));
     }
 
     #[test]
@@ -369,7 +366,8 @@ mod tests {
     #[test]
     fn requests_take_itn_as_number_or_string_and_check_their_target() {
         let machine = MachineIdentity::from_material(b"m");
-        let request = ActivationRequest::new(ActivationCode::generate(), &machine.binding_request(), None, UtcTime::now());
+        let request =
+            ActivationRequest::new(ActivationCode::generate(), &machine.binding_request(), None, UtcTime::now());
         let mut json = serde_json::to_value(&request).unwrap();
         json["ITN"] = serde_json::json!(1234567890u64);
         json["IEC"] = serde_json::json!("");

@@ -377,7 +377,12 @@ mod tests {
         let (blank_binding, hardware_binding) = (blank.binding(), hardware.binding());
         let plugged = [
             Carrier { serial: 555, computer_id: &blank_id, binding: &blank_binding, key_file: None },
-            Carrier { serial: 777, computer_id: &hardware_id, binding: &hardware_binding, key_file: Some(&inside_file) },
+            Carrier {
+                serial: 777,
+                computer_id: &hardware_id,
+                binding: &hardware_binding,
+                key_file: Some(&inside_file),
+            },
         ];
         let (keys, problems) = scan_with_usb(&dir, Some(&here), &plugged);
         assert!(problems.is_empty(), "{problems:?}");

@@ -5,7 +5,7 @@
 
 use crate::activation::{ActivationError, Target};
 use crate::config::ServerConfig;
-use crate::keystore::{self, Fingerprint, InstalledKey};
+use crate::keystore::{self, Carrier, Fingerprint, InstalledKey};
 use crate::layout::Layout;
 use crate::ledger::{Change, Connection, Ledger, LedgerConfig, LedgerError, Session};
 use crate::pool::{self, PoolKey, PoolStanding};
@@ -13,6 +13,7 @@ use crate::store::{LeaseStore, Record};
 use crate::sysinfo::ServerInfo;
 use licence_protocol::identity::MachineIdentity;
 use licence_protocol::time::UtcTime;
+use licence_protocol::usbkey::PluggedKey;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub struct Inner {
     pub keys: BTreeMap<u64, InstalledKey>,
     pub standing: PoolStanding,
     fingerprint: Fingerprint,
+    /// The USB keys and blanks found at the last reload.
+    usb: Vec<PluggedKey>,
+    /// What was said about USB at the last reload, so a lasting problem is logged once.
+    usb_problems: Vec<String>,
 }
 
 /// A failed operation: the ledger's refusal, or the store's failure to keep a change.
@@ -64,6 +69,8 @@ impl App {
                 keys: BTreeMap::new(),
                 standing: PoolStanding::default(),
                 fingerprint: Vec::new(),
+                usb: Vec::new(),
+                usb_problems: Vec::new(),
             }),
             config,
             layout,
@@ -115,22 +122,46 @@ impl App {
         }
     }
 
-    /// Re-reads the data folder if anything in it changed, and re-applies the key rules (expiry
-    /// moves with the clock, so this also runs when nothing changed on disk).
+    /// Re-reads the data folder and the USB devices if anything changed, and re-applies the key
+    /// rules (expiry moves with the clock, so this also runs when nothing changed).
     pub fn reload_keys(&self, now: UtcTime) {
         let dir = self.layout.data_dir();
         let fingerprint = keystore::fingerprint(&dir);
-        // The folder is read and the files verified without the lock: requests go on meanwhile.
-        let changed = self.lock().fingerprint != fingerprint;
-        let rescanned = changed.then(|| keystore::scan(&dir, self.identity.as_ref()));
+        let mut usb = crate::usb::scan(self.config.usb_enabled);
+        usb.keys.sort_by_key(|k| k.serial);
+        // The folder and the devices are read, and the files verified, without the lock: requests go on meanwhile.
+        let changed = {
+            let inner = self.lock();
+            inner.fingerprint != fingerprint || !same_devices(&inner.usb, &usb.keys)
+        };
+        let rescanned = changed.then(|| {
+            let carriers: Vec<Carrier<'_>> = usb
+                .keys
+                .iter()
+                .map(|k| Carrier {
+                    serial: k.serial,
+                    computer_id: &k.computer_id,
+                    binding: k.binding(),
+                    key_file: k.key_file.as_deref(),
+                })
+                .collect();
+            keystore::scan_with_usb(&dir, self.identity.as_ref(), &carriers)
+        });
         let mut inner = self.lock();
+        if usb.problems != inner.usb_problems {
+            for p in &usb.problems {
+                log::warn!("{p}");
+            }
+            inner.usb_problems = usb.problems;
+        }
         if let Some((keys, problems)) = rescanned {
             for p in &problems {
                 log::warn!("key file {p}");
             }
-            log::info!("{} key file(s) in {}", keys.len(), dir.display());
+            log::info!("{} key(s) in {} and {} USB device(s)", keys.len(), dir.display(), usb.keys.len());
             inner.keys = keys;
             inner.fingerprint = fingerprint;
+            inner.usb = usb.keys;
         }
         let standing = pool::evaluate(&pool_keys(&inner.keys, now));
         if standing != inner.standing {
@@ -143,7 +174,17 @@ impl App {
     /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it.
     pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
         match blank {
-            Some(serial) => Err(ActivationError::BlankMissing(serial)),
+            Some(serial) => {
+                // The blank must be plugged in now, not at the last reload.
+                let found =
+                    crate::usb::scan(self.config.usb_enabled).keys.into_iter().find(|k| k.serial == serial && k.blank);
+                let blank = found.ok_or(ActivationError::BlankMissing(serial))?;
+                Ok(Target {
+                    computer_id: blank.computer_id.clone(),
+                    binding: blank.binding().clone(),
+                    blank_key_no: Some(serial),
+                })
+            }
             None => {
                 let identity = self.identity.as_ref().ok_or_else(|| {
                     ActivationError::NoIdentity("see the server log for why it could not be read".into())
@@ -185,6 +226,12 @@ fn guarded(what: &str, work: impl FnOnce()) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
         log::error!("{what} failed (a bug; see the message above); it runs again in a moment");
     }
+}
+
+/// The same devices with the same content (a hardware key can be re-programmed while plugged in).
+fn same_devices(a: &[PluggedKey], b: &[PluggedKey]) -> bool {
+    let id = |k: &PluggedKey| (k.serial, k.computer_id.clone(), k.key_file.clone());
+    a.len() == b.len() && a.iter().map(id).eq(b.iter().map(id))
 }
 
 pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKey> {

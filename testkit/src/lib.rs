@@ -31,17 +31,26 @@ pub fn free_port() -> u16 {
 /// `target/debug/licenceserver`, built with `cargo build -p licenceserver` if it is not there (for
 /// the crates whose tests cannot name it with `CARGO_BIN_EXE_licenceserver`).
 pub fn server_binary() -> PathBuf {
+    workspace_binary("licenceserver", "licenceserver")
+}
+
+/// `target/debug/{name}` of the vendor's kit (`licenceedit`, `licencecentre`), built if it is not there.
+pub fn devkit_binary(name: &str) -> PathBuf {
+    workspace_binary("licence-devkit", name)
+}
+
+fn workspace_binary(package: &str, name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let binary = workspace.join("target/debug/licenceserver");
+    let binary = workspace.join("target/debug").join(name);
     let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
     if !binary.exists() {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "licenceserver"])
+            .args(["build", "-p", package, "--bin", name])
             .current_dir(&workspace)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "cargo build -p licenceserver failed");
+        assert!(status.success(), "cargo build -p {package} --bin {name} failed");
     }
     binary
 }
