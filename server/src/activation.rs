@@ -11,6 +11,12 @@
 //!
 //! Each installed key's backup code is kept beside it as `{KeyID}.{KeyNo}.backup`; the administrator
 //! reads it with `GET /api/licences/{KeyNo}/backupcode` and should keep a copy away from this disk.
+//!
+//! The data folder's `reissued.list` remembers, per key, the activation date of the latest issue
+//! installed here. A key file of an earlier issue — a copy kept from before a backup code moved the
+//! key onto a blank or re-bound it — is then not workable here, so a moved key stops working where it
+//! was even if its old file is put back. (Someone who also deletes the list restores the old file's
+//! use on this computer: see SECURITY.md on what a customer with root can do.)
 
 use licence_protocol::activation::ActivationCode;
 use licence_protocol::centre::{
@@ -205,11 +211,12 @@ pub fn install(
     expected: Option<&str>,
     target: impl FnOnce(Option<u64>) -> Result<Target, ActivationError>,
 ) -> Result<Installed, ActivationError> {
-    let (response, key) = ActivationResponse::verify(response, expected).map_err(|e| match e {
-        ResponseError::OtherRequest { .. } | ResponseError::BadSignature => ActivationError::Rejected(e.to_string()),
-        other if expected.is_some() => ActivationError::BadAnswer(other.to_string()),
-        other => ActivationError::Rejected(other.to_string()),
-    })?;
+    // Online, a bad answer is the centre's (or the network's) fault; offline, it is the file's.
+    let (response, key) =
+        ActivationResponse::verify(response, expected).map_err(|e: ResponseError| match expected {
+            Some(_) => ActivationError::BadAnswer(e.to_string()),
+            None => ActivationError::Rejected(e.to_string()),
+        })?;
     let fields = key.fields.clone();
     let target = target(fields.blank_key_no)?;
     key.ensure_issued_for(&target.computer_id).map_err(|e| ActivationError::Rejected(e.to_string()))?;
@@ -223,6 +230,9 @@ pub fn install(
     let replaced = check_newer_than_installed(&path, &fields)?;
     keyfile::write_atomically(&path, response.key_file.as_bytes())
         .map_err(|e| ActivationError::Internal(e.to_string()))?;
+    if let Err(e) = record_issue(data_dir, &fields) {
+        log::error!("key {} installed, but its issue could not be recorded: {e}", fields.key_no);
+    }
     let backup_path = backup_code_path(data_dir, fields.key_id, fields.key_no);
     if let Err(e) = keyfile::write_atomically(&backup_path, format!("{}\n", response.backup_code).as_bytes()) {
         log::error!("key {} installed, but its backup code could not be kept: {e}", fields.key_no);
@@ -243,7 +253,7 @@ pub fn install(
 fn check_newer_than_installed(path: &Path, new: &KeyFields) -> Result<bool, ActivationError> {
     let Ok(bytes) = std::fs::read(path) else { return Ok(false) };
     let Ok(installed) = keyfile::verify(&bytes) else { return Ok(true) };
-    let issued = |f: &KeyFields| f.activation_date.unwrap_or(f.start_date);
+    let issued = issue_date;
     if issued(&installed.fields) > issued(new) {
         return Err(ActivationError::Rejected(format!(
             "a later issue of key {} (activated {}) is installed; this response is older",
@@ -252,6 +262,49 @@ fn check_newer_than_installed(path: &Path, new: &KeyFields) -> Result<bool, Acti
         )));
     }
     Ok(true)
+}
+
+/// The register of the latest issue of each key installed here.
+pub fn register_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("reissued.list")
+}
+
+fn issue_date(fields: &KeyFields) -> UtcTime {
+    fields.activation_date.unwrap_or(fields.start_date)
+}
+
+/// `KeyNo` → the activation date of its latest issue installed here. Lines it cannot read are skipped.
+pub fn issue_register(data_dir: &Path) -> std::collections::BTreeMap<u64, UtcTime> {
+    let text = std::fs::read_to_string(register_path(data_dir)).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let (key_no, date) = line.split_once(' ')?;
+            Some((key_no.parse().ok()?, UtcTime::parse(date.trim()).ok()?))
+        })
+        .collect()
+}
+
+fn record_issue(data_dir: &Path, fields: &KeyFields) -> Result<(), keyfile::KeyFileError> {
+    let mut register = issue_register(data_dir);
+    let date = issue_date(fields);
+    if register.get(&fields.key_no).is_some_and(|known| *known >= date) {
+        return Ok(());
+    }
+    register.insert(fields.key_no, date);
+    let text: String = register.iter().map(|(key_no, date)| format!("{key_no} {date}\n")).collect();
+    keyfile::write_atomically(&register_path(data_dir), text.as_bytes())
+}
+
+/// Why an installed key file is an outdated issue of its key, if it is one.
+pub fn superseded(fields: &KeyFields, register: &std::collections::BTreeMap<u64, UtcTime>) -> Option<String> {
+    let latest = register.get(&fields.key_no)?;
+    (issue_date(fields) < *latest).then(|| {
+        format!(
+            "this file is an earlier issue of key {}; the key was re-issued on {latest} (its backup code moved or \
+             re-bound it), so this copy no longer works",
+            fields.key_no
+        )
+    })
 }
 
 /// `{KeyID}.{KeyNo}.backup` beside the key file.
@@ -344,7 +397,7 @@ mod tests {
         let installed = install(&dir, &newer, Some("R1"), here(&machine)).unwrap();
         assert!(!installed.replaced);
         assert_eq!(backup_code(&dir, series.series, 7100001), Some(installed.backup_code));
-        assert!(matches!(install(&dir, &newer, Some("R2"), here(&machine)), Err(ActivationError::Rejected(_))));
+        assert!(matches!(install(&dir, &newer, Some("R2"), here(&machine)), Err(ActivationError::BadAnswer(_))));
         let older = answer(&machine, "2026-01-01T00:00:00Z");
         let e = install(&dir, &older, None, here(&machine)).unwrap_err();
         assert!(e.to_string().contains("a later issue of key 7100001"), "{e}");

@@ -154,7 +154,16 @@ impl App {
             }
             inner.usb_problems = usb.problems;
         }
-        if let Some((keys, problems)) = rescanned {
+        if let Some((mut keys, problems)) = rescanned {
+            let register = crate::activation::issue_register(&dir);
+            for key in keys.values_mut() {
+                let outdated = key.fields.as_ref().and_then(|f| crate::activation::superseded(f, &register));
+                if let Some(reason) = outdated.filter(|_| key.storage == keystore::Storage::File) {
+                    log::warn!("key file {}: {reason}", key.path.display());
+                    key.workable = false;
+                    key.open_error = Some(reason);
+                }
+            }
             for p in &problems {
                 log::warn!("key file {p}");
             }
