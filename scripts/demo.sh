@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# The demo: builds the server, the vendor tool and the add-in, creates a key series and a demo key
-# for this computer, starts a real licence server in a scratch folder on a loopback port, shows the
-# REST API answering, then loads liblicenceaddin.so exactly as 1C loads it (test-harness/demo, a small
+# The demo: builds the server, the vendor's kit and the add-in; the vendor creates a key series, a demo
+# product and an activation code and starts the activation centre; a real licence server in a scratch
+# folder on a loopback port installs the demo key from the code (POST /api/licences) and shows the
+# REST API answering; then the demo loads liblicenceaddin.so exactly as 1C loads it (test-harness/demo, a small
 # C platform) and drives it as a configuration's BSL does: connect, obtain a licence — shown in the
 # server's /api/sessions while held — and release it; finally stops the server.
 # If the add-in lacks the licence methods, the licence is played with curl instead (said clearly).
-# Nothing outside the scratch folder is touched. DEMO_PORT picks the port (default 9099).
+# Nothing outside the scratch folder is touched. DEMO_PORT picks the server's port (default 9099),
+# DEMO_CENTRE_PORT the activation centre's (default 9180).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh jq
 
 port="${DEMO_PORT:-9099}"
+centre_port="${DEMO_CENTRE_PORT:-9180}"
 cargo build --quiet -p licenceserver -p licence-devkit -p licenceaddin
 make -s -C test-harness demo
 bin="$(pwd)/target/debug"
 work="$(mktemp -d -t licence-demo.XXXXXX)"
 server_pid=""
+centre_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$centre_pid" ] && kill "$centre_pid" 2>/dev/null && wait "$centre_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,16 +38,26 @@ if [ ! -s /etc/machine-id ] && [ ! -s /var/lib/dbus/machine-id ]; then
   printf '[Common]\nMachineIdFile=%s\n' "$work/root/machine-id" > "$work/root/3.0/licenceserver.conf"
 fi
 
-step "The vendor creates series 672B (signing key and series secret)"
-"$bin/licenceedit" series create 672B --out "$work/vendor"
+printf '[Common]\nLicenceCenterUrl=http://127.0.0.1:%s\n' "$centre_port" >> "$work/root/3.0/licenceserver.conf"
+export LICENCEEDIT_VENDOR_DIR="$work/vendor"
 
-step "The server tells which computer it runs on"
-"$bin/licenceserver" --root "$work/root" identity | tee "$work/identity.json" | jq '{ComputerID}'
+step "The vendor creates series 672B (signing key and series secret) in its store"
+"$bin/licenceedit" series create 672B
 
-step "The vendor issues a demo key with 5 licences for 30 days, bound to that computer"
-"$bin/licenceedit" key issue --cryptkey "$work/vendor/672B.cryptkey" --identity "$work/identity.json" \
-  --key-no 7121172 --type demo --count 5 --period 30 --product "Демонстрационная конфигурация" \
-  --product-version 1.0 --out "$work/root/data"
+step "The vendor defines a demo product: 5 licences for 30 days, and sells an activation code for it"
+"$bin/licenceedit" product add --series 672B --article DEMO-30 --name "Демонстрационная конфигурация" \
+  --article-name "Демоверсия на 30 дней" --kind demo --count 5 --period 30 --product-version 1.0
+code=$("$bin/licenceedit" code issue --article DEMO-30)
+echo "activation code: $code"
+
+step "The vendor's activation centre starts on 127.0.0.1:$centre_port"
+"$bin/licencecentre" --listen "127.0.0.1:$centre_port" 2>"$work/centre.stderr" &
+centre_pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$centre_port/health" >/dev/null 2>&1 && break
+  kill -0 "$centre_pid" 2>/dev/null || { cat "$work/centre.stderr"; exit 1; }
+  sleep 0.1
+done
 
 step "Start the licence server on 127.0.0.1:$port"
 "$bin/licenceserver" -r --root "$work/root" --listen 127.0.0.1 --port "$port" 2>"$work/server.stderr" &
@@ -52,6 +67,16 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.stderr"; exit 1; }
   sleep 0.1
 done
+
+step "The administrator installs the licence: POST /api/licences with the code"
+curl -sS -u admin:admin -X POST -H 'Content-Type: application/json' \
+  -d "{\"ActivationCodeString\": \"$code\", \"ITN\": null, \"IEC\": null, \"BlankKeyNo\": null}" \
+  -w '\nHTTP %{http_code}\n' "http://127.0.0.1:$port/api/licences" | tee "$work/installed.json" | sed '$d' | \
+  jq '{KeyNo, KeyID, KeyType, LicenceCount, ActivationCode, DaysLeft, Workable}'
+grep -q '^HTTP 201$' "$work/installed.json" || { echo "the licence was not installed"; exit 1; }
+key_no=$(sed '$d' "$work/installed.json" | jq -r .KeyNo)
+step "GET /api/licences/$key_no/backupcode (keep it away from this computer)"
+api "/api/licences/$key_no/backupcode" | jq .
 
 step "GET /api"
 api /api | jq .
@@ -92,6 +117,9 @@ else
   api /api/sessions | jq -c '{Sessions: (.Sessions | length)}'
 fi
 
-step "Done: the server stops; its log was"
+step "Done: the server and the centre stop; the centre logged"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+kill "$centre_pid"; wait "$centre_pid" 2>/dev/null || true; centre_pid=""
+cat "$work/centre.stderr"
+step "and the server's log was"
 cat "$work"/root/3.0/logs/licenceserver.*.log
