@@ -212,12 +212,11 @@ struct EmulatorDir(PathBuf);
 impl Backend for EmulatorDir {
     fn scan(&self) -> UsbScan {
         let dir = self.0.display();
-        static WARNED: OnceLock<()> = OnceLock::new();
+        // The caller logs problems when they change, so this warning reaches the log once per change.
         let warning = format!(
             "USB: emulated USB keys from {dir} are in use ({TEST_USB_DIR_ENV}); the public test root is trusted, \
              so anyone can make keys this server accepts"
         );
-        WARNED.get_or_init(|| log::warn!("{warning}"));
         let mut scan = UsbScan { keys: Vec::new(), problems: vec![warning] };
         let mut paths = match emulated_key_paths(&self.0) {
             Ok(paths) => paths,

@@ -384,6 +384,16 @@ fn a_hardware_key_is_listed_as_usb_and_counts_only_while_plugged_in() {
     assert_eq!(listed["FileName"], Value::Null);
     let connection = server.connect(series.series.as_str(), "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 200);
+
+    // `[UPKey] Enabled=0`: the same device is never looked at (the first look is at start).
+    let mut without_usb = TestServer::new("hardware-pc", "");
+    without_usb.append_config("[UPKey]\nEnabled=0\n");
+    without_usb.env.push(("LICENCESERVER_TEST_USB_DIR".into(), usb.display().to_string()));
+    without_usb.start();
+    assert_eq!(without_usb.get("/api/licences").1["Licences"], json!([]));
+    assert!(!without_usb.log().contains("emulated"), "{}", without_usb.log());
+    drop(without_usb);
+
     std::fs::remove_file(&device).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.get("/api/licences").1["Licences"].as_array().is_some_and(|l| !l.is_empty()) {
