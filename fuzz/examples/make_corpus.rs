@@ -31,6 +31,7 @@ fn main() -> std::io::Result<()> {
     wire_messages(&mut corpus)?;
     key_file_names(&mut corpus)?;
     auth_headers(&mut corpus)?;
+    activation_documents(&mut corpus)?;
     println!("wrote {} seed files under {}", corpus.written, corpus.root.display());
     Ok(())
 }
@@ -271,4 +272,28 @@ fn auth_headers(corpus: &mut Corpus) -> std::io::Result<()> {
 
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("protocol messages serialize")
+}
+
+/// A request, the signed response to it, the guide's install body and an emulated USB blank.
+fn activation_documents(corpus: &mut Corpus) -> std::io::Result<()> {
+    use licence_protocol::activation::ActivationCode;
+    use licence_protocol::centre::{ActivationRequest, ActivationResponse};
+    const TARGET: &str = "activation_documents";
+    let seed = MachineIdentity::from_material(SEED_MATERIAL);
+    let keys = SeriesKeys::generate(series());
+    let code: ActivationCode = "4345-9320-2035-7421-5369".parse().expect("a valid code");
+    let mut request = ActivationRequest::new(code, &seed.binding_request(), None, time("2026-11-24T09:00:00Z"));
+    request.itn = Some("1234567890".into());
+    corpus.put(TARGET, "request.json", serde_json::to_vec_pretty(&request)?)?;
+    let file = keyfile::issue(&main_key(seed.computer_id()), &keys, &seed.binding());
+    let backup: ActivationCode = "1234-5678-9012-3456-7892".parse().unwrap_or(code);
+    let response = ActivationResponse::sign(&request.request_id, &file, backup, &keys);
+    corpus.put(TARGET, "response.json", serde_json::to_vec(&response)?)?;
+    corpus.put(
+        TARGET,
+        "install.json",
+        r#"{"ActivationCodeString": "4345-9320-2035-7421-5369", "ITN": 1234567890, "IEC": null, "BlankKeyNo": 555}"#,
+    )?;
+    let blank = licence_protocol::usbkey::SoftwareKey::manufacture(555, &licence_protocol::usbkey::test_root());
+    corpus.put(TARGET, "blank.usbkey", blank.to_bytes())
 }

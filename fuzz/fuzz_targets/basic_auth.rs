@@ -21,9 +21,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for mode in [AuthMode::ChangesOnly, AuthMode::Always, AuthMode::Off] {
         let access = Access { mode, user_name: "admin".into(), password: "admin".into() };
-        let admitted = allowed(&access, &Method::POST, &headers);
+        let admitted = allowed(&access, &Method::POST, false, &headers);
         let expected = mode == AuthMode::Off || credentials == Some(("admin".into(), "admin".into()));
         assert_eq!(admitted, expected, "{mode:?} with {credentials:?}");
-        let _ = allowed(&access, &Method::GET, &headers);
+        // A sensitive read (a backup code) is admitted exactly as a change is.
+        assert_eq!(allowed(&access, &Method::GET, true, &headers), expected, "{mode:?} with {credentials:?}");
+        let _ = allowed(&access, &Method::GET, false, &headers);
     }
 });
