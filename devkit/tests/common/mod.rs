@@ -10,17 +10,8 @@ use licence_protocol::key::KeyKind;
 use licence_protocol::time::UtcTime;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A fresh, empty folder under the system's temporary one.
-pub fn scratch(tag: &str) -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("licence-devkit-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+pub use licence_testkit::scratch;
 
 /// A product of series 672B: 10 main licences, flags 0 and 2, a 12-month subscription.
 pub fn product(article: &str) -> NewProduct {
