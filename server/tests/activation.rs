@@ -78,8 +78,14 @@ struct Centre {
 
 impl Centre {
     fn start(vendor: &Vendor) -> Self {
+        Self::start_with_clock(vendor, 0)
+    }
+
+    /// A centre whose clock runs `shift_days` off (its test switch).
+    fn start_with_clock(vendor: &Vendor, shift_days: i64) -> Self {
         let port = common::free_port();
         let child = Command::new(licence_testkit::devkit_binary("licencecentre"))
+            .env("LICENCECENTRE_TEST_CLOCK_SHIFT_DAYS", shift_days.to_string())
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--vendor-dir")
             .arg(&vendor.dir)
@@ -450,4 +456,21 @@ fn main_additional_and_demo_keys_count_by_their_kind_and_expire_on_the_shifted_c
     let fresh = server.connect("672B", "APPSRV2", true);
     let (status, body) = server.obtain(&fresh, 1, "APPSRV2");
     assert_eq!(status, 403, "{body}");
+}
+
+#[test]
+fn a_key_activated_long_ago_has_expired_and_its_subscription_ended() {
+    let vendor = Vendor::new();
+    vendor.product("YEAR", "main", 2, &["--period", "365", "--support-months", "6"]);
+    let centre = Centre::start_with_clock(&vendor, -400);
+    let server = TestServer::new("long-ago-pc", &centre.config()).started();
+    let (status, key) = install(&server, &vendor.code("YEAR", &[]), Value::Null, Value::Null);
+    assert_eq!(status, 201, "{key}");
+    assert_eq!((key["Expired"].as_bool(), key["DaysLeft"].as_u64()), (Some(true), Some(0)), "{key}");
+    assert_eq!(key["Enabled"], false, "{key}");
+    let now = licence_protocol::time::UtcTime::now().to_string();
+    assert!(day(&key["SupportDate"]) < &now[..10], "the subscription ended long ago: {key}");
+    assert!(day(&key["ActivationDate"]) < day(&key["SupportDate"]), "{key}");
+    let connection = server.connect("672B", "APPSRV", true);
+    assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 403, "an expired key gives no licence");
 }
