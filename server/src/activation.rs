@@ -22,7 +22,7 @@ use licence_protocol::activation::ActivationCode;
 use licence_protocol::centre::{
     self, ActivationRequest, ActivationResponse, CentreError, Refusal, ResponseError, MAX_DOCUMENT_LEN,
 };
-use licence_protocol::identity::{BindingRequest, MachineBinding};
+use licence_protocol::identity::{BindingRequest, MachineBinding, MachineIdentity};
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::keyfile;
 use licence_protocol::time::UtcTime;
@@ -159,6 +159,31 @@ impl InstallOrder {
         request.itn = self.itn.clone();
         request.iec = self.iec.clone();
         request
+    }
+}
+
+/// Where a key is to be bound: this computer (`identity`), or the USB blank `blank`, which must be
+/// plugged in now.
+pub fn resolve_target(
+    identity: Option<&MachineIdentity>,
+    usb_enabled: bool,
+    blank: Option<u64>,
+) -> Result<Target, ActivationError> {
+    match blank {
+        Some(serial) => {
+            let found = crate::usb::scan(usb_enabled).keys.into_iter().find(|k| k.serial == serial && k.blank);
+            let blank = found.ok_or(ActivationError::BlankMissing(serial))?;
+            Ok(Target {
+                computer_id: blank.computer_id.clone(),
+                binding: blank.binding().clone(),
+                blank_key_no: Some(serial),
+            })
+        }
+        None => {
+            let identity = identity
+                .ok_or_else(|| ActivationError::NoIdentity("see the server log for why it could not be read".into()))?;
+            Ok(Target { computer_id: identity.computer_id(), binding: identity.binding(), blank_key_no: None })
+        }
     }
 }
 

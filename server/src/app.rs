@@ -180,27 +180,9 @@ impl App {
         }
     }
 
-    /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it.
+    /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it now.
     pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
-        match blank {
-            Some(serial) => {
-                // The blank must be plugged in now, not at the last reload.
-                let found =
-                    crate::usb::scan(self.config.usb_enabled).keys.into_iter().find(|k| k.serial == serial && k.blank);
-                let blank = found.ok_or(ActivationError::BlankMissing(serial))?;
-                Ok(Target {
-                    computer_id: blank.computer_id.clone(),
-                    binding: blank.binding().clone(),
-                    blank_key_no: Some(serial),
-                })
-            }
-            None => {
-                let identity = self.identity.as_ref().ok_or_else(|| {
-                    ActivationError::NoIdentity("see the server log for why it could not be read".into())
-                })?;
-                Ok(Target { computer_id: identity.computer_id(), binding: identity.binding(), blank_key_no: None })
-            }
-        }
+        crate::activation::resolve_target(self.identity.as_ref(), self.config.usb_enabled, blank)
     }
 
     /// Ends leases whose time is up; called every second.

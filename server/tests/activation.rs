@@ -474,3 +474,42 @@ fn a_key_activated_long_ago_has_expired_and_its_subscription_ended() {
     let connection = server.connect("672B", "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 403, "an expired key gives no licence");
 }
+
+#[test]
+fn offline_activation_from_the_command_line_without_the_server_running() {
+    let vendor = Vendor::new();
+    vendor.product("MAIN-4", "main", 4, &[]);
+    let code = vendor.code("MAIN-4", &["--itn", "7701234567"]);
+    let mut server = TestServer::new("command-line-pc", "");
+    let licenceserver = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_licenceserver"))
+            .args(args)
+            .arg("--root")
+            .arg(&server.root)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, _, stderr) = licenceserver(&["activation-request", "4345-9320-2035-7421-5361"]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("mistyped"), "{stderr}");
+    let (status, request, stderr) = licenceserver(&["activation-request", &code, "--itn", "7701234567"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    let request_file = vendor.dir.join("cli-request.json");
+    let response_file = vendor.dir.join("cli-response.json");
+    std::fs::write(&request_file, request).unwrap();
+    vendor.edit(&["request", "answer", request_file.to_str().unwrap(), "--out", response_file.to_str().unwrap()]);
+    let (status, out, stderr) = licenceserver(&["activation-install", response_file.to_str().unwrap()]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(out.contains("backup code: "), "{out}");
+    server.start();
+    let listed = server.wait_for_licences(1);
+    let key = &listed["Licences"][0];
+    assert_eq!((key["Workable"].as_bool(), key["LicenceCount"].as_u64()), (Some(true), Some(4)), "{key}");
+    assert_eq!(key["ITN"], "7701234567");
+}
