@@ -25,6 +25,9 @@ pub struct App {
     identity: Option<MachineIdentity>,
     inner: Mutex<Inner>,
     store: LeaseStore,
+    /// One reload at a time, so a slow scan that started before a key was installed cannot replace
+    /// the result of the scan that followed the installation.
+    reloading: Mutex<()>,
 }
 
 pub struct Inner {
@@ -77,6 +80,7 @@ impl App {
             info,
             identity,
             store,
+            reloading: Mutex::new(()),
         };
         app.reload_keys(started);
         let connections = decode_all::<Connection>(&saved.connections, "connection");
@@ -125,6 +129,7 @@ impl App {
     /// Re-reads the data folder and the USB devices if anything changed, and re-applies the key
     /// rules (expiry moves with the clock, so this also runs when nothing changed).
     pub fn reload_keys(&self, now: UtcTime) {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.layout.data_dir();
         let fingerprint = keystore::fingerprint(&dir);
         let mut usb = crate::usb::scan(self.config.usb_enabled);
