@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod centre;
+pub mod channel;
 pub mod identity;
 pub mod ini;
 pub mod key;
