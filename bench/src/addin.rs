@@ -62,6 +62,7 @@ impl AddinClient {
             module_name: "licencebench".into(),
             version: licence_protocol::VERSION.into(),
             key_id: series,
+            client_key: None,
         };
         let answer = conn.call(&http::post_json(server, path::CONNECT, &to_json(&request))).await?;
         if !answer.is_success() {

@@ -197,6 +197,7 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
                 module_name: "liblicenceaddin.so".into(),
                 version: licence_protocol::VERSION.into(),
                 key_id: series(),
+                client_key: None,
             }),
         ),
         ("obtain.json", json(&ObtainRequest { connection_id: connection_id.clone(), session })),
@@ -218,6 +219,7 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
                 connection_lease_seconds: 20,
                 session_lease_seconds: 60,
                 heartbeat_seconds: 5,
+                server_key: None,
             }),
         ),
         (

@@ -16,6 +16,8 @@ pub mod path {
     pub const RELEASE: &str = "/licence/release";
     pub const KEY_INFO: &str = "/licence/keyinfo";
     pub const DISCONNECT: &str = "/licence/disconnect";
+    /// A protected object's key, sealed in the connection's channel (`channel`).
+    pub const OBJECT: &str = "/licence/object";
 }
 
 /// Sent once per add-in instance (one 1C process and series).
@@ -39,6 +41,10 @@ pub struct ConnectRequest {
     pub version: String,
     #[serde(rename = "KeyID")]
     pub key_id: SeriesId,
+    /// The add-in's X25519 public key for this connection's channel (64 hex digits); without it the
+    /// connection cannot open protected objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +60,9 @@ pub struct ConnectResponse {
     pub session_lease_seconds: u32,
     /// How often the add-in should send a heartbeat (well inside both leases).
     pub heartbeat_seconds: u32,
+    /// The server's X25519 public key for the channel, when the add-in offered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
 }
 
 /// What identifies a 1C session and what the administrator sees of it.
@@ -197,10 +206,15 @@ pub enum ErrorCode {
     /// Not a failure: no server answered and the licence comes from a key installed on this computer
     /// (the add-in's optional local fallback). The add-in's own, like 1; no server sends it.
     LocalFallback = 13,
+    /// The connection has no agreed channel (the server restarted since `connect`): connect again.
+    NoChannel = 14,
+    /// A protected object cannot be opened: the datafile is altered or of another series, the object
+    /// is not in it, or the key the server gave does not open it (the server holds no genuine key).
+    ObjectRefused = 15,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::ServerUnreachable,
         ErrorCode::NoFreeLicence,
         ErrorCode::VersionMismatch,
@@ -214,6 +228,8 @@ impl ErrorCode {
         ErrorCode::KeyNotStarted,
         ErrorCode::ServerBusy,
         ErrorCode::LocalFallback,
+        ErrorCode::NoChannel,
+        ErrorCode::ObjectRefused,
     ];
 
     pub fn number(self) -> u16 {
@@ -240,6 +256,8 @@ impl ErrorCode {
             ErrorCode::KeyNotStarted => "KeyNotStarted",
             ErrorCode::ServerBusy => "ServerBusy",
             ErrorCode::LocalFallback => "LocalFallback",
+            ErrorCode::NoChannel => "NoChannel",
+            ErrorCode::ObjectRefused => "ObjectRefused",
         }
     }
 
@@ -247,9 +265,11 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
-            ErrorCode::UnknownConnection | ErrorCode::LicenceLost | ErrorCode::NoKey => 404,
+            ErrorCode::UnknownConnection | ErrorCode::LicenceLost | ErrorCode::NoKey | ErrorCode::NoChannel => 404,
             ErrorCode::SessionEnded => 410,
-            ErrorCode::NoFreeLicence | ErrorCode::KeyExpired | ErrorCode::KeyNotStarted => 403,
+            ErrorCode::NoFreeLicence | ErrorCode::KeyExpired | ErrorCode::KeyNotStarted | ErrorCode::ObjectRefused => {
+                403
+            }
             ErrorCode::VersionMismatch => 409,
             // The add-in's own: no server answers with these.
             ErrorCode::ServerUnreachable | ErrorCode::LocalFallback => 502,
@@ -298,7 +318,7 @@ mod tests {
     #[test]
     fn error_numbers_are_stable_and_unique() {
         let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.number()).collect();
-        assert_eq!(numbers, (1..=13).collect::<Vec<u16>>());
+        assert_eq!(numbers, (1..=15).collect::<Vec<u16>>());
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_number(c.number()), Some(c));
         }
@@ -328,6 +348,7 @@ mod tests {
             module_name: "liblicenceaddin.so".into(),
             version: crate::VERSION.into(),
             key_id: "672B".parse().unwrap(),
+            client_key: None,
         };
         let json = serde_json::to_value(&req).unwrap();
         for name in ["OSVersion", "ComputerName", "LocalIP", "Process", "CPU", "PID", "IsServer"] {

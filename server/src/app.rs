@@ -14,7 +14,8 @@ use crate::sysinfo::ServerInfo;
 use licence_protocol::identity::MachineIdentity;
 use licence_protocol::time::UtcTime;
 use licence_protocol::usbkey::PluggedKey;
-use std::collections::BTreeMap;
+use licence_protocol::channel::Channel;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct App {
     identity: Option<MachineIdentity>,
     inner: Mutex<Inner>,
     store: LeaseStore,
+    /// The agreed channel of each connection that offered one (in memory only: a restart forgets
+    /// them and the add-ins connect again).
+    channels: Mutex<HashMap<String, Channel>>,
     /// One reload at a time, so a slow scan that started before a key was installed cannot replace
     /// the result of the scan that followed the installation.
     reloading: Mutex<()>,
@@ -81,6 +85,7 @@ impl App {
             identity,
             store,
             reloading: Mutex::new(()),
+            channels: Mutex::new(HashMap::new()),
         };
         app.reload_keys(started);
         let connections = decode_all::<Connection>(&saved.connections, "connection");
@@ -190,6 +195,24 @@ impl App {
         crate::activation::resolve_target(self.identity.as_ref(), self.config.usb_enabled, blank)
     }
 
+    /// The connections' channels.
+    pub fn channels(&self) -> MutexGuard<'_, HashMap<String, Channel>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets the channels of connections that ended.
+    fn prune_channels(&self) {
+        let live: std::collections::HashSet<String> = {
+            let channels = self.channels();
+            if channels.is_empty() {
+                return;
+            }
+            let inner = self.lock();
+            channels.keys().filter(|id| inner.ledger.connection(id).is_some()).cloned().collect()
+        };
+        self.channels().retain(|id, _| live.contains(id));
+    }
+
     /// Ends leases whose time is up; called every second.
     pub fn expire(&self) {
         let mut inner = self.lock();
@@ -207,6 +230,7 @@ impl App {
             guarded("lease expiry", || self.expire());
             n += 1;
             if n.is_multiple_of(5) {
+                guarded("channel pruning", || self.prune_channels());
                 let app = self.clone();
                 let _ =
                     tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(crate::clock::now())))

@@ -24,6 +24,7 @@ use crate::conf::Endpoint;
 use crate::error::Error;
 use crate::facts::{self, Caller};
 use crate::transport::{Answer, HttpTransport, Timeouts, Transport};
+use licence_protocol::channel::{Channel, Handshake, Role, SealedMessage};
 use licence_protocol::wire::{
     path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     KeyInfoResponse, LicenceGrant, ObtainRequest, ReleaseResponse, SessionFacts, SessionRequest, WireError,
@@ -56,6 +57,10 @@ pub const MAX_LOST: usize = 64;
 struct InUse {
     index: usize,
     connection: ConnectResponse,
+    /// The connection's agreed channel, when the server answered the add-in's `ClientKey`.
+    channel: Option<Channel>,
+    /// The number of the last sealed request sent on the channel.
+    sent: u64,
 }
 
 pub struct Client {
@@ -205,6 +210,54 @@ impl Client {
         result
     }
 
+    /// A call sealed in the connection's channel (`protocol::channel`): the request and its answer
+    /// travel encrypted and numbered, so an observer learns nothing and a replayed or altered message
+    /// is refused. Reconnects like every call when the server forgot the connection or its channel.
+    pub fn sealed_call<Req: Serialize, Resp: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        request: &Req,
+    ) -> Result<Resp, Error> {
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(request).unwrap_or_default());
+        self.run(&|client, _| client.sealed_once(path, &plain))
+    }
+
+    fn sealed_once<Resp: DeserializeOwned>(&mut self, path: &str, plain: &[u8]) -> Result<Resp, Error> {
+        let refused =
+            |code: ErrorCode, message: String, endpoint: String| Error::Server { code, status: 0, message, endpoint };
+        let Some(current) = self.current.as_mut() else {
+            return Err(refused(ErrorCode::UnknownConnection, "not connected".into(), String::new()));
+        };
+        let endpoint = self.endpoints[current.index].to_string();
+        let Some(channel) = current.channel.as_ref() else {
+            return Err(refused(
+                ErrorCode::NoChannel,
+                "the server did not agree a protected channel for this connection".into(),
+                endpoint,
+            ));
+        };
+        current.sent += 1;
+        let seq = current.sent;
+        let sealed = channel.seal(path, seq, plain);
+        let answer: SealedMessage = self.post_current(path, &sealed)?;
+        let channel = self.current.as_ref().and_then(|c| c.channel.as_ref());
+        let opened = channel
+            .ok_or_else(|| refused(ErrorCode::NoChannel, "the connection was lost".into(), endpoint.clone()))?
+            .open_answer(path, seq, &answer)
+            .map_err(|e| {
+                refused(
+                    ErrorCode::ObjectRefused,
+                    format!("the server's sealed answer was refused: {e}"),
+                    endpoint.clone(),
+                )
+            })?;
+        serde_json::from_slice(&opened).map_err(|_| Error::BadAnswer {
+            endpoint,
+            status: 200,
+            body: "a sealed answer of the wrong shape".into(),
+        })
+    }
+
     /// Runs `op` on the server in use (connecting first if need be); when that server is gone or forgot
     /// the connection, reconnects, obtains the held sessions again and runs `op` once more.
     fn run<T>(&mut self, op: &dyn Fn(&mut Self, &str) -> Result<T, Error>) -> Result<T, Error> {
@@ -212,7 +265,8 @@ impl Client {
         match op(self, &conn) {
             Err(e) if e.needs_reconnect() => {
                 let index = self.current.as_ref().map_or(0, |c| c.index);
-                let start = if e.code() == ErrorCode::UnknownConnection { index } else { index + 1 };
+                let same_server = matches!(e.code(), ErrorCode::UnknownConnection | ErrorCode::NoChannel);
+                let start = if same_server { index } else { index + 1 };
                 log::warn!("server {} failed ({e}); connecting again", self.endpoints[index]);
                 self.reconnect(start)?;
                 let conn = self.connect()?.connection_id;
@@ -265,8 +319,10 @@ impl Client {
                 break;
             }
             let endpoint = &self.endpoints[index];
+            let handshake = Handshake::new();
             let hello = ConnectRequest {
                 local_ip: facts::local_ip_towards(&endpoint.host, endpoint.port),
+                client_key: Some(handshake.public_hex()),
                 ..self.hello.clone()
             };
             let body = serde_json::to_string(&hello).unwrap_or_default();
@@ -281,7 +337,13 @@ impl Client {
             match outcome {
                 Ok(connection) => {
                     log::info!("connected to server {endpoint} as {}", connection.connection_id);
-                    self.current = Some(InUse { index, connection: connection.clone() });
+                    let channel = connection.server_key.as_deref().and_then(|server_key| {
+                        handshake
+                            .finish(Role::Client, &connection.connection_id, server_key)
+                            .inspect_err(|e| log::warn!("server {endpoint} offered an unusable channel key: {e}"))
+                            .ok()
+                    });
+                    self.current = Some(InUse { index, connection: connection.clone(), channel, sent: 0 });
                     return Ok(connection);
                 }
                 Err(e) if skips_to_next(&e) => {

@@ -46,9 +46,11 @@ impl Error {
         self.code().number()
     }
 
-    /// True when the server in use is gone (no answer) or forgot the connection: connect again.
+    /// True when the server in use is gone (no answer) or forgot the connection or its channel:
+    /// connect again.
     pub fn needs_reconnect(&self) -> bool {
-        matches!(self, Error::Unreachable { .. }) || self.code() == ErrorCode::UnknownConnection
+        matches!(self, Error::Unreachable { .. })
+            || matches!(self.code(), ErrorCode::UnknownConnection | ErrorCode::NoChannel)
     }
 
     /// The Russian description for the add-in's error property: what happened in the 1C developer's
@@ -76,6 +78,8 @@ pub fn summary_ru(code: ErrorCode) -> &'static str {
         ErrorCode::LocalFallback => {
             "Сервер лицензий недоступен, лицензия получена по ключу защиты, установленному на этом компьютере"
         }
+        ErrorCode::NoChannel => "Защищённый канал с сервером лицензий утрачен",
+        ErrorCode::ObjectRefused => "Защищённый объект не может быть открыт",
     }
 }
 

@@ -35,6 +35,7 @@ pub fn connect_request(caller: &Caller) -> ConnectRequest {
         module_name: caller.module_name.clone(),
         version: caller.version.clone(),
         key_id: caller.key_id,
+        client_key: None,
     }
 }
 

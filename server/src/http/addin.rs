@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use licence_protocol::channel::{Handshake, Role};
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{
     self, path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
@@ -96,6 +97,18 @@ async fn connect(
         return Err(busy(format!("the server already holds {limit} connections; try again later")));
     }
     let id = app::new_id().map_err(Failure::from)?;
+    // The channel is agreed before anything is recorded, so a bad key refuses the connection cleanly.
+    let channel = match facts.client_key.as_deref() {
+        Some(client_key) => {
+            let handshake = Handshake::new();
+            let server_key = handshake.public_hex();
+            let channel = handshake
+                .finish(Role::Server, &id, client_key)
+                .map_err(|e| bad_request(format!("ClientKey: {e}")))?;
+            Some((server_key, channel))
+        }
+        None => None,
+    };
     let peer_ip = peer.ip().to_canonical().to_string();
     let (key_id, computer) = (facts.key_id, facts.computer_name.clone());
     let connection_id = id.clone();
@@ -103,10 +116,14 @@ async fn connect(
         .mutate(move |ledger, now| Ok::<_, LedgerError>(ledger.connect(id, facts, peer_ip, now).expire_time))
         .await?;
     log::info!("connection {connection_id} from {computer} ({peer}) for series {key_id}");
-    Ok(Json(lease_terms(&app, connection_id, expire_time)))
+    let server_key = channel.map(|(server_key, channel)| {
+        app.channels().insert(connection_id.clone(), channel);
+        server_key
+    });
+    Ok(Json(lease_terms(&app, connection_id, expire_time, server_key)))
 }
 
-fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime) -> ConnectResponse {
+fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime, server_key: Option<String>) -> ConnectResponse {
     let (c, s) = (app.config.connection_timeout, app.config.session_timeout);
     ConnectResponse {
         connection_id,
@@ -115,6 +132,7 @@ fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime) -> Connec
         connection_lease_seconds: c,
         session_lease_seconds: s,
         heartbeat_seconds: (c.min(s) / 4).max(1),
+        server_key,
     }
 }
 

@@ -24,6 +24,7 @@ pub(super) fn connect_facts(computer: &str, is_server: bool) -> ConnectRequest {
         module_name: "liblicenceaddin.so".into(),
         version: licence_protocol::VERSION.into(),
         key_id: series(),
+        client_key: None,
     }
 }
 
