@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod centre;
 pub mod channel;
+pub mod datafile;
 pub mod identity;
 pub mod ini;
 pub mod key;
