@@ -1,5 +1,5 @@
-//! `licenceedit`, the vendor's tool for series, key files, products, activation codes and offline
-//! activation. This file holds the command line and the error shape (`licenceedit: <message>` on
+//! `licenceedit`, the vendor's tool for series, key files, products, activation codes, offline
+//! activation and datafiles (`c`, `l`). This file holds the command line and the error shape (`licenceedit: <message>` on
 //! stderr, exit 1; usage errors are clap's, exit 2); each group of commands lives in its own module.
 //! Commands that work on the vendor store take `--vendor-dir DIR` (or `LICENCEEDIT_VENDOR_DIR`) and
 //! go through `licence_devkit`, the library the activation centre uses too.
@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod code;
+mod datafile;
 mod key;
 mod product;
 mod request;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 #[command(
     name = "licenceedit",
     version = licence_protocol::VERSION,
-    about = "Creates key series, issues signed key files, keeps the vendor's products and activation codes",
+    about = "Creates key series, issues signed key files, keeps the vendor's products and activation codes, packs datafiles",
     after_help = "Test switch: LICENCECENTRE_TEST_CLOCK_SHIFT_DAYS=N shifts the clock by N days."
 )]
 struct Cli {
@@ -49,6 +50,12 @@ enum Command {
     /// Offline activation: answer a licence server's request file.
     #[command(subcommand)]
     Request(request::RequestCommand),
+    /// Creates a datafile of protected objects: c OUT FILE… --serie=KEYID --cryptkey=FILE [-y].
+    #[command(name = "c")]
+    DatafileCreate(datafile::Create),
+    /// Lists a datafile's objects and checks its signature (no secret needed): l FILE [--json].
+    #[command(name = "l")]
+    DatafileList(datafile::List),
 }
 
 /// Where the vendor store is, if the command line or the environment said.
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         Command::Product(command) => product::run(command, &vendor),
         Command::Code(command) => code::run(command, &vendor),
         Command::Request(command) => request::run(command, &vendor),
+        Command::DatafileCreate(args) => datafile::create(args, &vendor),
+        Command::DatafileList(args) => datafile::list(args, &vendor),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
