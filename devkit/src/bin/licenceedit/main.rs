@@ -1,6 +1,7 @@
 //! `licenceedit`, the vendor's tool for series, key files, products, activation codes, offline
-//! activation and datafiles (`c`, `l`). This file holds the command line and the error shape (`licenceedit: <message>` on
-//! stderr, exit 1; usage errors are clap's, exit 2); each group of commands lives in its own module.
+//! activation and datafiles (`c`, `l`). This file holds the command line and the error shape
+//! (`licenceedit: <message>` on stderr, exit 1; usage errors are clap's, exit 2); each group of
+//! commands lives in its own module.
 //! Commands that work on the vendor store take `--vendor-dir DIR` (or `LICENCEEDIT_VENDOR_DIR`) and
 //! go through `licence_devkit`, the library the activation centre uses too.
 //! No command ever prints a series secret, a signing key or a machine binding.
