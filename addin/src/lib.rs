@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod host;
 pub mod licence;
 pub mod licensing;
+pub mod objects;
 pub mod value;
 pub mod watch;
 

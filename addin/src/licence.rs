@@ -42,10 +42,11 @@ pub enum PropId {
     DaysLeft,
     SupportDaysLeft,
     LocalFallback,
+    SeriesPublicKey,
 }
 
 impl PropId {
-    pub const ALL: [PropId; 15] = [
+    pub const ALL: [PropId; 16] = [
         PropId::Version,
         PropId::ServerAddr,
         PropId::ServerPort,
@@ -61,6 +62,7 @@ impl PropId {
         PropId::DaysLeft,
         PropId::SupportDaysLeft,
         PropId::LocalFallback,
+        PropId::SeriesPublicKey,
     ];
 
     const fn describe(self) -> Prop {
@@ -83,6 +85,7 @@ impl PropId {
             PropId::DaysLeft => prop("DaysLeft", "ОсталосьДней", false),
             PropId::SupportDaysLeft => prop("SupportDaysLeft", "ОсталосьДнейПоддержки", false),
             PropId::LocalFallback => prop("LocalFallback", "ЛокальныйРезерв", true),
+            PropId::SeriesPublicKey => prop("SeriesPublicKey", "ОткрытыйКлючСерии", true),
         }
     }
 
@@ -100,6 +103,7 @@ pub enum MethodId {
     ReleaseLicence,
     KeyParameter,
     HasFlag,
+    OpenObject,
 }
 
 /// `ObtainLicence`'s optional parameters: `UserName` (4) and `AccessCode` (6).
@@ -107,7 +111,7 @@ const OBTAIN_DEFAULTS: [Option<DefaultValue>; 7] =
     [None, None, None, None, Some(DefaultValue::Empty), None, Some(DefaultValue::Empty)];
 
 impl MethodId {
-    pub const ALL: [MethodId; 7] = [
+    pub const ALL: [MethodId; 8] = [
         MethodId::ResetError,
         MethodId::Connect,
         MethodId::ObtainLicence,
@@ -115,6 +119,7 @@ impl MethodId {
         MethodId::ReleaseLicence,
         MethodId::KeyParameter,
         MethodId::HasFlag,
+        MethodId::OpenObject,
     ];
 
     const fn describe(self) -> Method {
@@ -139,6 +144,7 @@ impl MethodId {
             MethodId::ReleaseLicence => function("ReleaseLicence", "ОсвободитьЛицензию", 0),
             MethodId::KeyParameter => function("KeyParameter", "ПараметрКлюча", 1),
             MethodId::HasFlag => function("HasFlag", "ЕстьФлаг", 1),
+            MethodId::OpenObject => function("OpenObject", "ОткрытьОбъект", 2),
         }
     }
 }
@@ -231,6 +237,9 @@ impl Licence {
             PropId::DaysLeft => self.outlook().days_left.map_or(Value::Empty, days),
             PropId::SupportDaysLeft => self.outlook().support_days_left.map_or(Value::Empty, days),
             PropId::LocalFallback => Value::Bool(self.settings.local_fallback.unwrap_or(false)),
+            PropId::SeriesPublicKey => {
+                Value::from(self.settings.series_public_key.map(hex::encode).unwrap_or_default())
+            }
         }
     }
 
@@ -275,6 +284,15 @@ impl Licence {
                 Value::Bool(b) => self.settings.local_fallback = Some(b),
                 other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
             },
+            PropId::SeriesPublicKey => {
+                // Not a connection setting: the connection stays.
+                let text = value.as_str().ok_or_else(|| Error::wrong_type(target, "String (Строка)", &value))?;
+                self.settings.series_public_key = match text.trim() {
+                    "" => None,
+                    key => Some(crate::objects::parse_public_key(key).map_err(|e| Error::bad_value(target, e))?),
+                };
+                return Ok(());
+            }
             PropId::ReleaseDate => {
                 // Not a connection setting: the connection stays.
                 self.release_date = match value {
@@ -334,12 +352,31 @@ impl Licence {
                 let info = self.licensing.key_info(&self.settings)?;
                 return Ok(Value::Bool(info.flags >> flag & 1 == 1));
             }
+            MethodId::OpenObject => return self.open_object(params.get(0), params.get(1)),
         }
         Ok(Value::Bool(true))
     }
 }
 
 impl Licence {
+    /// `OpenObject(Datafile, Name)`: see [`crate::objects`].
+    fn open_object(&mut self, datafile: &Value, name: &Value) -> Result<Value, Error> {
+        let Value::Blob(bytes) = datafile else {
+            return Err(Error::wrong_type("Datafile", "BinaryData (ДвоичныеДанные)", datafile));
+        };
+        let name = name.as_str().ok_or_else(|| Error::wrong_type("Name", "String (Строка)", name))?;
+        let series = self.settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
+        let pin = self.settings.series_public_key.ok_or_else(|| {
+            Error::usage(
+                ErrorCode::BadRequest,
+                "SeriesPublicKey is not set: the configuration pins its series' public key before opening protected objects",
+            )
+        })?;
+        let opening = crate::objects::Opening::prepare(bytes, name, series, &pin)?;
+        let grant = self.licensing.object_grant(opening.name(), &opening.key_request())?;
+        opening.open(&grant, &pin)
+    }
+
     /// Shows a licence from the local fallback as code 13; clears that notice once it no longer holds.
     fn note(&mut self, obtained: Obtained) {
         match obtained {

@@ -17,9 +17,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use licence_protocol::datafile::ObjectKeyRequest;
 use licence_protocol::key::SeriesId;
 use licence_protocol::time::UtcTime;
-use licence_protocol::wire::{ErrorCode, KeyInfoResponse, SessionFacts};
+use licence_protocol::wire::{ErrorCode, KeyInfoResponse, ObjectGrant, SessionFacts};
 use licenceaddin_client::client::Client;
 use licenceaddin_client::conf::{self, CodeSettings, Endpoint, Places};
 use licenceaddin_client::facts::Caller;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub local_fallback: Option<bool>,
     /// The platform's version as its `IPlatformInfo` tells it; empty when it offers none.
     pub platform_version: String,
+    /// The series public key the configuration pins (`SeriesPublicKey`) for protected objects.
+    pub series_public_key: Option<[u8; 32]>,
 }
 
 /// Where a licence came from.
@@ -369,6 +372,23 @@ impl Licensing {
         let info = result.map_err(|e| from_client(&e))?;
         self.watch.store(info.keys.clone());
         Ok(info)
+    }
+
+    /// The key of a protected object for the licence held from a server (see [`crate::objects`]).
+    pub fn object_grant(&mut self, name: &str, request: &ObjectKeyRequest) -> Result<ObjectGrant, Error> {
+        self.forget_lost_holder();
+        if self.local.is_some() {
+            return Err(Error::licence(
+                ErrorCode::ObjectRefused,
+                "the licence comes from this computer's own key (local fallback); protected objects open only with a \
+                 licence from a licence server",
+            ));
+        }
+        let holder = self.holder.as_ref().ok_or_else(not_held)?;
+        let session_id = holder.grant().session_id;
+        let result = holder.with_client(|client| client.object_key(&session_id, name, request));
+        self.last_server = holder.server_in_use().or(self.last_server.take());
+        result.map_err(|e| from_client(&e))
     }
 
     /// The platform is done with the object: give the licence back, end the connection, join the

@@ -292,6 +292,41 @@ impl<'de> Deserialize<'de> for ErrorCode {
     }
 }
 
+/// Sealed in `/licence/object` (see `channel`): the key of one object of a datafile, for a session of
+/// this connection holding a licence of the datafile's series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ObjectRequest {
+    #[serde(rename = "SessionID")]
+    pub session_id: String,
+    /// The object's name, for the server's log only: the key does not depend on it.
+    pub name: String,
+    pub object: crate::datafile::ObjectKeyRequest,
+}
+
+/// The sealed answer to an [`ObjectRequest`]: the object key, and the text of the key file whose
+/// series secret made it, so the add-in can check that file's signature against the series public key
+/// its configuration pins. `Debug` leaves the key out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ObjectGrant {
+    /// 64 hex digits.
+    pub object_key: String,
+    pub key_file: String,
+}
+
+impl std::fmt::Debug for ObjectGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectGrant").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ObjectGrant {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.object_key);
+    }
+}
+
 /// The body of every failed add-in protocol call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -11,10 +11,12 @@ use crate::ledger::{Change, Connection, Ledger, LedgerConfig, LedgerError, Sessi
 use crate::pool::{self, PoolKey, PoolStanding};
 use crate::store::{LeaseStore, Record};
 use crate::sysinfo::ServerInfo;
+use licence_protocol::channel::Channel;
 use licence_protocol::identity::MachineIdentity;
+use licence_protocol::key::SeriesId;
+use licence_protocol::series::SeriesSecret;
 use licence_protocol::time::UtcTime;
 use licence_protocol::usbkey::PluggedKey;
-use licence_protocol::channel::Channel;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -193,6 +195,37 @@ impl App {
     /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it now.
     pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
         crate::activation::resolve_target(self.identity.as_ref(), self.config.usb_enabled, blank)
+    }
+
+    /// The secret of `series` from a key of it that counts now, with that key file's text (the add-in
+    /// checks its signature against the public key the configuration pins). `None` when no counting key
+    /// of the series opens on this computer. The secret is unwrapped afresh each time and zeroized
+    /// when dropped; it is never kept.
+    pub fn series_secret(&self, series: SeriesId) -> Option<(SeriesSecret, String)> {
+        let (candidates, devices) = {
+            let inner = self.lock();
+            let counting = |k: &&InstalledKey| {
+                k.series == series && k.workable && inner.standing.key(k.key_no).is_some_and(|s| s.counts)
+            };
+            let keys: Vec<InstalledKey> = inner.keys.values().filter(counting).cloned().collect();
+            (keys, inner.usb.clone())
+        };
+        candidates.iter().find_map(|key| {
+            let device = |serial: u64| devices.iter().find(|d| d.serial == serial);
+            let bytes = match key.storage {
+                keystore::Storage::File => std::fs::read(&key.path).ok()?,
+                keystore::Storage::Usb(serial) => device(serial)?.key_file.clone()?,
+            };
+            let verified = licence_protocol::keyfile::verify(&bytes).ok()?;
+            let binding = match (key.storage, verified.fields.blank_key_no) {
+                (keystore::Storage::Usb(serial), _) | (keystore::Storage::File, Some(serial)) => {
+                    device(serial)?.binding().clone()
+                }
+                (keystore::Storage::File, None) => self.identity.as_ref()?.binding(),
+            };
+            let secret = verified.unwrap_secret(&binding).ok()?;
+            Some((secret, String::from_utf8(bytes).ok()?))
+        })
     }
 
     /// The connections' channels.

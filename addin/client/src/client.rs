@@ -25,9 +25,11 @@ use crate::error::Error;
 use crate::facts::{self, Caller};
 use crate::transport::{Answer, HttpTransport, Timeouts, Transport};
 use licence_protocol::channel::{Channel, Handshake, Role, SealedMessage};
+use licence_protocol::datafile::ObjectKeyRequest;
 use licence_protocol::wire::{
     path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
-    KeyInfoResponse, LicenceGrant, ObtainRequest, ReleaseResponse, SessionFacts, SessionRequest, WireError,
+    KeyInfoResponse, LicenceGrant, ObjectGrant, ObjectRequest, ObtainRequest, ReleaseResponse, SessionFacts,
+    SessionRequest, WireError,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -210,16 +212,26 @@ impl Client {
         result
     }
 
-    /// A call sealed in the connection's channel (`protocol::channel`): the request and its answer
-    /// travel encrypted and numbered, so an observer learns nothing and a replayed or altered message
-    /// is refused. Reconnects like every call when the server forgot the connection or its channel.
-    pub fn sealed_call<Req: Serialize, Resp: DeserializeOwned>(
+    /// The key of one protected object for the held session `session_id`, asked for in the
+    /// connection's sealed channel (`protocol::channel`): request and answer travel encrypted and
+    /// numbered, so an observer learns nothing and a replayed or altered message is refused. Reconnects
+    /// like every call when the server forgot the connection or its channel (the session then has a new
+    /// ID, which is looked up again).
+    pub fn object_key(
         &mut self,
-        path: &str,
-        request: &Req,
-    ) -> Result<Resp, Error> {
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(request).unwrap_or_default());
-        self.run(&|client, _| client.sealed_once(path, &plain))
+        session_id: &str,
+        name: &str,
+        object: &ObjectKeyRequest,
+    ) -> Result<ObjectGrant, Error> {
+        self.run(&|client, _| {
+            let request = ObjectRequest {
+                session_id: client.current_id(session_id)?,
+                name: name.to_owned(),
+                object: object.clone(),
+            };
+            let plain = serde_json::to_vec(&request).unwrap_or_default();
+            client.sealed_once(path::OBJECT, &plain)
+        })
     }
 
     fn sealed_once<Resp: DeserializeOwned>(&mut self, path: &str, plain: &[u8]) -> Result<Resp, Error> {

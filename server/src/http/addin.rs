@@ -9,11 +9,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use licence_protocol::channel::{Handshake, Role};
+use licence_protocol::channel::{Handshake, Role, SealedMessage};
+use licence_protocol::datafile::derive_object_key;
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{
     self, path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
-    KeyInfoResponse, KeyParameters, ObtainRequest, ReleaseResponse, SessionRequest, WireError,
+    KeyInfoResponse, KeyParameters, ObjectGrant, ObjectRequest, ObtainRequest, ReleaseResponse, SessionRequest,
+    WireError,
 };
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route(path::RELEASE, post(release))
         .route(path::KEY_INFO, post(key_info))
         .route(path::DISCONNECT, post(disconnect))
+        .route(path::OBJECT, post(object))
 }
 
 /// A protocol failure as an HTTP answer.
@@ -102,9 +105,8 @@ async fn connect(
         Some(client_key) => {
             let handshake = Handshake::new();
             let server_key = handshake.public_hex();
-            let channel = handshake
-                .finish(Role::Server, &id, client_key)
-                .map_err(|e| bad_request(format!("ClientKey: {e}")))?;
+            let channel =
+                handshake.finish(Role::Server, &id, client_key).map_err(|e| bad_request(format!("ClientKey: {e}")))?;
             Some((server_key, channel))
         }
         None => None,
@@ -216,4 +218,76 @@ async fn key_info(State(app): State<Arc<App>>, request: Request) -> Answer<KeyIn
         flags: counting.fold(0, |acc, k| acc | k.flags),
         keys,
     }))
+}
+
+/// A protected object's key, sealed in the connection's channel: only for a session of this
+/// connection that holds a licence of the object's series now, and only from a key of that series
+/// that counts here (its secret makes the key; without a genuine key there is nothing to give).
+async fn object(State(app): State<Arc<App>>, request: Request) -> Result<Json<SealedMessage>, Failure> {
+    let sealed: SealedMessage = body(&app, request).await?;
+    let connection_id = sealed.connection_id.clone();
+    let plain = {
+        let mut channels = app.channels();
+        let Some(channel) = channels.get_mut(&connection_id) else {
+            drop(channels);
+            let known = app.lock().ledger.connection(&connection_id).is_some();
+            return Err(Failure(if known {
+                WireError::new(
+                    ErrorCode::NoChannel,
+                    "this connection has no protected channel (the server restarted since it connected); connect again",
+                )
+            } else {
+                WireError::new(
+                    ErrorCode::UnknownConnection,
+                    format!("connection {} is unknown", shorten(&connection_id)),
+                )
+            }));
+        };
+        channel.open_request(path::OBJECT, &sealed).map_err(|e| {
+            log::warn!("refused a sealed object request on connection {connection_id}: {e}");
+            bad_request(format!("the sealed request was refused: {e}"))
+        })?
+    };
+    let req: ObjectRequest =
+        serde_json::from_slice(&plain).map_err(|e| bad_request(format!("the sealed request is not valid: {e}")))?;
+    let grant = {
+        let mut inner = app.lock();
+        inner.ledger.check(&connection_id, &req.session_id, crate::clock::now())?
+    };
+    let series = req.object.series;
+    if grant.key_id != series {
+        return Err(Failure(WireError::new(
+            ErrorCode::ObjectRefused,
+            format!("the object is of series {series}; this connection holds a licence of series {}", grant.key_id),
+        )));
+    }
+    let worker = app.clone();
+    let found = tokio::task::spawn_blocking(move || worker.series_secret(series))
+        .await
+        .map_err(|e| Failure::from(AppError::Internal(e.to_string())))?;
+    let Some((secret, key_file)) = found else {
+        return Err(Failure(WireError::new(
+            ErrorCode::NoKey,
+            format!("no key of series {series} that counts on this server opens on this computer"),
+        )));
+    };
+    let key = derive_object_key(&secret, &req.object);
+    let answer = ObjectGrant { object_key: hex::encode(key.as_bytes()), key_file };
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&answer).map_err(|e| Failure::from(AppError::Internal(e.to_string())))?,
+    );
+    log::info!(
+        "object \"{}\" of series {series} opened for session {} (connection {connection_id})",
+        shorten(&req.name),
+        req.session_id
+    );
+    let channels = app.channels();
+    let channel = channels.get(&connection_id).ok_or_else(|| {
+        Failure(WireError::new(ErrorCode::NoChannel, "the connection ended while its object was being opened"))
+    })?;
+    Ok(Json(channel.seal(path::OBJECT, sealed.seq, &plain)))
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
 }
