@@ -36,6 +36,11 @@ impl TestServer {
     /// [`TestServer::start`] with the key's fields changed by `adjust` before it is issued (its
     /// period, `ExpireDate`, `SupportDate`…).
     pub fn start_with(licences: u32, common: &str, adjust: impl FnOnce(&mut KeyFields)) -> Self {
+        Self::start_for(&SeriesKeys::generate(SERIES.parse().unwrap()), licences, common, adjust)
+    }
+
+    /// [`TestServer::start_with`] with a key of `series` (whose secret and public key the test knows).
+    pub fn start_for(series: &SeriesKeys, licences: u32, common: &str, adjust: impl FnOnce(&mut KeyFields)) -> Self {
         let machine = "addin-methods-test-machine";
         let root = scratch("server");
         std::fs::create_dir_all(root.join("3.0")).unwrap();
@@ -45,15 +50,14 @@ impl TestServer {
         let config = format!("[Common]\nMachineIdFile={}\n{common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
 
-        let series = SeriesKeys::generate(SERIES.parse().unwrap());
         let identity = MachineIdentity::from_material(machine.as_bytes());
         let mut fields = KeyFields {
             flags: FLAGS,
             product_name: PRODUCT.into(),
-            ..licence_testkit::main_key(&series, machine, 1000, licences)
+            ..licence_testkit::main_key(series, machine, 1000, licences)
         };
         adjust(&mut fields);
-        let bytes = keyfile::issue(&fields, &series, &identity.binding());
+        let bytes = keyfile::issue(&fields, series, &identity.binding());
         std::fs::write(root.join("data").join(fields.file_name()), bytes).unwrap();
 
         let port = free_port();

@@ -187,6 +187,23 @@ impl Memory {
     pub fn size_of(&self, block: *mut c_void) -> Option<usize> {
         self.blocks.lock().unwrap().get(&(block as usize)).copied()
     }
+    /// Reads the BLOB in `v` (checking its block size) and frees it.
+    pub fn take_blob(&self, v: &Variant) -> Vec<u8> {
+        assert_eq!(v.vt, VT_BLOB, "not binary data: {v:?}");
+        let (ptr, len) = (v.ptr().cast::<u8>(), v.len() as usize);
+        if len == 0 {
+            if !ptr.is_null() {
+                self.free(ptr.cast());
+            }
+            return Vec::new();
+        }
+        assert_eq!(self.size_of(ptr.cast()), Some(len), "a blob's block is its length");
+        // SAFETY: the add-in allocated `len` bytes and wrote them.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec();
+        self.free(ptr.cast());
+        bytes
+    }
+
     /// Reads the PWSTR in `v` (checking its NUL and block size) and frees it.
     pub fn take_string(&self, v: &Variant) -> String {
         assert_eq!(v.vt, VT_PWSTR, "not a string: {v:?}");
