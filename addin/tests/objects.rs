@@ -141,6 +141,25 @@ fn datafiles_of_another_series_or_signer_and_altered_ones_are_refused_before_any
     l.destroy();
 }
 
+#[test]
+fn objects_keep_opening_after_the_server_restarts() {
+    let _serial = serial();
+    let series = SeriesKeys::generate(SERIES.parse().unwrap());
+    let mut server = TestServer::start_for(&series, 2, "", |_| {});
+    let data = datafile(&series);
+    let l = pinned(server.port, &series);
+    l.succeeds("ПолучитьЛицензию", &Licence::obtain_args(1, "Иванов"));
+    let value = open(&l, &data, "Report");
+    assert_eq!(l.mem.take_blob(&value), MARKER);
+    // The restarted server knows the connection (its lease was kept) but not its channel: the add-in
+    // connects again, gets its own licence back and opens the object without the caller noticing.
+    server.restart();
+    let value = open(&l, &data, "ОбщийМодуль");
+    assert_eq!(l.mem.take_string(&value), MODULE_TEXT);
+    assert_eq!(server.sessions().len(), 1, "the same licence, not a second one");
+    l.destroy();
+}
+
 /// A TCP relay from a port of its own to `target`, keeping every byte that passes in either direction.
 struct Relay {
     port: u16,

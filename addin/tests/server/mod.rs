@@ -61,24 +61,41 @@ impl TestServer {
         std::fs::write(root.join("data").join(fields.file_name()), bytes).unwrap();
 
         let port = free_port();
-        let child = Command::new(server_binary())
+        let child = Self::spawn(&root, port);
+        let mut server = TestServer { root, port, child };
+        server.wait_for_key();
+        server
+    }
+
+    fn spawn(root: &std::path::Path, port: u16) -> Child {
+        Command::new(server_binary())
             .args(["-r", "--listen", "127.0.0.1", "--port", &port.to_string(), "--root"])
-            .arg(&root)
+            .arg(root)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("licenceserver starts");
-        let mut server = TestServer { root, port, child };
+            .expect("licenceserver starts")
+    }
+
+    fn wait_for_key(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while server.get("/api/licences").and_then(|b| b["Licences"].as_array().map(Vec::len)).unwrap_or(0) == 0 {
-            if let Some(status) = server.child.try_wait().unwrap() {
+        while self.get("/api/licences").and_then(|b| b["Licences"].as_array().map(Vec::len)).unwrap_or(0) == 0 {
+            if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("licenceserver exited at start with {status}");
             }
             assert!(Instant::now() < deadline, "licenceserver did not list its key within 30 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+    }
+
+    /// Stops the server (SIGKILL, as an update that replaces the binary might) and starts it again on
+    /// the same port and root: its leases come back, its channels do not.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.root, self.port);
+        self.wait_for_key();
     }
 
     fn agent() -> ureq::Agent {
