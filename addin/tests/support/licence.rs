@@ -145,9 +145,14 @@ impl Licence {
     }
 
     pub fn obtain_args(number: i32, user: &str) -> [Arg<'_>; 7] {
+        Self::obtain_args_for("Srvr=\"srv\";Ref=\"trade\";", number, user)
+    }
+
+    /// `ПолучитьЛицензию`'s arguments for an infobase `connection` string.
+    pub fn obtain_args_for<'a>(connection: &'a str, number: i32, user: &'a str) -> [Arg<'a>; 7] {
         [
             Arg::N(number),
-            Arg::S("Srvr=\"srv\";Ref=\"trade\";"),
+            Arg::S(connection),
             Arg::S("1CV8C"),
             Arg::S("HOST1"),
             Arg::S(user),
