@@ -67,9 +67,21 @@ tVariant variant_str(const char *utf8)
     return v;
 }
 
+tVariant variant_blob(const void *bytes, size_t len)
+{
+    tVariant v = variant_poisoned(VTYPE_BLOB);
+    v.u.buf.ptr = malloc(len ? len : 1);
+    if (!v.u.buf.ptr)
+        abort();
+    if (len)
+        memcpy(v.u.buf.ptr, bytes, len);
+    v.u.buf.len = (uint32_t)len;
+    return v;
+}
+
 void variant_free_input(tVariant *v)
 {
-    if (v->vt == VTYPE_PWSTR)
+    if (v->vt == VTYPE_PWSTR || v->vt == VTYPE_BLOB)
         free(v->u.buf.ptr);
     *v = variant_empty();
 }

@@ -8,7 +8,7 @@
  * `ok - name` or `FAIL - name: detail`; the last line is `N passed, N failed`; the exit code is 0
  * only when nothing failed. If the component kills the process, a signal handler names the step.
  * With LICENCE_SERVER=host:port in the environment it also plays the licence scenario against real
- * servers (scenario.c).
+ * servers (scenario.c), and with LICENCE_OBJECTS=DIR too it opens protected objects (objects.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -275,6 +275,21 @@ int main(int argc, char **argv)
         if (u.obj)
             destroy_object(&lib, &u);
     }
+    /* With LICENCE_OBJECTS set too (run.sh packs datafiles), two more objects open protected objects:
+     * one through the recording relay in front of a live server, one through the granting fake. */
+    const char *objects = getenv("LICENCE_OBJECTS"), *reserved = getenv("LICENCE_RESERVED");
+    struct object j = {.label = "objects object"}, f = {.label = "fake-server object"};
+    bool with_objects = server && *server && objects && *objects;
+    if (with_objects) {
+        bool j_ok = create_object(&lib, &j, true);
+        bool f_ok = create_object(&lib, &f, false);
+        if (j_ok && f_ok)
+            run_object_checks(&j, &f, reserved && *reserved ? reserved : server);
+        if (j.obj)
+            destroy_object(&lib, &j);
+        if (f.obj)
+            destroy_object(&lib, &f);
+    }
     check_destroy_robustness(&lib);
     long threads_after = thread_count();
     check(threads_after == threads_before, "no component thread outlives DestroyObject",
@@ -288,6 +303,10 @@ int main(int argc, char **argv)
     if (server && *server) {
         host_connection_dispose(&s.conn);
         host_connection_dispose(&u.conn);
+    }
+    if (with_objects) {
+        host_connection_dispose(&j.conn);
+        host_connection_dispose(&f.conn);
     }
     set_context("dlclose");
     dlclose(lib.handle);

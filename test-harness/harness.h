@@ -55,6 +55,8 @@ tVariant variant_i4(int32_t v);
 tVariant variant_r8(double v);
 /* PWSTR pointing at a malloc'd copy (harness memory, not the manager's): free with variant_free_input. */
 tVariant variant_str(const char *utf8);
+/* BLOB (ДвоичныеДанные) pointing at a malloc'd copy of `len` bytes: free with variant_free_input. */
+tVariant variant_blob(const void *bytes, size_t len);
 void variant_free_input(tVariant *v);
 
 /* Checks a variant the component filled: a known type, strings NUL-terminated with the stated
@@ -103,5 +105,10 @@ void run_licence_checks(struct object *a, struct object *b);
 
 /* The licence scenario against real licence servers (scenario.c): `server` is "host:port". */
 void run_licence_scenario(struct object *o, struct object *unreachable, const char *server);
+
+/* Protected objects against real servers (objects.c): OpenObject through `o` (aimed at a recording
+ * relay in front of a real server when LICENCE_OBJECT_RELAY is set), and through `fake`, aimed at a
+ * server that grants everything but agrees no channel (LICENCE_FAKE_SERVER). */
+void run_object_checks(struct object *o, struct object *fake, const char *server);
 
 #endif

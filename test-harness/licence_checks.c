@@ -29,6 +29,7 @@ static const struct expected_prop expected_props[] = {
     {"IsServer", "ЭтоСервер", true, true},
     {"ServerInUse", "ИспользуемыйСервер", false, true},
     {"LicenceHeld", "ЛицензияПолучена", false, true},
+    {"SeriesPublicKey", "ОткрытыйКлючСерии", true, true},
 };
 
 struct expected_method {
@@ -46,6 +47,7 @@ static const struct expected_method expected_methods[] = {
     {"ReleaseLicence", "ОсвободитьЛицензию", 0, true, true},
     {"KeyParameter", "ПараметрКлюча", 1, true, true},
     {"HasFlag", "ЕстьФлаг", 1, true, true},
+    {"OpenObject", "ОткрытьОбъект", 2, true, true},
 };
 
 /* The name the component gives for (n, alias), as UTF-8, freed through the manager. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "scenario.h"
 #include "utf16.h"
 
 #define USER_NAME "Администратор"
@@ -42,13 +43,7 @@ static const char *needed_props[] = {"ReservedServers", "IsServer", "ServerInUse
 static const char *needed_methods[] = {"Connect",      "ObtainLicence", "CheckLicence", "ReleaseLicence",
                                        "KeyParameter", "HasFlag"};
 
-struct endpoint {
-    char host[64];
-    int port;
-    char text[80]; /* "host:port" */
-};
-
-static bool parse_endpoint(const char *text, struct endpoint *e)
+bool parse_endpoint(const char *text, struct endpoint *e)
 {
     const char *colon = text ? strrchr(text, ':') : NULL;
     if (!colon || colon == text || (size_t)(colon - text) >= sizeof e->host)
@@ -64,7 +59,7 @@ static bool parse_endpoint(const char *text, struct endpoint *e)
     return true;
 }
 
-static long env_number(const char *name, long fallback)
+long env_number(const char *name, long fallback)
 {
     const char *v = getenv(name);
     char *end;
@@ -72,13 +67,13 @@ static long env_number(const char *name, long fallback)
     return v && *v && *end ? fallback : n;
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static double now_seconds(void)
+double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -143,7 +138,7 @@ static const char *connections_contain(const struct endpoint *e, const char *nee
 }
 
 /* A loopback port where nothing listens (bound, then closed); 1 if none could be had. */
-static int dead_port(void)
+int dead_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
@@ -160,13 +155,13 @@ static int dead_port(void)
 
 /* ---- calling the object by name ----------------------------------------------------------- */
 
-static const char *outcome_text(const struct outcome *r)
+const char *outcome_text(const struct outcome *r)
 {
     return fmt("returned %d, AddError %s (wcode %u, scode %ld, \"%s\")%s%s", r->returned, r->reported ? "yes" : "no",
                r->wcode, r->scode, r->descr, *r->ret_problem ? ", ill-formed result: " : "", r->ret_problem);
 }
 
-static bool set_string(struct object *o, const char *prop, const char *value)
+bool set_string(struct object *o, const char *prop, const char *value)
 {
     tVariant v = variant_str(value);
     bool ok = set_prop(o, find_prop(o, prop), &v);
@@ -174,13 +169,13 @@ static bool set_string(struct object *o, const char *prop, const char *value)
     return ok;
 }
 
-static bool set_number(struct object *o, const char *prop, int value)
+bool set_number(struct object *o, const char *prop, int value)
 {
     tVariant v = variant_i4(value);
     return set_prop(o, find_prop(o, prop), &v);
 }
 
-static const char *read_string(struct object *o, const char *prop)
+const char *read_string(struct object *o, const char *prop)
 {
     static char pool[4][512];
     static unsigned next;
@@ -191,7 +186,7 @@ static const char *read_string(struct object *o, const char *prop)
 }
 
 /* A Boolean property: 1 true, 0 false, -1 when not a well-formed BOOL. */
-static int read_bool(struct object *o, const char *prop)
+int read_bool(struct object *o, const char *prop)
 {
     tVariant v;
     int result = -1;
@@ -201,7 +196,7 @@ static int read_bool(struct object *o, const char *prop)
     return result;
 }
 
-static double read_number(struct object *o, const char *prop)
+double read_number(struct object *o, const char *prop)
 {
     double value = NAN;
     if (!get_prop_number(o, find_prop(o, prop), &value))
@@ -210,7 +205,7 @@ static double read_number(struct object *o, const char *prop)
 }
 
 /* Calls a function of the object by name; its BOOL result is in *result (-1 when not a BOOL). */
-static struct outcome call_bool(struct object *o, const char *method, tVariant *params, long count, int *result)
+struct outcome call_bool(struct object *o, const char *method, tVariant *params, long count, int *result)
 {
     tVariant ret;
     struct outcome r = call_value(o, find_method(o, method), params, count, &ret);
@@ -219,7 +214,7 @@ static struct outcome call_bool(struct object *o, const char *method, tVariant *
     return r;
 }
 
-static bool succeeded(const struct outcome *r, int result)
+bool succeeded(const struct outcome *r, int result)
 {
     return r->returned && !r->reported && result == 1 && !*r->ret_problem;
 }
@@ -292,7 +287,7 @@ static void check_key_parameters(struct object *o)
     }
 }
 
-static struct outcome obtain(struct object *o, int *result)
+struct outcome obtain(struct object *o, int *result)
 {
     time_t now = time(NULL);
     tVariant params[7];
