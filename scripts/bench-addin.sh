@@ -2,8 +2,10 @@
 # The add-in's benchmark, on demand: builds the release add-in, server and vendor tool, starts a
 # server on a loopback port with a key of series 672B, and runs test-harness/bench, which loads the
 # add-in as the 1C platform does and prints: load to first call, CheckLicence through the add-in next
-# to the same check as a raw HTTP round trip, and the time failover adds. Prints figures; never fails
-# on them. CHECKS sets the number of checks (default 2000).
+# to the same check as a raw HTTP round trip, the time failover adds, and OpenObject of a 1 MB
+# protected object (packed with licenceedit c, the series' public key pinned) next to a 16-byte one and
+# to the datafile's local check alone. Prints figures; never fails on them. CHECKS sets the number of
+# checks (default 2000), OPENS the number of opens (default 200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -26,6 +28,13 @@ printf '[Common]\nMachineIdFile=%s\n' "$work/root/machine-id" > "$work/root/3.0/
 "$bin/licenceserver" --root "$work/root" identity > "$work/identity.json"
 "$bin/licenceedit" key issue --cryptkey "$work/vendor/672B.cryptkey" --identity "$work/identity.json" \
   --key-no 1 --count 100 --period 30 --out "$work/root/data" >/dev/null
+# Protected objects: a 1 MB random object and a 16-byte one, each in its own datafile.
+mkdir -p "$work/objects"
+head -c 1048576 /dev/urandom >"$work/objects/Big.bin"
+head -c 16 /dev/urandom >"$work/objects/Tiny.bin"
+(cd "$work/objects" &&
+  "$bin/licenceedit" c big.datafile Big.bin -y --serie=672B --cryptkey="$work/vendor/672B.cryptkey" >/dev/null &&
+  "$bin/licenceedit" c tiny.datafile Tiny.bin -y --serie=672B --cryptkey="$work/vendor/672B.cryptkey" >/dev/null)
 "$bin/licenceserver" -r --root "$work/root" --listen 127.0.0.1 --port "$port" 2>/dev/null &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -34,4 +43,5 @@ for _ in $(seq 1 100); do
 done
 sync
 # A scratch HOME: no user's licenceaddin.conf or logs are touched.
-HOME="$work/home" test-harness/bench "$bin/liblicenceaddin.so" 127.0.0.1 "$port" "${CHECKS:-2000}"
+HOME="$work/home" BENCH_OBJECTS="$work/objects" LICENCE_SERIES_PUBLIC_KEY="$(tr -d '[:space:]' <"$work/vendor/672B.pub")" \
+  test-harness/bench "$bin/liblicenceaddin.so" 127.0.0.1 "$port" "${CHECKS:-2000}" "${OPENS:-200}"

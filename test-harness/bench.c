@@ -7,7 +7,15 @@
  *    a raw HTTP/1.1 keep-alive round trip from C with the same connection and session IDs;
  * 3. the extra time Connect takes when the first server refuses connections (reserved one answers);
  * 4. the time Connect takes when the first server never answers (its accept queue is full, so its
- *    SYNs go unanswered): bounded by the add-in's connect timeout.
+ *    SYNs go unanswered): bounded by the add-in's connect timeout;
+ * 5. with BENCH_OBJECTS=DIR and LICENCE_SERIES_PUBLIC_KEY=HEX (scripts/bench-addin.sh packs them):
+ *    OpenObject of a 1 MB object (DIR/big.datafile, object "Big", plaintext DIR/Big.bin) OPENS times
+ *    (default 200), next to a 16-byte object of a small datafile (DIR/tiny.datafile, "Tiny": the
+ *    server round trip and the fixed cost) and to the 1 MB datafile refused before any call (an
+ *    unknown name: parsing and the signature check alone), so the local share shows.
+ *
+ *   bench LIBRARY HOST PORT [CHECKS [OPENS]]
+ *
  * The server at HOST:PORT must hold a key of series 672B. Shares the harness's platform side.
  */
 #define _GNU_SOURCE
@@ -132,6 +140,106 @@ static int exchange(int fd, const char *request, char *body, size_t cap)
     }
 }
 
+/* The whole file DIR/NAME into *len bytes (malloc'd), NULL when unreadable. */
+static unsigned char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    unsigned char *data = NULL;
+    *len = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        rewind(f);
+        data = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
+            free(data);
+            data = NULL;
+        }
+        *len = data ? (size_t)size : 0;
+    }
+    if (f)
+        fclose(f);
+    return data;
+}
+
+/* One OpenObject(datafile, name), timed; *ok when it returned a BLOB of `want` bytes (SIZE_MAX: any). */
+static double time_open(struct object *o, long method, tVariant *datafile, const char *name, size_t want, bool *ok)
+{
+    tVariant params[2] = {*datafile, variant_str(name)}, ret;
+    double s = now_ms();
+    struct outcome r = call_value(o, method, params, 2, &ret);
+    double ms = now_ms() - s;
+    *ok = r.returned && ret.vt == VTYPE_BLOB && (want == SIZE_MAX || ret.u.buf.len == want);
+    variant_release(&ret);
+    variant_free_input(&params[1]);
+    return ms;
+}
+
+struct object_figures {
+    int opens;
+    double *big, *tiny, *refused;
+    bool equal;
+};
+
+/* Section 5: OpenObject figures with the licence held; opens 0 when BENCH_OBJECTS is not set. */
+static struct object_figures bench_objects(struct object *o, int opens)
+{
+    struct object_figures f = {0, NULL, NULL, NULL, false};
+    const char *dir = getenv("BENCH_OBJECTS"), *pin = getenv("LICENCE_SERIES_PUBLIC_KEY");
+    if (!dir || !*dir || !pin || !*pin)
+        return f;
+    size_t big_len, tiny_len, plain_len;
+    unsigned char *big = slurp(dir, "big.datafile", &big_len), *tiny = slurp(dir, "tiny.datafile", &tiny_len);
+    unsigned char *plain = slurp(dir, "Big.bin", &plain_len);
+    long method = find_method(o, "OpenObject");
+    if (!big || !tiny || !plain || method < 0) {
+        printf("objects: %s lacks big.datafile, tiny.datafile or Big.bin, or the add-in lacks OpenObject\n", dir);
+        exit(1);
+    }
+    set_str(o, "SeriesPublicKey", pin);
+    tVariant big_v = variant_blob(big, big_len), tiny_v = variant_blob(tiny, tiny_len);
+
+    /* The first open, compared byte for byte; then the timed ones. */
+    tVariant params[2] = {big_v, variant_str("Big")}, ret;
+    struct outcome r = call_value(o, method, params, 2, &ret);
+    f.equal = r.returned && ret.vt == VTYPE_BLOB && ret.u.buf.len == plain_len &&
+              memcmp(ret.u.buf.ptr, plain, plain_len) == 0;
+    variant_release(&ret);
+    variant_free_input(&params[1]);
+    if (!f.equal) {
+        printf("objects: OpenObject(\"Big\") did not give Big.bin back (%s)\n", r.descr);
+        exit(1);
+    }
+    f.opens = opens;
+    f.big = calloc((size_t)opens, sizeof(double));
+    f.tiny = calloc((size_t)opens, sizeof(double));
+    f.refused = calloc((size_t)opens, sizeof(double));
+    for (int i = 0; i < opens; i++) {
+        bool ok_big, ok_tiny, opened_unknown;
+        f.big[i] = time_open(o, method, &big_v, "Big", plain_len, &ok_big);
+        f.tiny[i] = time_open(o, method, &tiny_v, "Tiny", 16, &ok_tiny);
+        f.refused[i] = time_open(o, method, &big_v, "NoSuchObject", SIZE_MAX, &opened_unknown);
+        if (!ok_big || !ok_tiny || opened_unknown) {
+            printf("objects: open %d went wrong (big %d, tiny %d, unknown opened %d)\n", i, ok_big, ok_tiny,
+                   opened_unknown);
+            exit(1);
+        }
+    }
+    variant_free_input(&big_v);
+    variant_free_input(&tiny_v);
+    free(big);
+    free(tiny);
+    free(plain);
+    return f;
+}
+
+/* The value at quantile q of n sorted figures. */
+static double quantile(double *sorted, int n, double q)
+{
+    return sorted[(int)(q * (n - 1) + 0.5)];
+}
+
 /* The first `"key":"value"` after `after` in a compact JSON text. */
 static void json_field(const char *json, const char *key, char *out, size_t cap)
 {
@@ -146,13 +254,15 @@ static void json_field(const char *json, const char *key, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench LIBRARY HOST PORT [CHECKS]\n");
+        fprintf(stderr, "usage: bench LIBRARY HOST PORT [CHECKS [OPENS]]\n");
         return 2;
     }
     const char *host = argv[2];
-    int port = atoi(argv[3]), checks = argc > 4 ? atoi(argv[4]) : 2000;
+    int port = atoi(argv[3]), checks = argc > 4 ? atoi(argv[4]) : 2000, opens = argc > 5 ? atoi(argv[5]) : 200;
     if (checks < 10 || checks > 100000)
         checks = 2000;
+    if (opens < 10 || opens > 100000)
+        opens = 200;
     host_memory_init(&g_mem);
 
     double t0 = now_ms();
@@ -227,6 +337,7 @@ int main(int argc, char **argv)
         }
     }
     close(fd);
+    struct object_figures objects = bench_objects(&lic, opens);
     call(&lic, "ReleaseLicence", NULL, 0);
     drop_object(&lic);
 
@@ -295,7 +406,23 @@ int main(int argc, char **argv)
     stats("Connect, first server refuses", via_refusal, 20);
     double ratio = through[checks / 2] / raw[checks / 2];
     double extra = via_refusal[10] - direct[10];
+    if (objects.opens) {
+        stats("OpenObject, 1 MB object", objects.big, objects.opens);
+        stats("OpenObject, 16 B object, small datafile", objects.tiny, objects.opens);
+        stats("1 MB datafile refused before any call", objects.refused, objects.opens);
+    }
     printf("\nload to first call: %.2f ms (dlopen .. GetPropVal(Version))\n", load_ms);
+    if (objects.opens) {
+        int n = objects.opens;
+        double big50 = quantile(objects.big, n, 0.5), big95 = quantile(objects.big, n, 0.95);
+        double trip = quantile(objects.tiny, n, 0.5), check_only = quantile(objects.refused, n, 0.5);
+        double local = big50 > trip ? big50 - trip : 0;
+        printf("OpenObject of a 1 MB object (%d opens, plaintext checked equal): p50 %.2f ms, p95 %.2f ms\n", n, big50,
+               big95);
+        printf("  of its p50: the server round trip and fixed cost %.2f ms (%.0f%%, a 16-byte object), local work on "
+               "1 MB %.2f ms (%.0f%%), of which parsing and the signature check %.2f ms\n",
+               trip, 100 * trip / big50, local, 100 * local / big50, check_only);
+    }
     printf("add-in / raw HTTP, p50: %.2f (target <= 1.5)  %s\n", ratio, ratio <= 1.5 ? "PASS" : "MISS");
     printf("failover, refused connection: +%.2f ms at p50 (target < 50 ms)  %s\n", extra, extra < 50 ? "PASS" : "MISS");
     printf("failover, no answer at all: Connect took %.0f ms, %s (bounded by the connect timeout, 2 s by default)  %s\n",
