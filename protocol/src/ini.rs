@@ -97,6 +97,66 @@ impl Ini {
     }
 }
 
+/// `text` with `key=value` set in `section` for every `(section, key, value)` of `changes`, everything
+/// else — comments, blank lines, order, other keys, line endings — kept as it was. The line that
+/// [`Ini::get`] would read (the last one) gets the new value, keeping the key's spelling; a key not there
+/// yet is added after the last line of its section's last block, and a section not there yet is added
+/// at the end. Values must be one line: a value holding a line break is refused.
+pub fn set_values(text: &str, changes: &[(&str, &str, &str)]) -> Result<String, String> {
+    for (section, key, value) in changes {
+        if value.contains(['\n', '\r']) || key.contains(['\n', '\r', '=']) || section.contains(['\n', '\r', ']']) {
+            return Err(format!("[{section}] {key}: a value must be one line"));
+        }
+    }
+    let bom = text.starts_with(BOM);
+    let body = text.strip_prefix(BOM).unwrap_or(text);
+    let newline = if body.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
+    for (section, key, value) in changes {
+        let ini = Ini::parse(&lines.join("\n"));
+        if let Some(entry) = ini.get(section, key) {
+            let raw = &lines[entry.line - 1];
+            let indent = &raw[..raw.len() - raw.trim_start().len()];
+            lines[entry.line - 1] = format!("{indent}{}={value}", entry.key);
+            continue;
+        }
+        // The end of the section's last block: its header, or the last non-blank line before the next header.
+        let mut insert_at = None;
+        let mut current = String::new();
+        for (index, raw) in lines.iter().enumerate() {
+            let trimmed = raw.trim();
+            if let Some(inside) = trimmed.strip_prefix('[') {
+                current = parse_header(inside).0.to_owned();
+                if same_name(&current, section) {
+                    insert_at = Some(index + 1);
+                }
+            } else if same_name(&current, section) && !trimmed.is_empty() {
+                insert_at = Some(index + 1);
+            }
+        }
+        let line = format!("{key}={value}");
+        match insert_at {
+            Some(at) => lines.insert(at, line),
+            None => {
+                if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                    lines.push(String::new());
+                }
+                lines.push(format!("[{section}]"));
+                lines.push(line);
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    if bom {
+        out.push(BOM);
+    }
+    for line in &lines {
+        out.push_str(line);
+        out.push_str(newline);
+    }
+    Ok(out)
+}
+
 /// The section name of a header line whose leading `[` is already gone, and what is wrong with it.
 fn parse_header(inside: &str) -> (&str, Option<String>) {
     let Some((name, after)) = inside.split_once(']') else {
@@ -259,5 +319,30 @@ mod tests {
                 prop_assert_eq!(&ini.get(section, key).unwrap().value, last.2.trim());
             }
         }
+    }
+
+    #[test]
+    fn set_values_keeps_everything_else() {
+        let text = "; licence server\r\n[Common]\r\n; the port\r\nserverport = 9099\r\n\r\n[Console]\r\nUserName=admin\r\nPassword=admin\r\n";
+        let out = set_values(
+            text,
+            &[
+                ("Common", "ServerPort", "9100"),
+                ("console", "Password", "$argon2id$x"),
+                ("Console", "Authorization", "1"),
+                ("API", "Enabled", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "; licence server\r\n[Common]\r\n; the port\r\nserverport=9100\r\n\r\n[Console]\r\nUserName=admin\r\nPassword=$argon2id$x\r\nAuthorization=1\r\n\r\n[API]\r\nEnabled=0\r\n"
+        );
+        let ini = Ini::parse(&out);
+        assert_eq!(ini.get("common", "SERVERPORT").unwrap().value, "9100");
+        assert!(ini.problems.is_empty());
+        assert!(set_values("", &[("A", "k", "two\nlines")]).is_err());
+        assert_eq!(set_values("", &[("A", "k", "v")]).unwrap(), "[A]\nk=v\n");
+        assert_eq!(set_values("\u{feff}[A]\nk=1\nk=2\n", &[("A", "k", "3")]).unwrap(), "\u{feff}[A]\nk=1\nk=3\n");
     }
 }

@@ -117,6 +117,19 @@ pub fn load(path: &Path) -> (ServerConfig, Vec<ConfigProblem>) {
     }
 }
 
+/// Sets `key=value` in `section` for every change, keeping the rest of the file as it is (comments
+/// included), and replaces the file atomically: a reader sees the old file or the new one. A missing
+/// file is created.
+pub fn update(path: &Path, changes: &[(&str, &str, &str)]) -> Result<(), String> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let text = licence_protocol::ini::set_values(&text, changes)?;
+    licence_protocol::keyfile::write_atomically(path, text.as_bytes()).map_err(|e| e.to_string())
+}
+
 pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
     let ini = Ini::parse(text);
     let mut reader = Reader { ini: &ini, file, problems: Vec::new() };
