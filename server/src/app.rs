@@ -23,6 +23,8 @@ use std::time::Duration;
 
 pub struct App {
     pub config: ServerConfig,
+    /// Counters, licence use over time and denials (`/api/metrics`, the console).
+    pub observe: crate::observe::Observe,
     pub layout: Layout,
     pub info: ServerInfo,
     identity: Option<MachineIdentity>,
@@ -82,6 +84,7 @@ impl App {
                 usb_problems: Vec::new(),
             }),
             config,
+            observe: crate::observe::Observe::default(),
             layout,
             info,
             identity,

@@ -7,7 +7,9 @@ pub mod addin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod serve;
+pub mod token;
 pub mod views;
 
 use crate::app::App;
@@ -15,8 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
 use serde::de::DeserializeOwned;
@@ -28,8 +29,10 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(console_home))
+        .merge(crate::console::routes())
         .merge(api::routes())
+        .merge(token::routes())
+        .merge(metrics::routes())
         .merge(addin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -92,16 +95,6 @@ async fn method_not_allowed(request: Request) -> Response {
         response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
     }
     response
-}
-
-async fn console_home(State(app): State<Arc<App>>) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Licence server</title></head>\
-         <body><h1>Licence server {}</h1><p>ComputerID {}</p>\
-         <p>The REST API is at <a href=\"/api\">/api</a>.</p></body></html>",
-        crate::version::announced(),
-        app.info.computer_id
-    ))
 }
 
 /// Reads a JSON body whatever its `Content-Type` (1C's HTTP client often sends none), turning every
