@@ -132,7 +132,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_handler_still_answers_with_the_error_body() {
         let router: Router = Router::new()
-            .route("/boom", get(|| async { panic!("a bug") as &str }))
+            .route("/boom", axum::routing::get(|| async { panic!("a bug") as &str }))
             .layer(CatchPanicLayer::custom(answer_panic));
         let response = router.oneshot(Request::builder().uri("/boom").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
