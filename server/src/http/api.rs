@@ -17,6 +17,8 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use licence_protocol::activation::ActivationCode;
+use licence_protocol::centre::ActivationRequest;
 use licence_protocol::time::UtcTime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -62,7 +64,8 @@ fn listed(name: &str, items: Vec<Value>, Query(query): Filters) -> Answer {
     Ok(Json(json!({ name: items })))
 }
 
-fn licence_values(app: &App, now: UtcTime) -> Vec<Value> {
+/// Every installed key as the API lists it (the console shows the same fields).
+pub(crate) fn licence_values(app: &App, now: UtcTime) -> Vec<Value> {
     let inner = app.lock();
     to_values(inner.keys.values().map(|k| views::licence(k, &inner.standing, inner.ledger.used(k.key_no), now)))
 }
@@ -71,7 +74,7 @@ async fn licences(State(app): State<Arc<App>>, query: Filters) -> Answer {
     listed("Licences", licence_values(&app, crate::clock::now()), query)
 }
 
-fn parse_key_no(key_no: &str) -> Result<u64, ApiError> {
+pub(crate) fn parse_key_no(key_no: &str) -> Result<u64, ApiError> {
     key_no.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "KeyNo `{}` is not a key's serial number",
@@ -81,13 +84,17 @@ fn parse_key_no(key_no: &str) -> Result<u64, ApiError> {
 }
 
 async fn licence(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
-    let number = parse_key_no(&key_no)?;
+    Ok(Json(licence_value(&app, parse_key_no(&key_no)?)?))
+}
+
+/// One installed key as `/api/licences/{KeyNo}` shows it.
+pub(crate) fn licence_value(app: &App, number: u64) -> Result<Value, ApiError> {
     let inner = app.lock();
     let key = inner
         .keys
         .get(&number)
         .ok_or_else(|| ApiError::not_found(format!("No key with KeyNo {number} is installed.")))?;
-    Ok(Json(json!(views::licence(key, &inner.standing, inner.ledger.used(number), crate::clock::now()))))
+    Ok(json!(views::licence(key, &inner.standing, inner.ledger.used(number), crate::clock::now())))
 }
 
 fn activation_error(e: ActivationError) -> ApiError {
@@ -115,10 +122,17 @@ async fn blocking<T: Send + 'static>(
 /// key it answers with; 201 with the key's fields.
 async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
     let body: Value = super::read_json(request, &app, ApiError::new).await?;
-    let order = InstallOrder::from_json(&body).map_err(activation_error)?;
+    let installed = install_online(&app, &body).await?;
+    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+}
+
+/// Redeems the code of `body` (the guide's `POST /api/licences` body) at the activation centre and
+/// installs the key it answers with; shared by the API and the console so both say the same.
+pub(crate) async fn install_online(app: &Arc<App>, body: &Value) -> Result<Installed, ApiError> {
+    let order = InstallOrder::from_json(body).map_err(activation_error)?;
     let url = app.config.licence_center_url.clone().ok_or_else(|| activation_error(ActivationError::NoCentre))?;
     let worker = app.clone();
-    let installed = blocking(move || {
+    blocking(move || {
         let target = worker.activation_target(order.blank_key_no)?;
         let request = order.request(&target, crate::clock::now());
         let answer = activation::ask_centre(&url, &request)?;
@@ -132,38 +146,48 @@ async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Resul
         worker.reload_keys(crate::clock::now());
         Ok(installed)
     })
-    .await?;
-    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+    .await
 }
 
 /// Offline, step 1: the activation request file for the vendor, from the same body as
 /// `POST /api/licences`.
 async fn activation_request(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
     let body: Value = super::read_json(request, &app, ApiError::new).await?;
-    let order = InstallOrder::from_json(&body).map_err(activation_error)?;
+    let request = offline_request(&app, &body).await?;
+    let disposition = format!("attachment; filename=\"activation-{}.request.json\"", request.request_id);
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(json!(request))))
+}
+
+/// The activation request document for the order in `body` (the `POST /api/licences` body).
+pub(crate) async fn offline_request(app: &Arc<App>, body: &Value) -> Result<ActivationRequest, ApiError> {
+    let order = InstallOrder::from_json(body).map_err(activation_error)?;
     let worker = app.clone();
     let request =
         blocking(move || Ok(order.request(&worker.activation_target(order.blank_key_no)?, crate::clock::now())))
             .await?;
     log::info!("activation request {} written for code {}", request.request_id, request.activation_code);
-    let disposition = format!("attachment; filename=\"activation-{}.request.json\"", request.request_id);
-    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(json!(request))))
+    Ok(request)
 }
 
 /// Offline, step 2: installs the vendor's response file (the body, as it is).
 async fn install_response(State(app): State<Arc<App>>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    let installed = install_response_file(&app, body).await?;
+    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+}
+
+/// Installs the vendor's activation response file.
+pub(crate) async fn install_response_file(app: &Arc<App>, body: Bytes) -> Result<Installed, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty; the activation response file is expected"));
     }
     let worker = app.clone();
-    let installed = blocking(move || {
+    blocking(move || {
         let installed =
             activation::install(&worker.layout.data_dir(), &body, None, |blank| worker.activation_target(blank))?;
         worker.reload_keys(crate::clock::now());
         Ok(installed)
     })
-    .await?;
-    Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
+    .await
 }
 
 fn installed_view(app: &App, installed: &Installed) -> Value {
@@ -178,6 +202,12 @@ fn installed_view(app: &App, installed: &Installed) -> Value {
 /// computer's identity, or moves it onto a USB blank.
 async fn backup_code(State(app): State<Arc<App>>, Path(key_no): Path<String>) -> Answer {
     let number = parse_key_no(&key_no)?;
+    let code = backup_code_of(&app, number)?;
+    Ok(Json(json!({ "KeyNo": number, "BackupCode": code.to_string() })))
+}
+
+/// The backup code of key `number`, logged as shown (the API and the console both show it).
+pub(crate) fn backup_code_of(app: &App, number: u64) -> Result<ActivationCode, ApiError> {
     let series = app
         .lock()
         .keys
@@ -191,16 +221,18 @@ async fn backup_code(State(app): State<Arc<App>>, Path(key_no): Path<String>) ->
         ))
     })?;
     log::info!("backup code of key {number} shown to the administrator");
-    Ok(Json(json!({ "KeyNo": number, "BackupCode": code.to_string() })))
+    Ok(code)
 }
 
 async fn connections(State(app): State<Arc<App>>, query: Filters) -> Answer {
+    listed("Connections", connection_values(&app), query)
+}
+
+/// Every live connection as the API lists it.
+pub(crate) fn connection_values(app: &App) -> Vec<Value> {
     let now = crate::clock::now();
-    let items = {
-        let inner = app.lock();
-        to_values(inner.ledger.connections().map(|c| views::connection(c, now)))
-    };
-    listed("Connections", items, query)
+    let inner = app.lock();
+    to_values(inner.ledger.connections().map(|c| views::connection(c, now)))
 }
 
 async fn connection(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
@@ -210,12 +242,14 @@ async fn connection(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answ
 }
 
 async fn sessions(State(app): State<Arc<App>>, query: Filters) -> Answer {
+    listed("Sessions", session_values(&app), query)
+}
+
+/// Every live session as the API lists it.
+pub(crate) fn session_values(app: &App) -> Vec<Value> {
     let now = crate::clock::now();
-    let items = {
-        let inner = app.lock();
-        to_values(inner.ledger.sessions().map(|s| views::session(s, now)))
-    };
-    listed("Sessions", items, query)
+    let inner = app.lock();
+    to_values(inner.ledger.sessions().map(|s| views::session(s, now)))
 }
 
 async fn session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
@@ -226,7 +260,12 @@ async fn session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer 
 
 /// Ends a session: its licence is free at once and the add-in learns it at its next call.
 async fn end_session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let key = id.clone();
+    Ok(Json(json!(end_session_by_id(&app, &id).await?)))
+}
+
+/// Ends session `id` for the administrator (the API's `DELETE` and the console's button).
+pub(crate) async fn end_session_by_id(app: &App, id: &str) -> Result<views::SessionView, ApiError> {
+    let key = id.to_owned();
     let ended = app
         .mutate(move |ledger, now| Ok::<_, LedgerError>(ledger.end_session(&key, now).map(|s| views::session(&s, now))))
         .await
@@ -237,9 +276,9 @@ async fn end_session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Ans
     match ended {
         Some(view) => {
             log::info!("session {id} ended by the administrator");
-            Ok(Json(json!(view)))
+            Ok(view)
         }
-        None => Err(not_found("session", &id)),
+        None => Err(not_found("session", id)),
     }
 }
 

@@ -1,0 +1,259 @@
+//! The parameters page: the settings of `licenceserver.conf` an administrator changes most, shown
+//! as the file has them beside what the running server uses, and written back in place with
+//! [`config::update`] (comments and layout kept). A value is checked by the very parser that reads
+//! the file at start, so the console never writes what the server would then refuse. Passwords have
+//! their own form and are never shown.
+
+use super::html::{error, escape, notice};
+use super::{field, Ctx};
+use crate::config::{self, AuthMode, ServerConfig};
+use axum::response::Response;
+use axum::Form;
+use std::fmt::Write;
+
+type Fields = Form<Vec<(String, String)>>;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Flag,
+    Mode,
+}
+
+struct Param {
+    section: &'static str,
+    key: &'static str,
+    ru: &'static str,
+    en: &'static str,
+    kind: Kind,
+}
+
+const fn param(section: &'static str, key: &'static str, ru: &'static str, en: &'static str, kind: Kind) -> Param {
+    Param { section, key, ru, en, kind }
+}
+
+const PARAMS: [Param; 12] = [
+    param("Common", "ServerPort", "Порт", "Port", Kind::Text),
+    param("Common", "ListenAddress", "Адрес для подключений", "Listen address", Kind::Text),
+    param("Common", "KeepPreviousLogs", "Хранить журналы прошлых запусков", "Keep previous logs", Kind::Flag),
+    param("Common", "ConnectionTimeout", "Тайм-аут соединения, с", "Connection timeout, s", Kind::Text),
+    param("Common", "SessionTimeout", "Тайм-аут сеанса, с", "Session timeout, s", Kind::Text),
+    param("Common", "LicenceCenterUrl", "Адрес центра активации", "Activation centre address", Kind::Text),
+    param("Console", "Authorization", "Вход в консоль", "Console login", Kind::Mode),
+    param("Console", "UserName", "Пользователь консоли", "Console user name", Kind::Text),
+    param("API", "Enabled", "REST API включено", "REST API enabled", Kind::Flag),
+    param("API", "Authorization", "Вход в API", "API login", Kind::Mode),
+    param("API", "UserName", "Пользователь API", "API user name", Kind::Text),
+    param("UPKey", "Enabled", "Искать USB-ключи", "Look for USB keys", Kind::Flag),
+];
+
+fn mode(m: AuthMode) -> &'static str {
+    match m {
+        AuthMode::ChangesOnly => "0",
+        AuthMode::Always => "1",
+        AuthMode::Off => "2",
+    }
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+/// A setting as it is written in the file.
+fn value_of(c: &ServerConfig, p: &Param) -> String {
+    match (p.section, p.key) {
+        ("Common", "ServerPort") => c.port.to_string(),
+        ("Common", "ListenAddress") => c.listen.to_string(),
+        ("Common", "KeepPreviousLogs") => flag(c.keep_previous_logs).into(),
+        ("Common", "ConnectionTimeout") => c.connection_timeout.to_string(),
+        ("Common", "SessionTimeout") => c.session_timeout.to_string(),
+        ("Common", "LicenceCenterUrl") => c.licence_center_url.clone().unwrap_or_default(),
+        ("Console", "Authorization") => mode(c.console.mode).into(),
+        ("Console", "UserName") => c.console.user_name.clone(),
+        ("API", "Enabled") => flag(c.api_enabled).into(),
+        ("API", "Authorization") => mode(c.api.mode).into(),
+        ("API", "UserName") => c.api.user_name.clone(),
+        ("UPKey", "Enabled") => flag(c.usb_enabled).into(),
+        _ => String::new(),
+    }
+}
+
+fn options(ctx: &Ctx, kind: Kind) -> Vec<(&'static str, &'static str)> {
+    match kind {
+        Kind::Text => Vec::new(),
+        Kind::Flag => vec![("1", ctx.t("1 — да", "1 — yes")), ("0", ctx.t("0 — нет", "0 — no"))],
+        Kind::Mode => vec![
+            ("0", ctx.t("0 — только для изменений", "0 — for changes only")),
+            ("1", ctx.t("1 — всегда", "1 — always")),
+            ("2", ctx.t("2 — отключён (не рекомендуется)", "2 — off (not recommended)")),
+        ],
+    }
+}
+
+fn input(ctx: &Ctx, p: &Param, value: &str) -> String {
+    let name = format!("{}.{}", p.section, p.key);
+    let choices = options(ctx, p.kind);
+    if choices.is_empty() {
+        return format!("<input type=\"text\" id=\"{name}\" name=\"{name}\" value=\"{}\">", escape(value));
+    }
+    let mut out = format!("<select id=\"{name}\" name=\"{name}\">");
+    for (v, label) in choices {
+        let selected = if v == value { " selected" } else { "" };
+        let _ = write!(out, "<option value=\"{v}\"{selected}>{label}</option>");
+    }
+    out.push_str("</select>");
+    out
+}
+
+/// The page; `submitted` refills the form after a refused save.
+fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> Response {
+    let path = ctx.app.layout.config_file();
+    let (saved, _) = config::load(&path);
+    let mut rows = String::new();
+    for p in &PARAMS {
+        let name = format!("{}.{}", p.section, p.key);
+        let value = submitted.map_or_else(|| value_of(&saved, p), |f| field(f, &name).to_owned());
+        let _ = write!(
+            rows,
+            "<tr><th><label for=\"{name}\">{}</label><br><span class=\"hint\">[{}] {}</span></th><td>{}</td><td>{}</td></tr>",
+            ctx.t(p.ru, p.en),
+            p.section,
+            p.key,
+            input(ctx, p, &value),
+            escape(&value_of(&ctx.app.config, p)),
+        );
+    }
+    let body = format!(
+        "{message}<p class=\"hint\">{file} <code>{path}</code>. {restart}</p>\
+         <form method=\"post\" action=\"/console/parameters\" id=\"parameters\"><table>\
+         <tr><th>{setting}</th><th>{in_file}</th><th>{running}</th></tr>{rows}</table>\
+         <button type=\"submit\" id=\"save-parameters\">{save}</button></form>\
+         <fieldset><legend>{change}</legend><form method=\"post\" action=\"/console/parameters/password\" id=\"password\">\
+         <p><label for=\"which\">{whose}</label><select id=\"which\" name=\"which\">\
+         <option value=\"Console\">{console}</option><option value=\"API\">REST API</option></select></p>\
+         <p><label for=\"new-password\">{new}</label><input type=\"password\" id=\"new-password\" name=\"password\" autocomplete=\"new-password\"></p>\
+         <p><label for=\"repeat-password\">{again}</label><input type=\"password\" id=\"repeat-password\" name=\"repeat\" autocomplete=\"new-password\"></p>\
+         <button type=\"submit\" id=\"change-password\">{change}</button></form></fieldset>",
+        file = ctx.t("Файл параметров", "The settings file"),
+        path = escape(&path.display().to_string()),
+        restart = ctx.t(
+            "Изменённые параметры записываются в файл; сервер применяет их после перезапуска (порт и адрес — только после перезапуска).",
+            "Changed settings are written to the file; the server applies them after a restart (the port and address only after a restart)."
+        ),
+        setting = ctx.t("Параметр", "Setting"),
+        in_file = ctx.t("В файле", "In the file"),
+        running = ctx.t("Действует сейчас", "In use now"),
+        save = ctx.t("Сохранить", "Save"),
+        change = ctx.t("Сменить пароль", "Change the password"),
+        whose = ctx.t("Чей пароль", "Whose password"),
+        console = ctx.t("Консоль", "Console"),
+        new = ctx.t("Новый пароль", "New password"),
+        again = ctx.t("Ещё раз", "Again"),
+    );
+    ctx.page(ctx.t("Параметры", "Parameters"), &body)
+}
+
+pub async fn page(ctx: Ctx) -> Response {
+    render(&ctx, None, "")
+}
+
+/// Why `value` cannot be written as `[section] key`: the config parser's own reason, or a line break
+/// (which would write a second setting into the file).
+fn refusal(p: &Param, value: &str) -> Option<String> {
+    if value.chars().any(char::is_control) {
+        return Some(format!("[{}] {}: control characters and line breaks are not allowed", p.section, p.key));
+    }
+    if p.key == "UserName" && value.is_empty() {
+        return Some(format!("[{}] {}: the user name cannot be empty", p.section, p.key));
+    }
+    let (_, problems) = config::parse(&format!("[{}]\n{}={value}\n", p.section, p.key), "form");
+    problems.first().map(|problem| problem.reason.trim_end_matches("; using the default").to_owned())
+}
+
+pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
+    let path = ctx.app.layout.config_file();
+    let (saved, _) = config::load(&path);
+    let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    for p in &PARAMS {
+        let name = format!("{}.{}", p.section, p.key);
+        // A field the form did not send is left as it is (a form of an older page, say).
+        let Some((_, value)) = form.iter().find(|(k, _)| *k == name) else { continue };
+        let value = value.trim().to_owned();
+        if value == value_of(&saved, p) {
+            continue;
+        }
+        match refusal(p, &value) {
+            Some(reason) => refused.push(reason),
+            None => changes.push((p, value)),
+        }
+    }
+    if !refused.is_empty() {
+        let shown: String = refused.iter().map(|r| error(r)).collect();
+        return render(&ctx, Some(&form), &shown);
+    }
+    if changes.is_empty() {
+        return render(&ctx, None, &notice(ctx.t("Ничего не изменено.", "Nothing changed.")));
+    }
+    let written: Vec<(&str, &str, &str)> = changes.iter().map(|(p, v)| (p.section, p.key, v.as_str())).collect();
+    let names: Vec<String> = changes.iter().map(|(p, v)| format!("[{}] {}={v}", p.section, p.key)).collect();
+    let message = match config::update(&path, &written) {
+        Ok(()) => {
+            log::info!("settings changed in the console: {}", names.join(", "));
+            notice(&format!(
+                "{} {}. {}",
+                ctx.t("Записано:", "Saved:"),
+                names.join(", "),
+                ctx.t("Действуют после перезапуска сервера.", "They apply after the server restarts.")
+            ))
+        }
+        Err(e) => {
+            log::error!("the console could not write {}: {e}", path.display());
+            error(&format!("{}: {e}", ctx.t("Не записано", "Not saved")))
+        }
+    };
+    render(&ctx, None, &message)
+}
+
+/// Why a new password is refused, if it is.
+fn password_refusal(ctx: &Ctx, password: &str, repeat: &str) -> Option<&'static str> {
+    if password.is_empty() {
+        Some(ctx.t("Пароль не может быть пустым.", "The password cannot be empty."))
+    } else if password != repeat {
+        Some(ctx.t("Пароли не совпадают.", "The two passwords differ."))
+    } else if password.chars().any(char::is_control) || password.chars().count() > 256 {
+        Some(ctx.t(
+            "Пароль — до 256 символов без управляющих символов.",
+            "A password is up to 256 characters without control characters.",
+        ))
+    } else {
+        None
+    }
+}
+
+pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
+    let section = if field(&form, "which") == "API" { "API" } else { "Console" };
+    let (password, repeat) = (field(&form, "password"), field(&form, "repeat"));
+    if let Some(why) = password_refusal(&ctx, password, repeat) {
+        return render(&ctx, None, &error(why));
+    }
+    let message = match config::update(&ctx.app.layout.config_file(), &[(section, "Password", password)]) {
+        Ok(()) => {
+            log::info!("the [{section}] password was changed in the console");
+            notice(&format!(
+                "{} [{section}]. {}",
+                ctx.t("Пароль изменён:", "Password changed:"),
+                ctx.t("Действует после перезапуска сервера.", "It applies after the server restarts.")
+            ))
+        }
+        Err(e) => {
+            log::error!("the console could not write the password: {e}");
+            error(ctx.t("Пароль не записан; см. журнал сервера.", "The password was not saved; see the server log."))
+        }
+    };
+    render(&ctx, None, &message)
+}

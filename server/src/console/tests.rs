@@ -1,0 +1,213 @@
+//! Every console page rendered through the real router with a real `App` over a temporary root:
+//! status, the strings an administrator looks for, the access rule, and that saved parameters and
+//! passwords reach `licenceserver.conf`.
+
+use crate::app::App;
+use crate::config::{self, ServerConfig};
+use crate::layout::Layout;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::Engine;
+use licence_protocol::identity::MachineIdentity;
+use licence_protocol::keyfile;
+use licence_protocol::series::SeriesKeys;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const MACHINE: &str = "console-unit-machine";
+
+struct Fixture {
+    app: Arc<App>,
+    root: std::path::PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A server with two keys of series 672B: one for a year, one that ends in 9 days.
+fn fixture(tag: &str) -> Fixture {
+    let root = licence_testkit::scratch(&format!("console-{tag}"));
+    let layout = Layout::new(&root);
+    layout.create_dirs().unwrap();
+    let machine_file = root.join("machine-id");
+    std::fs::write(&machine_file, MACHINE).unwrap();
+    std::fs::write(layout.config_file(), "[Common]\n; the port\nServerPort=9099\n").unwrap();
+    let series = SeriesKeys::generate("672B".parse().unwrap());
+    let binding = MachineIdentity::from_material(MACHINE.as_bytes()).binding();
+    let year = licence_testkit::main_key(&series, MACHINE, 7_121_172, 10);
+    let short =
+        licence_protocol::key::KeyFields { period: 10, ..licence_testkit::main_key(&series, MACHINE, 7_121_173, 5) };
+    for fields in [year, short] {
+        std::fs::write(layout.data_dir().join(fields.file_name()), keyfile::issue(&fields, &series, &binding)).unwrap();
+    }
+    let config = ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
+    let app = Arc::new(App::start(config, layout).unwrap());
+    Fixture { app, root }
+}
+
+fn admin() -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:admin"))
+}
+
+async fn call(app: &Arc<App>, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = crate::http::router(app.clone()).oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, String) {
+    let request = Request::get(uri).header(header::AUTHORIZATION, admin()).body(Body::empty()).unwrap();
+    let (status, _, body) = call(app, request).await;
+    (status, body)
+}
+
+async fn post(app: &Arc<App>, uri: &str, form: &str) -> (StatusCode, String) {
+    let request = Request::post(uri)
+        .header(header::AUTHORIZATION, admin())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let (status, _, body) = call(app, request).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn every_page_renders_with_what_it_is_for() {
+    let f = fixture("pages");
+    for (uri, wanted) in [
+        (
+            "/?lang=en",
+            vec!["Series 672B", "licences in total: <b>15</b>", "class=\"badge expiring\"", "expires in 9 days"],
+        ),
+        ("/console/licences?lang=en", vec!["7121172", "7121173", "LicencesUsed", "Управление складом"]),
+        (
+            "/console/licences/7121172?lang=en",
+            vec!["<th>ComputerID</th>", "<th>RegNo</th>", "REG-7121172", "show-backup-code"],
+        ),
+        (
+            "/console/install?lang=en",
+            vec!["ActivationCodeString", "ITN", "IEC", "BlankKeyNo", "/console/install/response"],
+        ),
+        ("/console/sessions?lang=en", vec!["No sessions.", "name=\"KeyID\""]),
+        ("/console/connections?lang=en", vec!["No connections.", "name=\"PeerIP\""]),
+        ("/console/usage?lang=en", vec!["Refused licences"]),
+        (
+            "/console/parameters?lang=en",
+            vec!["ServerPort", "name=\"Console.UserName\"", "after a restart", "new-password"],
+        ),
+        ("/console/log?lang=en", vec!["<h1>Log</h1>"]),
+    ] {
+        let (status, body) = get(&f.app, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        for w in wanted {
+            assert!(body.contains(w), "{uri} lacks {w}: {body}");
+        }
+    }
+    let (status, body) = get(&f.app, "/console/licences/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("No key with KeyNo 999 is installed."), "{body}");
+}
+
+#[tokio::test]
+async fn pages_speak_russian_unless_asked_and_remember_the_choice() {
+    let f = fixture("lang");
+    let (_, body) = get(&f.app, "/").await;
+    assert!(body.contains("<html lang=\"ru\">") && body.contains("Обзор"), "{body}");
+    let request = Request::get("/console/licences?lang=en").body(Body::empty()).unwrap();
+    let (_, headers, body) = call(&f.app, request).await;
+    assert!(body.contains("<html lang=\"en\">"));
+    assert!(headers[header::SET_COOKIE].to_str().unwrap().starts_with("lang=en;"));
+    let request = Request::get("/").header(header::COOKIE, "lang=en").body(Body::empty()).unwrap();
+    assert!(call(&f.app, request).await.2.contains("Overview"));
+    let request = Request::get("/").header(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9").body(Body::empty()).unwrap();
+    assert!(call(&f.app, request).await.2.contains("<html lang=\"en\">"));
+}
+
+#[tokio::test]
+async fn mode_0_asks_the_login_for_parameters_and_changes_only() {
+    let f = fixture("access");
+    let plain = |method: &str, uri: &str| Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+    assert_eq!(call(&f.app, plain("GET", "/console/sessions")).await.0, StatusCode::OK);
+    for (method, uri) in
+        [("GET", "/console/parameters"), ("POST", "/console/sessions/X/end"), ("POST", "/console/install")]
+    {
+        let (status, headers, _) = call(&f.app, plain(method, uri)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert!(headers[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Basic"));
+    }
+}
+
+#[tokio::test]
+async fn parameters_are_checked_by_the_config_parser_and_written_in_place() {
+    let f = fixture("params");
+    let path = f.app.layout.config_file();
+    let (_, body) =
+        post(&f.app, "/console/parameters?lang=en", "Common.ServerPort=70000&Common.SessionTimeout=90").await;
+    assert!(body.contains("`70000` is not a port number (1-65535)"), "{body}");
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("SessionTimeout"), "nothing is written when one is bad");
+    let (_, body) =
+        post(&f.app, "/console/parameters?lang=en", "Common.ServerPort=9100&Console.UserName=boss%0APassword%3Dx")
+            .await;
+    assert!(body.contains("line breaks are not allowed"), "{body}");
+    let (_, body) = post(&f.app, "/console/parameters?lang=en", "Common.ServerPort=9100&API.Enabled=0").await;
+    assert!(body.contains("Saved: [Common] ServerPort=9100, [API] Enabled=0"), "{body}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("; the port\nServerPort=9100"), "{text}");
+    let (saved, problems) = config::load(&path);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((saved.port, saved.api_enabled), (9100, false));
+}
+
+#[tokio::test]
+async fn a_password_is_changed_only_when_typed_twice_alike() {
+    let f = fixture("password");
+    let path = f.app.layout.config_file();
+    let (_, body) = post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=a&repeat=b").await;
+    assert!(body.contains("The two passwords differ."), "{body}");
+    let (_, body) =
+        post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=s%3Ccret&repeat=s%3Ccret").await;
+    assert!(body.contains("Password changed: [Console]"), "{body}");
+    assert!(!body.contains("s<cret") && !body.contains("s&lt;cret"), "a password is never shown");
+    assert_eq!(config::load(&path).0.console.password, "s<cret");
+}
+
+#[tokio::test]
+async fn ending_an_unknown_session_says_so() {
+    let f = fixture("end");
+    let (status, body) = post(&f.app, "/console/sessions/NOPE%3Cb%3E/end?lang=en", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No session with ID &quot;NOPE&lt;b&gt;&quot;."), "{body}");
+}
+
+#[tokio::test]
+async fn a_mistyped_code_shows_the_apis_error_text() {
+    let f = fixture("install");
+    let (status, body) = post(&f.app, "/console/install?lang=en", "ActivationCodeString=1234-5678&ITN=").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("ActivationCodeString: an activation code has 20 digits"), "{body}");
+    assert!(body.contains("value=\"1234-5678\""), "the form keeps what was typed");
+}
+
+#[test]
+fn the_chart_draws_used_and_total_over_time() {
+    use crate::observe::UsageSample;
+    use licence_protocol::time::UtcTime;
+    let at = |s: i64, used| UsageSample {
+        time: UtcTime::from_unix_millis(1_700_000_000_000 + s * 1000).unwrap(),
+        series: "672B".parse().unwrap(),
+        used,
+        total: 10,
+    };
+    let samples = [at(0, 1), at(60, 10), at(120, 4)];
+    let svg = super::usage::chart("672B", &samples.iter().collect::<Vec<_>>());
+    assert!(svg.starts_with("<svg class=\"usage-chart\" data-series=\"672B\""), "{svg}");
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(svg.contains("points=\"40.0,10.0 375.0,10.0 710.0,10.0\""), "the total runs along the top: {svg}");
+    assert!(svg.contains(
+        "class=\"used\" fill=\"none\" stroke=\"#2b6fb6\" stroke-width=\"2\" points=\"40.0,159.4 375.0,10.0 "
+    ));
+}
