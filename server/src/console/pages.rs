@@ -96,11 +96,12 @@ pub async fn overview(ctx: Ctx) -> Response {
         for key in keys {
             let _ = write!(
                 body,
-                "<li>{} {} — {} {}{}",
+                "<li>{} {} — {} · {} {}{}",
                 ctx.t("ключ", "key"),
                 key_link(key),
                 show(key.get("ProductName")),
                 show(key.get("LicenceCount")),
+                ctx.t("лиц.", "licences"),
                 key_badges(&ctx, key)
             );
             if key.get("ExpireDate").is_some_and(|d| !d.is_null()) {

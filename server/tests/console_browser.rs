@@ -1,0 +1,332 @@
+//! The web console in a real browser: Debian's `chromium`, headless, driven through `chromedriver`
+//! (WebDriver over plain HTTP), against the real `licenceserver`, with the real `licencecentre` and
+//! `licenceedit` behind the activation code it installs. It logs in, installs a key, watches a
+//! session appear and ends it with the button, changes a parameter and reads the log — and saves a
+//! screenshot of every page under `target/console-screenshots/` for a human to look at.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// WebDriver's name for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// `chromedriver` and a headless `chromium` session with a fresh profile.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    profile: PathBuf,
+}
+
+impl Browser {
+    fn start() -> Self {
+        let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver")) else {
+            panic!(
+                "the console's browser test needs chromium and chromedriver; install them with \
+                 `scripts/setup.sh chromium chromium-driver`"
+            );
+        };
+        let port = common::free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut browser = Browser { driver, base, session: String::new(), agent, profile: common::scratch("chromium") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !browser.call("GET", "/status", None).map(|v| v["ready"] == true).unwrap_or(false) {
+            assert!(Instant::now() < deadline, "chromedriver did not get ready within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", browser.profile.display())])
+        .collect::<Vec<_>>();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}
+        }}});
+        let answer = browser.call("POST", "/session", Some(capabilities)).expect("chromium starts a session");
+        browser.session = answer["sessionId"].as_str().expect("a session id").to_owned();
+        browser
+    }
+
+    /// One WebDriver command; its `value`, or the error it answered.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let request = self.agent.request(method, &format!("{}{path}", self.base));
+        let result = match body {
+            Some(b) => request.send_json(b),
+            None => request.call(),
+        };
+        match result {
+            Ok(r) => r.into_json::<Value>().map(|v| v["value"].clone()).map_err(|e| e.to_string()),
+            Err(ureq::Error::Status(code, r)) => Err(format!("{code}: {}", r.into_string().unwrap_or_default())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        self.call(method, &path, body).unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    fn open(&self, url: &str) {
+        self.command("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn source(&self) -> String {
+        self.command("GET", "/source", None).as_str().unwrap_or_default().to_owned()
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let path = format!("/session/{}/element", self.session);
+        let found = self.call("POST", &path, Some(json!({"using": "css selector", "value": css}))).ok()?;
+        found[ELEMENT].as_str().map(str::to_owned)
+    }
+
+    /// Waits (bounded) for an element to be on the page.
+    fn wait_for(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(id) = self.find(css) {
+                return id;
+            }
+            assert!(Instant::now() < deadline, "no `{css}` on the page within {WAIT:?}:\n{}", self.source());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (bounded) until the page shows `text`.
+    fn wait_for_text(&self, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let source = self.source();
+            if source.contains(text) {
+                return source;
+            }
+            assert!(Instant::now() < deadline, "the page never showed {text:?}:\n{source}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.wait_for(css);
+        self.command("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait_for(css);
+        self.command("POST", &format!("/element/{id}/clear"), Some(json!({})));
+        self.command("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.wait_for(css);
+        self.command("GET", &format!("/element/{id}/text"), None).as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Saves the page as `target/console-screenshots/{name}.png`.
+    fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let encoded = self.command("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("the screenshot is base64");
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A vendor store with series 672B and product CONSOLE-1 (3 licences), made by the real
+/// `licenceedit`, served by the real `licencecentre`; the centre and the store go with it.
+struct Centre {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Centre {
+    fn edit(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new(licence_testkit::devkit_binary("licenceedit"))
+            .args(args)
+            .env("LICENCEEDIT_VENDOR_DIR", dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("licenceedit runs");
+        assert!(out.status.success(), "licenceedit {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start() -> Self {
+        let dir = common::scratch("console-vendor");
+        Self::edit(&dir, &["series", "create", "672B"]);
+        Self::edit(
+            &dir,
+            &[
+                "product",
+                "add",
+                "--series",
+                "672B",
+                "--article",
+                "CONSOLE-1",
+                "--name",
+                "Склад",
+                "--kind",
+                "main",
+                "--count",
+                "3",
+            ],
+        );
+        let port = common::free_port();
+        let child = Command::new(licence_testkit::devkit_binary("licencecentre"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--vendor-dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("licencecentre starts");
+        let centre = Centre { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
+        while agent.get(&format!("{}/health", centre.url())).call().is_err() {
+            assert!(Instant::now() < deadline, "the activation centre did not answer within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        centre
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn code(&self) -> String {
+        Self::edit(&self.dir, &["code", "issue", "--article", "CONSOLE-1"]).trim().to_owned()
+    }
+}
+
+impl Drop for Centre {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn the_administrator_does_the_daily_work_in_a_browser() {
+    let browser = Browser::start();
+    let centre = Centre::start();
+    let server = TestServer::new("machine-console", &format!("LicenceCenterUrl={}", centre.url())).started();
+    let page = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+
+    // The parameters page needs the login in mode 0: the browser logs in with the address's
+    // credentials and keeps them for the realm.
+    browser.open(&format!("http://admin:admin@127.0.0.1:{}/console/parameters?lang=en", server.port));
+    browser.wait_for_text("ServerPort");
+
+    browser.open(&page("/"));
+    browser.wait_for_text("No keys are installed.");
+    browser.screenshot("01-overview-empty");
+
+    let code = centre.code();
+    browser.open(&page("/console/install"));
+    browser.type_into("#ActivationCodeString", "1234-5678");
+    browser.click("#install");
+    assert!(browser.text("#install-error").contains("ActivationCodeString: an activation code has 20 digits"));
+    browser.type_into("#ActivationCodeString", &code);
+    browser.click("#install");
+    let installed = browser.text("#installed-key");
+    let key_no: u64 = installed.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("the key's number");
+    browser.screenshot("02-install");
+    assert_eq!(server.get(&format!("/api/licences/{key_no}")).0, 200);
+
+    browser.open(&page("/"));
+    let overview = browser.wait_for_text("Series 672B");
+    assert!(overview.contains("licences in total: <b>3</b>"), "{overview}");
+    assert!(overview.contains(&format!("/console/licences/{key_no}")), "{overview}");
+    browser.screenshot("03-overview");
+
+    browser.open(&page("/console/licences"));
+    browser.click(&format!("a[href='/console/licences/{key_no}']"));
+    browser.wait_for_text("ActivationCode");
+    browser.click("#show-backup-code");
+    let backup = browser.text("#backup-code");
+    assert_eq!(backup.split('-').count(), 5, "a backup code of five groups: {backup}");
+    browser.screenshot("04-key-backup-code");
+
+    let connection = server.connect("672B", "HOST-CONSOLE", true);
+    assert_eq!(server.obtain(&connection, 1, "HOST-CONSOLE").0, 200);
+    browser.open(&page("/console/connections"));
+    browser.wait_for_text("HOST-CONSOLE");
+    browser.screenshot("05-connections");
+    browser.open(&page("/console/sessions?KeyID=672B"));
+    browser.wait_for_text("user1");
+    browser.screenshot("06-sessions");
+    browser.click("button.end-session");
+    browser.wait_for_text("Session ended:");
+    browser.wait_for_text("No sessions.");
+    assert_eq!(server.get("/api/sessions").1["Sessions"], json!([]), "the button ended the session");
+
+    browser.open(&page("/console/usage"));
+    browser.wait_for_text("Refused licences");
+    browser.screenshot("07-usage");
+
+    browser.open(&page("/console/parameters"));
+    browser.type_into("input[name='Common.SessionTimeout']", "120");
+    browser.click("#save-parameters");
+    browser.wait_for_text("Saved: [Common] SessionTimeout=120");
+    let config = std::fs::read_to_string(server.root.join("3.0/licenceserver.conf")).unwrap();
+    assert!(config.contains("SessionTimeout=120"), "{config}");
+    browser.screenshot("08-parameters");
+
+    browser.open(&page("/console/log"));
+    let log = browser.wait_for_text("settings changed in the console");
+    assert!(log.contains("ended by the administrator") && log.contains("listening on"), "{log}");
+    browser.screenshot("09-log");
+
+    browser.open(&page("/?lang=ru"));
+    browser.wait_for_text("Серия 672B");
+    browser.screenshot("10-overview-ru");
+}
