@@ -252,8 +252,19 @@ impl App {
     /// Ends leases whose time is up; called every second.
     pub fn expire(&self) {
         let mut inner = self.lock();
-        inner.ledger.expire(crate::clock::now());
+        let (connections, sessions) = inner.ledger.expire(crate::clock::now());
         drop(self.submit(&mut inner));
+        drop(inner);
+        self.observe.expired(connections, sessions);
+    }
+
+    /// Records each series' licence use for the console's chart; called once a minute.
+    pub fn sample_usage(&self) {
+        let uses: Vec<(SeriesId, u32, u32)> = {
+            let inner = self.lock();
+            inner.standing.all_series().map(|s| (s.series, inner.ledger.used_in_series(s.series), s.capacity)).collect()
+        };
+        self.observe.sample(crate::clock::now(), uses);
     }
 
     /// The background work, until the runtime stops.
@@ -264,6 +275,10 @@ impl App {
         loop {
             tick.tick().await;
             guarded("lease expiry", || self.expire());
+            // At start (the first tick is at once) and then once a minute.
+            if n.is_multiple_of(60) {
+                guarded("usage sampling", || self.sample_usage());
+            }
             n += 1;
             if n.is_multiple_of(5) {
                 guarded("channel pruning", || self.prune_channels());

@@ -211,3 +211,27 @@ fn the_chart_draws_used_and_total_over_time() {
         "class=\"used\" fill=\"none\" stroke=\"#2b6fb6\" stroke-width=\"2\" points=\"40.0,159.4 375.0,10.0 "
     ));
 }
+
+#[tokio::test]
+async fn the_request_file_downloads_and_a_bad_response_file_is_refused_with_the_apis_reason() {
+    let f = fixture("offline");
+    let code = licence_protocol::activation::ActivationCode::generate().to_string();
+    let request = Request::post("/console/install/request")
+        .header(header::AUTHORIZATION, admin())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("ActivationCodeString={code}&ITN=7701234567&IEC=&BlankKeyNo=")))
+        .unwrap();
+    let (status, headers, body) = call(&f.app, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; filename=\"activation-"), "{disposition}");
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(document["ActivationCode"].as_str(), Some(code.as_str()));
+    assert_eq!(document["ITN"], "7701234567");
+    let (status, body) = post(&f.app, "/console/install/response?lang=en", "response=%7B%22not%22%3A1%7D").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("the activation response cannot be installed"), "{body}");
+    let (status, body) = post(&f.app, "/console/install/response?lang=en", "response=").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("the activation response file is expected"), "{body}");
+}

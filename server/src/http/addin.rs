@@ -4,6 +4,7 @@
 
 use crate::app::{self, App, AppError};
 use crate::ledger::LedgerError;
+use crate::observe::Denial;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -155,6 +156,7 @@ async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::L
         req.session.session_number, req.session.computer_name, req.connection_id
     );
     let limit = app.config.max_sessions as usize;
+    let denial = denial_of(&app, &req);
     let grant = app
         .mutate(move |ledger, now| {
             if ledger.session_count() >= limit {
@@ -166,13 +168,33 @@ async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::L
         .inspect_err(|e| {
             if let AppError::Refused(refusal) = e {
                 log::info!("refused a licence to {}: {refusal}", who.chars().take(300).collect::<String>());
+                record_denial(&app, &denial, refusal.code());
             }
         })?
         .map_err(|limit| {
             log::warn!("refused a session: {limit} sessions are live ([Common] MaxSessions)");
+            record_denial(&app, &denial, ErrorCode::ServerBusy);
             busy(format!("the server already holds {limit} sessions; try again later"))
         })?;
+    if !grant.reused {
+        app.observe.granted();
+    }
     Ok(Json(grant.into()))
+}
+
+/// What a refusal of this obtain is recorded as, read before the request goes into the ledger: the
+/// connection's series and the session's computer and user. `None` for an unknown connection.
+fn denial_of(app: &App, req: &ObtainRequest) -> Option<Denial> {
+    let series = app.lock().ledger.connection(&req.connection_id)?.facts.key_id;
+    let (computer, user) = (req.session.computer_name.clone(), req.session.user_name.clone());
+    Some(Denial { time: crate::clock::now(), series, computer, user, reason: String::new() })
+}
+
+/// Records a refused licence. An ended connection is not one: its add-in connects and asks again.
+fn record_denial(app: &App, denial: &Option<Denial>, code: ErrorCode) {
+    if let Some(d) = denial.as_ref().filter(|_| code != ErrorCode::UnknownConnection) {
+        app.observe.denied(Denial { time: crate::clock::now(), reason: code.name().to_owned(), ..d.clone() });
+    }
 }
 
 async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::LicenceGrant> {
@@ -187,12 +209,19 @@ async fn check(State(app): State<Arc<App>>, request: Request) -> Answer<wire::Li
 async fn release(State(app): State<Arc<App>>, request: Request) -> Answer<ReleaseResponse> {
     let req: SessionRequest = body(&app, request).await?;
     let released = app.mutate(move |ledger, now| ledger.release(&req.connection_id, &req.session_id, now)).await?;
+    app.observe.released(usize::from(released));
     Ok(Json(ReleaseResponse { released }))
 }
 
 async fn disconnect(State(app): State<Arc<App>>, request: Request) -> Answer<ReleaseResponse> {
     let req: ConnectionRequest = body(&app, request).await?;
-    app.mutate(move |ledger, now| ledger.disconnect(&req.connection_id, now)).await?;
+    let sessions = app
+        .mutate(move |ledger, now| {
+            let sessions = ledger.sessions_of(&req.connection_id).count();
+            ledger.disconnect(&req.connection_id, now).map(|()| sessions)
+        })
+        .await?;
+    app.observe.released(sessions);
     Ok(Json(ReleaseResponse { released: true }))
 }
 

@@ -167,20 +167,18 @@ impl Ledger {
 
     /// Removes the connections and sessions whose leases have ended. A connection's end does not
     /// end its sessions: they keep their seats until their own leases end, so an add-in that
-    /// connects again in time finds them.
-    pub fn expire(&mut self, now: UtcTime) {
+    /// connects again in time finds them. Answers how many connections and sessions ended, which
+    /// the server counts for its metrics.
+    pub fn expire(&mut self, now: UtcTime) -> (usize, usize) {
         let mut dead: Vec<String> =
             self.connections.values().filter(|c| c.expire_time <= now).map(|c| c.id.clone()).collect();
         dead.sort_unstable();
-        for id in dead {
-            self.remove_connection(&id);
-        }
+        let connections = dead.iter().filter(|id| self.remove_connection(id).is_some()).count();
         let mut dead: Vec<String> =
             self.sessions.values().filter(|e| e.session.expire_time <= now).map(|e| e.session.id.clone()).collect();
         dead.sort_unstable();
-        for id in dead {
-            self.remove_session(&id, Loss::Expired);
-        }
+        let sessions = dead.iter().filter(|id| self.remove_session(id, Loss::Expired).is_some()).count();
+        (connections, sessions)
     }
 
     /// The connection, its lease extended; an ended lease counts as unknown.

@@ -204,9 +204,9 @@ fn ended_leases_free_their_seats() {
     l.connect("C2".into(), connect_facts("APP2", true), "10.0.0.6".into(), t(59));
     assert_eq!(code(l.obtain("C2", session_facts(2, "PC", None), "S2".into(), t(59))), ErrorCode::NoFreeLicence);
     // The connection's lease ends first, the session keeps its seat until its own lease ends.
-    l.expire(t(20));
+    assert_eq!(l.expire(t(20)), (1, 0), "one connection ended");
     assert_eq!((l.connection_count(), l.used(1)), (1, 1));
-    l.expire(t(60));
+    assert_eq!(l.expire(t(60)), (0, 1), "one session ended");
     assert_eq!((l.session_count(), l.used(1)), (0, 0));
     l.obtain("C2", session_facts(2, "PC", None), "S2".into(), t(60)).unwrap();
     assert_eq!(code(l.check("C2", "S1", t(61))), ErrorCode::LicenceLost);
