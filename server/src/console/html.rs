@@ -104,14 +104,19 @@ pub fn choose_lang(query: Option<&str>, cookie: Option<&str>, accept: Option<&st
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}\
 header{background:#2b4a6f;color:#fff;padding:.6em 1.2em;display:flex;flex-wrap:wrap;gap:1em;align-items:center}\
-header a{color:#fff;text-decoration:none}header a:hover{text-decoration:underline}header .title{font-weight:bold;margin-right:1em}\
+header a{color:#fff;text-decoration:none}header a:hover{text-decoration:underline}\
+header .title{font-weight:bold;margin-right:1em}\
 header .lang{margin-left:auto}main{padding:1em 1.5em}h1{font-size:1.4em}h2{font-size:1.15em}\
-table{border-collapse:collapse;background:#fff;margin:.5em 0 1em}th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}\
+table{border-collapse:collapse;background:#fff;margin:.5em 0 1em}\
+th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}\
 th{background:#e8ecf2}.series{background:#fff;border:1px solid #ccd;border-radius:6px;padding:.6em 1em;margin:0 0 1em}\
 .badge{display:inline-block;border-radius:4px;padding:0 .4em;font-size:.85em;margin-left:.4em}\
-.expiring{background:#ffe08a;color:#5a4300}.bad,.expired{background:#f8c4c4;color:#6b0000}.demo{background:#dde3ff;color:#1d2a6b}\
-.notice{background:#dff3df;border:1px solid #8c8;padding:.5em 1em}.error{background:#fbe3e3;border:1px solid #d88;padding:.5em 1em}\
-.code{font-family:monospace;font-size:1.3em;background:#fff;border:1px solid #ccd;padding:.4em .8em;display:inline-block}\
+.expiring{background:#ffe08a;color:#5a4300}\
+.bad,.expired{background:#f8c4c4;color:#6b0000}.demo{background:#dde3ff;color:#1d2a6b}\
+.notice{background:#dff3df;border:1px solid #8c8;padding:.5em 1em}\
+.error{background:#fbe3e3;border:1px solid #d88;padding:.5em 1em}\
+.code{font-family:monospace;font-size:1.3em;background:#fff;\
+border:1px solid #ccd;padding:.4em .8em;display:inline-block}\
 pre.log{background:#fff;border:1px solid #ccd;padding:.6em;overflow:auto;max-height:75vh;font-size:.85em}\
 form.inline{display:inline}label{display:inline-block;min-width:14em}fieldset{margin:0 0 1em;background:#fff}\
 input[type=text],input[type=password],input[type=number]{width:22em}textarea{width:100%;max-width:60em}\

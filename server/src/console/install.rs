@@ -67,7 +67,8 @@ fn install_page(ctx: &Ctx, form: &[(String, String)], message: &str) -> Response
          <button type=\"submit\" id=\"install\">{install}</button>\
          <button type=\"submit\" formaction=\"/console/install/request\" id=\"request-file\">{request}</button></form>\
          <p class=\"hint\">{request_hint}</p></fieldset>\
-         <fieldset><legend>{offline}</legend><form method=\"post\" action=\"/console/install/response\" id=\"install-response\">\
+         <fieldset><legend>{offline}</legend><form method=\"post\" \
+         action=\"/console/install/response\" id=\"install-response\">\
          <p><input type=\"file\" id=\"response-file\" accept=\".json,application/json\"></p>\
          <p><textarea name=\"response\" id=\"response\" rows=\"10\" placeholder=\"{paste}\"></textarea></p>\
          <button type=\"submit\" id=\"install-response-button\">{install_response}</button></form></fieldset>\
@@ -79,7 +80,8 @@ fn install_page(ctx: &Ctx, form: &[(String, String)], message: &str) -> Response
         request = ctx.t("Файл запроса", "Request file"),
         request_hint = ctx.t(
             "Без связи с центром: скачайте файл запроса, передайте его поставщику и установите его файл ответа ниже.",
-            "Without a link to the centre: download the request file, give it to the vendor, and install its response file below."
+            "Without a link to the centre: download the request \
+             file, give it to the vendor, and install its response file below."
         ),
         offline = ctx.t("Файл ответа поставщика", "The vendor's response file"),
         paste = ctx.t("Вставьте сюда содержимое файла ответа", "Paste the response file here"),

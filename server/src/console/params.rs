@@ -119,7 +119,8 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
         let value = submitted.map_or_else(|| value_of(&saved, p), |f| field(f, &name).to_owned());
         let _ = write!(
             rows,
-            "<tr><th><label for=\"{name}\">{}</label><br><span class=\"hint\">[{}] {}</span></th><td>{}</td><td>{}</td></tr>",
+            "<tr><th><label for=\"{name}\">{}</label><br><span \
+             class=\"hint\">[{}] {}</span></th><td>{}</td><td>{}</td></tr>",
             ctx.t(p.ru, p.en),
             p.section,
             p.key,
@@ -132,17 +133,22 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
          <form method=\"post\" action=\"/console/parameters\" id=\"parameters\"><table>\
          <tr><th>{setting}</th><th>{in_file}</th><th>{running}</th></tr>{rows}</table>\
          <button type=\"submit\" id=\"save-parameters\">{save}</button></form>\
-         <fieldset><legend>{change}</legend><form method=\"post\" action=\"/console/parameters/password\" id=\"password\">\
+         <fieldset><legend>{change}</legend><form method=\"post\" \
+         action=\"/console/parameters/password\" id=\"password\">\
          <p><label for=\"which\">{whose}</label><select id=\"which\" name=\"which\">\
          <option value=\"Console\">{console}</option><option value=\"API\">REST API</option></select></p>\
-         <p><label for=\"new-password\">{new}</label><input type=\"password\" id=\"new-password\" name=\"password\" autocomplete=\"new-password\"></p>\
-         <p><label for=\"repeat-password\">{again}</label><input type=\"password\" id=\"repeat-password\" name=\"repeat\" autocomplete=\"new-password\"></p>\
+         <p><label for=\"new-password\">{new}</label><input type=\"password\" \
+         id=\"new-password\" name=\"password\" autocomplete=\"new-password\"></p>\
+         <p><label for=\"repeat-password\">{again}</label><input type=\"password\" \
+         id=\"repeat-password\" name=\"repeat\" autocomplete=\"new-password\"></p>\
          <button type=\"submit\" id=\"change-password\">{change}</button></form></fieldset>",
         file = ctx.t("Файл параметров", "The settings file"),
         path = escape(&path.display().to_string()),
         restart = ctx.t(
-            "Изменённые параметры записываются в файл; сервер применяет их после перезапуска (порт и адрес — только после перезапуска).",
-            "Changed settings are written to the file; the server applies them after a restart (the port and address only after a restart)."
+            "Изменённые параметры записываются в файл; сервер применяет \
+             их после перезапуска (порт и адрес — только после перезапуска).",
+            "Changed settings are written to the file; the server \
+             applies them after a restart (the port and address only after a restart)."
         ),
         setting = ctx.t("Параметр", "Setting"),
         in_file = ctx.t("В файле", "In the file"),
