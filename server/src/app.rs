@@ -23,6 +23,8 @@ use std::time::Duration;
 
 pub struct App {
     pub config: ServerConfig,
+    /// Who may use the console and the API (passwords, tokens, attempts, addresses).
+    pub guard: crate::http::auth::Guard,
     /// Counters, licence use over time and denials (`/api/metrics`, the console).
     pub observe: crate::observe::Observe,
     pub layout: Layout,
@@ -74,7 +76,16 @@ impl App {
             connection_lease: Duration::from_secs(config.connection_timeout.into()),
             session_lease: Duration::from_secs(config.session_timeout.into()),
         });
+        let token_key = crate::http::token::load_or_create_key(&layout.config_dir().join("token.key"))
+            .map_err(|e| anyhow::anyhow!("cannot keep the API token key in {}: {e}", layout.config_dir().display()))?;
+        let guard = crate::http::auth::Guard::new(
+            &config,
+            token_key,
+            format!("licenceserver:{}", info.computer_id),
+            &info.computer_name,
+        );
         let app = App {
+            guard,
             inner: Mutex::new(Inner {
                 ledger,
                 keys: BTreeMap::new(),

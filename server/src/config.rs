@@ -25,7 +25,62 @@ pub enum AuthMode {
 pub struct Access {
     pub mode: AuthMode,
     pub user_name: String,
+    /// An argon2 hash (`$argon2id$…`), or a password written in clear by hand, which the server hashes
+    /// and writes back at start (`passwords`).
     pub password: String,
+    /// `LocalAccessOnly=1`: only this computer (loopback addresses) may use it.
+    pub local_only: bool,
+    /// `AllowedAddresses`: if not empty, only these addresses or networks (`10.0.0.0/8`, `::1`).
+    pub allowed_addresses: Vec<Network>,
+    /// `AllowedHosts`: host names, besides IP addresses, `localhost` and this computer's name, that a
+    /// browser may use to reach it (a defence against DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// An address with a prefix length: one host (`/32`, `/128`) or a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub address: IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an address or a network like 10.0.0.0/8");
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => {
+                (a.trim().parse::<IpAddr>().map_err(|_| bad())?, Some(p.trim().parse::<u8>().map_err(|_| bad())?))
+            }
+            None => (text.trim().parse::<IpAddr>().map_err(|_| bad())?, None),
+        };
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Network { address, prefix })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +111,14 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        let admin = |mode| Access { mode, user_name: "admin".into(), password: "admin".into() };
+        let admin = |mode| Access {
+            mode,
+            user_name: "admin".into(),
+            password: "admin".into(),
+            local_only: false,
+            allowed_addresses: Vec::new(),
+            allowed_hosts: Vec::new(),
+        };
         Self {
             port: DEFAULT_PORT,
             listen: IpAddr::from([0, 0, 0, 0]),
@@ -189,6 +251,13 @@ impl Reader<'_> {
             mode: self.value(section, "Authorization", default.mode, parse_auth_mode),
             user_name: self.value(section, "UserName", default.user_name, |v| Ok(v.to_owned())),
             password: self.value(section, "Password", default.password, |v| Ok(v.to_owned())),
+            local_only: self.value(section, "LocalAccessOnly", default.local_only, parse_flag),
+            allowed_addresses: self.value(section, "AllowedAddresses", default.allowed_addresses, |v| {
+                v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::parse).collect()
+            }),
+            allowed_hosts: self.value(section, "AllowedHosts", default.allowed_hosts, |v| {
+                Ok(v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+            }),
         }
     }
 }
@@ -288,6 +357,23 @@ mod tests {
         assert_eq!(c.licence_center_url, None);
         assert!(problems[0].reason.contains("not an http:// or https:// address"), "{problems:?}");
         assert!(parse("", "f").0.usb_enabled);
+    }
+
+    #[test]
+    fn access_restrictions_are_read() {
+        let text =
+            "[Console]\nLocalAccessOnly=1\nAllowedAddresses=10.0.0.0/8, ::1, 192.168.1.7\nAllowedHosts=Licence.Corp\n";
+        let (c, problems) = parse(text, "f");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(c.console.local_only);
+        assert_eq!(c.console.allowed_hosts, vec!["licence.corp"]);
+        let nets = &c.console.allowed_addresses;
+        assert!(nets[0].contains("10.1.2.3".parse().unwrap()) && !nets[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(nets[1].contains("::1".parse().unwrap()));
+        assert!(nets[2].contains("::ffff:192.168.1.7".parse().unwrap()));
+        let (c, problems) = parse("[API]\nAllowedAddresses=10.0.0.0/40\n", "f");
+        assert!(c.api.allowed_addresses.is_empty());
+        assert!(problems[0].reason.contains("10.0.0.0/40"), "{problems:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod ledger;
 pub mod logging;
 pub mod observe;
+pub mod passwords;
 pub mod pool;
 pub mod store;
 pub mod sysinfo;
@@ -48,6 +49,9 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
     clock::log_test_switch();
     for p in &problems {
         log::error!("config {p}");
+    }
+    for said in passwords::hash_clear_passwords(&config_path, &mut config) {
+        log::warn!("config {said}");
     }
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

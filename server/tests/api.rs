@@ -141,15 +141,27 @@ fn basic_auth_is_required_and_checked() {
         let (status, body) = server.request("GET", path, None, None);
         assert_eq!(status, 401, "{path} without credentials");
         error_body_is_documented(401, &body, "EHTTPUnauthorized");
-        let (status, _) = server.request("GET", path, None, Some(("admin", "wrong")));
-        assert_eq!(status, 401, "{path} with a wrong password");
-        let (status, _) = server.request("GET", path, None, Some(("root", "admin")));
-        assert_eq!(status, 401, "{path} with a wrong user");
     }
     let (status, _) = server.request("DELETE", "/api/sessions/X", None, None);
     assert_eq!(status, 401);
     let (status, _) = server.request("POST", "/api/licences", Some("{}"), None);
     assert_eq!(status, 401);
+    // Wrong passwords and wrong users: three free attempts, then this address waits, longer each time.
+    let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "wrong")));
+    assert_eq!(status, 401, "a wrong password");
+    let (status, _) = server.request("GET", "/api/licences", None, Some(("root", "admin")));
+    assert_eq!(status, 401, "a wrong user");
+    let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "wrong again")));
+    assert_eq!(status, 401);
+    let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "and again")));
+    assert_eq!(status, 401, "the fourth failure is still answered, and starts the wait");
+    let (status, body) = server.request("GET", "/api/licences", None, Some(("admin", "admin")));
+    assert_eq!(status, 429, "even the right password waits: {body}");
+    error_body_is_documented(429, &body, "EHTTPTooManyRequests");
+    assert!(body["Message"].as_str().unwrap().contains("try again in"), "{body}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "admin")));
+    assert_eq!(status, 200, "after the wait the right password works and clears the count");
 }
 
 #[test]

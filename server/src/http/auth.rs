@@ -1,29 +1,356 @@
-//! HTTP basic authentication for the REST API, with the seed's modes: 0 — only requests that change
-//! something need a login, 1 — every request does, 2 — none does. Credentials are compared in
-//! constant time. (Salted password hashes, tokens and attempt limits belong to the console issue.)
+//! Who may use the console and the REST API, checked in front of every request to them ([`Guard`]):
+//!
+//! 1. **Where from**: `LocalAccessOnly=1` admits only this computer; `AllowedAddresses` only the listed
+//!    addresses and networks (per `[Console]` and `[API]`).
+//! 2. **Which host name**: a browser must reach the server by an IP address, `localhost`, this
+//!    computer's name or a name in `AllowedHosts`. Anything else is a page of another site whose name was
+//!    pointed at this server (DNS rebinding) and is refused.
+//! 3. **Same site**: a request that changes something and comes from a browser must come from a page of
+//!    this server (`Origin`, `Sec-Fetch-Site`, `Referer`), so another site cannot make a logged-in
+//!    browser post forms here (cross-site request forgery).
+//! 4. **Login**, by the seed's modes: 0 — only changes and sensitive reads (a backup code) need it,
+//!    1 — everything does, 2 — nothing does. HTTP basic authentication against the argon2 hash of the
+//!    password (`passwords`), or, for the API, a bearer token (`token`).
+//! 5. **Attempts**: after 3 failed logins from an address, each further attempt must wait 2, 4, 8 …
+//!    up to 300 seconds (answered 429 with `Retry-After`); a successful login clears the count.
 
-use crate::config::{Access, AuthMode};
+use super::token::{self, Claims, SigningKey};
+use crate::config::{Access, AuthMode, ServerConfig};
+use crate::passwords::{self, VerifiedCache};
 use axum::http::{header, HeaderMap, Method};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
-/// Whether a request with these headers may do `method` under `access`. A `sensitive` read (a
-/// backup code, which can move a key away) needs a login like a change does.
+/// Failed logins an address may make before it has to wait.
+const FREE_ATTEMPTS: u32 = 3;
+/// The longest wait between attempts.
+const MAX_DELAY: Duration = Duration::from_secs(300);
+/// Addresses whose failures are remembered at most.
+const MAX_TRACKED: usize = 10_000;
+
+/// The console or the API: each has its own access settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Console,
+    Api,
+}
+
+impl Scope {
+    fn section(self) -> &'static str {
+        match self {
+            Scope::Console => "Console",
+            Scope::Api => "API",
+        }
+    }
+}
+
+/// What the guard says of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// No or wrong credentials: 401 with a basic-auth challenge.
+    Unauthorized,
+    /// Too many failed logins from this address: 429, try again after this many seconds.
+    Slowed(u64),
+    /// Refused whoever asks (address, host name, another site): 403 with the reason.
+    Forbidden(String),
+}
+
+struct Failures {
+    count: u32,
+    until: Instant,
+    last: Instant,
+}
+
+/// The access settings in force (they change when the administrator changes a password) and the
+/// failed-login bookkeeping.
+pub struct Guard {
+    console: RwLock<Access>,
+    api: RwLock<Access>,
+    /// Per scope: the password is still the seed's default `admin` of user `admin`.
+    default_console: AtomicBool,
+    default_api: AtomicBool,
+    verified: VerifiedCache,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+    token_key: [u8; 32],
+    issuer: String,
+    /// This computer's names, lower-case, for the host check.
+    host_names: Vec<String>,
+}
+
+impl Guard {
+    /// `issuer` names this server in tokens; `computer_name` is accepted as a host name.
+    pub fn new(config: &ServerConfig, token_key: [u8; 32], issuer: String, computer_name: &str) -> Self {
+        let default_of = |a: &Access| {
+            a.user_name == passwords::DEFAULT_USER && passwords::verify(&a.password, passwords::DEFAULT_PASSWORD)
+        };
+        let name = computer_name.trim().to_ascii_lowercase();
+        Self {
+            default_console: AtomicBool::new(default_of(&config.console)),
+            default_api: AtomicBool::new(default_of(&config.api)),
+            console: RwLock::new(config.console.clone()),
+            api: RwLock::new(config.api.clone()),
+            verified: VerifiedCache::default(),
+            failures: Mutex::new(HashMap::new()),
+            token_key,
+            issuer,
+            host_names: if name.is_empty() { Vec::new() } else { vec![name] },
+        }
+    }
+
+    fn slot(&self, scope: Scope) -> &RwLock<Access> {
+        match scope {
+            Scope::Console => &self.console,
+            Scope::Api => &self.api,
+        }
+    }
+
+    /// The access settings of `scope` now.
+    pub fn access(&self, scope: Scope) -> Access {
+        self.slot(scope).read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The password of `scope` is still the seed's default: the console insists on a new one.
+    pub fn needs_new_password(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Console => self.default_console.load(Ordering::SeqCst),
+            Scope::Api => self.default_api.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Puts a new password hash of `scope` in force (the caller has written it to the config file).
+    /// Remembered logins are forgotten, and for the API every token given before ends.
+    pub fn set_password(&self, scope: Scope, hash: String) {
+        self.slot(scope).write().unwrap_or_else(|p| p.into_inner()).password = hash;
+        self.verified.clear();
+        match scope {
+            Scope::Console => self.default_console.store(false, Ordering::SeqCst),
+            Scope::Api => self.default_api.store(false, Ordering::SeqCst),
+        }
+    }
+
+    fn signing_key(&self) -> SigningKey {
+        SigningKey::derive(&self.token_key, &self.access(Scope::Api).password)
+    }
+
+    /// A fresh token for the API's user, from `now` (Unix seconds).
+    pub fn issue_token(&self, now: i64) -> (String, Claims) {
+        let claims = token::claims_for(&self.issuer, &self.access(Scope::Api).user_name, now);
+        (token::sign(&self.signing_key(), &claims), claims)
+    }
+
+    /// The verdict on a request of `method` to `scope` from `peer` with `headers`; `sensitive` marks a
+    /// read that needs a login like a change does; `tokens` allows a bearer token instead of a password.
+    pub fn check(
+        &self,
+        scope: Scope,
+        method: &Method,
+        sensitive: bool,
+        tokens: bool,
+        peer: IpAddr,
+        headers: &HeaderMap,
+    ) -> Verdict {
+        let access = self.access(scope);
+        if let Some(refusal) = self.refuse_origin(scope, &access, method, peer, headers) {
+            return Verdict::Forbidden(refusal);
+        }
+        let needs_login = match access.mode {
+            AuthMode::Off => false,
+            AuthMode::Always => true,
+            AuthMode::ChangesOnly => sensitive || !is_safe(method),
+        };
+        if !needs_login {
+            return Verdict::Allowed;
+        }
+        if let Some(wait) = self.waiting(peer) {
+            return Verdict::Slowed(wait);
+        }
+        let good = match authorization(headers) {
+            Some(Credentials::Basic(user, password)) => self.password_matches(scope, &access, &user, &password),
+            Some(Credentials::Bearer(jwt)) if tokens && scope == Scope::Api => {
+                // A token cannot be guessed (HMAC-SHA256), so a bad one is refused without counting
+                // against the address: it is always plainly 401.
+                let now = crate::clock::now().unix_millis() / 1000;
+                return match token::verify(&self.signing_key(), &jwt, &self.issuer, &access.user_name, now) {
+                    Ok(_) => Verdict::Allowed,
+                    Err(e) => {
+                        log::warn!("refused an API token from {peer}: {e}");
+                        Verdict::Unauthorized
+                    }
+                };
+            }
+            Some(Credentials::Bearer(_)) | None => return Verdict::Unauthorized,
+        };
+        if good {
+            self.lock_failures().remove(&peer.to_canonical());
+            Verdict::Allowed
+        } else {
+            self.failed(peer, scope);
+            Verdict::Unauthorized
+        }
+    }
+
+    fn password_matches(&self, scope: Scope, access: &Access, user: &str, password: &str) -> bool {
+        let user_ok = bool::from(user.as_bytes().ct_eq(access.user_name.as_bytes()));
+        let section = scope.section();
+        if user_ok && self.verified.contains(section, user, password) {
+            return true;
+        }
+        // The hash is checked even for a wrong user name, so timing does not tell user names apart.
+        let password_ok = passwords::verify(&access.password, password);
+        if user_ok && password_ok {
+            self.verified.insert(section, user, password);
+        }
+        user_ok && password_ok
+    }
+
+    /// Why a request is refused before any login is looked at: its address, its host name, or (for a
+    /// change) another site's page.
+    fn refuse_origin(
+        &self,
+        scope: Scope,
+        access: &Access,
+        method: &Method,
+        peer: IpAddr,
+        headers: &HeaderMap,
+    ) -> Option<String> {
+        let section = scope.section();
+        let peer = peer.to_canonical();
+        if access.local_only && !peer.is_loopback() {
+            return Some(format!("only this computer may use it ([{section}] LocalAccessOnly=1); {peer} may not"));
+        }
+        if !access.allowed_addresses.is_empty() && !access.allowed_addresses.iter().any(|n| n.contains(peer)) {
+            return Some(format!("{peer} is not in [{section}] AllowedAddresses"));
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+        if let Some(host) = &host {
+            let name = host_name(host);
+            let known = name.parse::<IpAddr>().is_ok()
+                || name == "localhost"
+                || self.host_names.iter().any(|n| name == n)
+                || access.allowed_hosts.iter().any(|h| h == name);
+            if !known {
+                return Some(format!(
+                    "the host name `{}` is not this server's; add it to [{section}] AllowedHosts to use it",
+                    name.chars().take(100).collect::<String>()
+                ));
+            }
+        }
+        if !is_safe(method) {
+            let cross = |value: &str| match (origin_host(value), &host) {
+                (Some(origin), Some(host)) => origin != *host,
+                _ => true,
+            };
+            if let Some(origin) = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) {
+                if cross(origin) {
+                    return Some("a request from another site's page is refused (Origin)".into());
+                }
+            } else if let Some(referer) = headers.get(header::REFERER).and_then(|h| h.to_str().ok()) {
+                if cross(referer) {
+                    return Some("a request from another site's page is refused (Referer)".into());
+                }
+            }
+            let site = headers.get("sec-fetch-site").and_then(|h| h.to_str().ok()).unwrap_or("none");
+            if !matches!(site, "same-origin" | "none") {
+                return Some(format!("a request from another site's page is refused (Sec-Fetch-Site: {site})"));
+            }
+        }
+        None
+    }
+
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Seconds `peer` must still wait before its next attempt, if any.
+    fn waiting(&self, peer: IpAddr) -> Option<u64> {
+        let failures = self.lock_failures();
+        let entry = failures.get(&peer.to_canonical())?;
+        let now = Instant::now();
+        (entry.until > now).then(|| (entry.until - now).as_secs().max(1))
+    }
+
+    fn failed(&self, peer: IpAddr, scope: Scope) {
+        let peer = peer.to_canonical();
+        let now = Instant::now();
+        let mut failures = self.lock_failures();
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&peer) {
+            failures.retain(|_, f| now.duration_since(f.last) < Duration::from_secs(3600));
+            if failures.len() >= MAX_TRACKED {
+                if let Some(oldest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(ip, _)| *ip) {
+                    failures.remove(&oldest);
+                }
+            }
+        }
+        let entry = failures.entry(peer).or_insert(Failures { count: 0, until: now, last: now });
+        entry.count += 1;
+        entry.last = now;
+        entry.until = now + delay(entry.count);
+        log::warn!("failed login to the {} from {peer} (attempt {})", scope.section(), entry.count);
+    }
+}
+
+/// How long an address waits after its `count`-th failed login.
+fn delay(count: u32) -> Duration {
+    if count <= FREE_ATTEMPTS {
+        return Duration::ZERO;
+    }
+    let exponent = (count - FREE_ATTEMPTS).min(16);
+    Duration::from_secs(1u64 << exponent).min(MAX_DELAY)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// `host[:port]` → `host` (an IPv6 literal keeps no brackets).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+}
+
+/// The `host[:port]` of an `Origin` or `Referer` value, lower-case; `None` for `null` or anything odd.
+fn origin_host(value: &str) -> Option<String> {
+    let rest = value.strip_prefix("http://").or_else(|| value.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty() && !authority.contains('@')).then(|| authority.to_ascii_lowercase())
+}
+
+enum Credentials {
+    Basic(String, String),
+    Bearer(String),
+}
+
+fn authorization(headers: &HeaderMap) -> Option<Credentials> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(Credentials::Bearer(rest.trim().to_owned()));
+    }
+    basic_credentials(headers).map(|(u, p)| Credentials::Basic(u, p))
+}
+
+/// Whether a request with these headers may do `method` under `access` (the password compared
+/// without the guard's cache or attempt limits; for pages that check access themselves).
 pub fn allowed(access: &Access, method: &Method, sensitive: bool, headers: &HeaderMap) -> bool {
     let needs_login = match access.mode {
         AuthMode::Off => false,
         AuthMode::Always => true,
-        AuthMode::ChangesOnly => sensitive || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
+        AuthMode::ChangesOnly => sensitive || !is_safe(method),
     };
-    !needs_login || credentials_match(access, headers)
-}
-
-fn credentials_match(access: &Access, headers: &HeaderMap) -> bool {
-    let Some((user, password)) = basic_credentials(headers) else { return false };
-    let user_ok = user.as_bytes().ct_eq(access.user_name.as_bytes());
-    let password_ok = password.as_bytes().ct_eq(access.password.as_bytes());
-    bool::from(user_ok & password_ok)
+    !needs_login
+        || basic_credentials(headers).is_some_and(|(user, password)| {
+            let user_ok = bool::from(user.as_bytes().ct_eq(access.user_name.as_bytes()));
+            passwords::verify(&access.password, &password) && user_ok
+        })
 }
 
 /// `Authorization: Basic base64(user:password)` → `(user, password)`.
@@ -44,39 +371,125 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn access(mode: AuthMode) -> Access {
-        Access { mode, user_name: "admin".into(), password: "admin".into() }
+    fn guard(mode: AuthMode) -> Guard {
+        let mut config = ServerConfig::default();
+        config.api.mode = mode;
+        config.api.password = passwords::hash("s3cret-pass");
+        config.console.mode = mode;
+        Guard::new(&config, [1; 32], "licenceserver:TEST".into(), "Host1")
     }
 
-    fn with_auth(value: &str) -> HeaderMap {
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
         h
     }
 
+    fn basic(user: &str, password: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+    }
+
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn modes_follow_the_guide() {
+        let good = headers(&[("authorization", &basic("admin", "s3cret-pass"))]);
         let none = HeaderMap::new();
-        let good = with_auth(&format!("Basic {}", STANDARD.encode("admin:admin")));
-        let bad = with_auth(&format!("Basic {}", STANDARD.encode("admin:nope")));
-        assert!(!allowed(&access(AuthMode::Always), &Method::GET, false, &none));
-        assert!(allowed(&access(AuthMode::Always), &Method::GET, false, &good));
-        assert!(!allowed(&access(AuthMode::Always), &Method::GET, false, &bad));
-        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::GET, false, &none));
-        assert!(!allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, false, &none));
-        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::DELETE, false, &good));
-        assert!(allowed(&access(AuthMode::Off), &Method::POST, false, &none));
-        assert!(!allowed(&access(AuthMode::ChangesOnly), &Method::GET, true, &none));
-        assert!(allowed(&access(AuthMode::ChangesOnly), &Method::GET, true, &good));
-        assert!(allowed(&access(AuthMode::Off), &Method::GET, true, &none));
+        let check = |g: &Guard, m: Method, s: bool, h: &HeaderMap| g.check(Scope::Api, &m, s, true, HERE, h);
+        let always = guard(AuthMode::Always);
+        assert_eq!(check(&always, Method::GET, false, &none), Verdict::Unauthorized);
+        assert_eq!(check(&always, Method::GET, false, &good), Verdict::Allowed);
+        let changes = guard(AuthMode::ChangesOnly);
+        assert_eq!(check(&changes, Method::GET, false, &none), Verdict::Allowed);
+        assert_eq!(check(&changes, Method::GET, true, &none), Verdict::Unauthorized);
+        assert_eq!(check(&changes, Method::DELETE, false, &none), Verdict::Unauthorized);
+        assert_eq!(check(&changes, Method::DELETE, false, &good), Verdict::Allowed);
+        assert_eq!(check(&guard(AuthMode::Off), Method::POST, false, &none), Verdict::Allowed);
+        assert!(guard(AuthMode::Always).needs_new_password(Scope::Console));
+        assert!(!guard(AuthMode::Always).needs_new_password(Scope::Api));
+    }
+
+    #[test]
+    fn failed_logins_make_the_address_wait_longer_each_time() {
+        let g = guard(AuthMode::Always);
+        let bad = headers(&[("authorization", &basic("admin", "wrong"))]);
+        let good = headers(&[("authorization", &basic("admin", "s3cret-pass"))]);
+        for _ in 0..FREE_ATTEMPTS {
+            assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bad), Verdict::Unauthorized);
+        }
+        assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bad), Verdict::Unauthorized);
+        assert!(matches!(g.check(Scope::Api, &Method::GET, false, true, HERE, &good), Verdict::Slowed(1..=2)));
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(g.check(Scope::Api, &Method::GET, false, true, other, &good), Verdict::Allowed, "per address");
+        assert_eq!(delay(4), Duration::from_secs(2));
+        assert_eq!(delay(5), Duration::from_secs(4));
+        assert_eq!(delay(40), MAX_DELAY);
+    }
+
+    #[test]
+    fn other_hosts_and_other_sites_are_refused() {
+        let g = guard(AuthMode::Off);
+        let verdict = |method: Method, pairs: &[(&'static str, &str)]| {
+            g.check(Scope::Console, &method, false, false, HERE, &headers(pairs))
+        };
+        for host in ["127.0.0.1:9099", "localhost:9099", "host1", "HOST1:9099", "[::1]:9099"] {
+            assert_eq!(verdict(Method::GET, &[("host", host)]), Verdict::Allowed, "{host}");
+        }
+        assert!(matches!(verdict(Method::GET, &[("host", "evil.example:9099")]), Verdict::Forbidden(_)));
+        assert!(matches!(verdict(Method::GET, &[("host", "host1.evil.example")]), Verdict::Forbidden(_)));
+        let same = [("host", "127.0.0.1:9099"), ("origin", "http://127.0.0.1:9099")];
+        assert_eq!(verdict(Method::POST, &same), Verdict::Allowed);
+        let cross = [("host", "127.0.0.1:9099"), ("origin", "http://evil.example")];
+        assert!(matches!(verdict(Method::POST, &cross), Verdict::Forbidden(_)));
+        let null = [("host", "127.0.0.1:9099"), ("origin", "null")];
+        assert!(matches!(verdict(Method::POST, &null), Verdict::Forbidden(_)));
+        let referer = [("host", "127.0.0.1:9099"), ("referer", "http://evil.example/page")];
+        assert!(matches!(verdict(Method::POST, &referer), Verdict::Forbidden(_)));
+        let fetch = [("host", "127.0.0.1:9099"), ("sec-fetch-site", "cross-site")];
+        assert!(matches!(verdict(Method::POST, &fetch), Verdict::Forbidden(_)));
+        assert_eq!(verdict(Method::POST, &[("host", "127.0.0.1:9099")]), Verdict::Allowed, "curl sends no Origin");
+    }
+
+    #[test]
+    fn addresses_can_be_limited() {
+        let mut config = ServerConfig::default();
+        config.console.local_only = true;
+        config.api.allowed_addresses = vec!["10.0.0.0/8".parse().unwrap()];
+        config.api.mode = AuthMode::Off;
+        let g = Guard::new(&config, [1; 32], "i".into(), "h");
+        let far: IpAddr = "192.168.1.5".parse().unwrap();
+        let none = HeaderMap::new();
+        assert!(matches!(g.check(Scope::Console, &Method::GET, false, false, far, &none), Verdict::Forbidden(_)));
+        assert_eq!(g.check(Scope::Console, &Method::GET, false, false, HERE, &none), Verdict::Allowed);
+        assert!(matches!(g.check(Scope::Api, &Method::GET, false, true, far, &none), Verdict::Forbidden(_)));
+        assert_eq!(
+            g.check(Scope::Api, &Method::GET, false, true, "10.2.3.4".parse().unwrap(), &none),
+            Verdict::Allowed
+        );
+    }
+
+    #[test]
+    fn tokens_work_for_the_api_until_the_password_changes() {
+        let g = guard(AuthMode::Always);
+        let now = crate::clock::now().unix_millis() / 1000;
+        let (jwt, _) = g.issue_token(now);
+        let bearer = headers(&[("authorization", &format!("Bearer {jwt}"))]);
+        assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bearer), Verdict::Allowed);
+        assert_eq!(g.check(Scope::Api, &Method::GET, false, false, HERE, &bearer), Verdict::Unauthorized);
+        assert_eq!(g.check(Scope::Console, &Method::GET, false, true, HERE, &bearer), Verdict::Unauthorized);
+        g.set_password(Scope::Api, passwords::hash("another-pass-1"));
+        assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bearer), Verdict::Unauthorized);
     }
 
     #[test]
     fn malformed_headers_are_no_credentials() {
         for v in ["Basic", "Basic !!!", "Bearer abc", "Basic YWRtaW4=", ""] {
-            assert_eq!(basic_credentials(&with_auth(v)), None, "{v}");
+            let h = headers(&[("authorization", v)]);
+            assert_eq!(basic_credentials(&h), None, "{v}");
         }
-        let h = with_auth(&format!("basic {}", STANDARD.encode("a:b:c")));
+        let h = headers(&[("authorization", &format!("basic {}", STANDARD.encode("a:b:c")))]);
         assert_eq!(basic_credentials(&h), Some(("a".into(), "b:c".into())));
     }
 }

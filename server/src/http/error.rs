@@ -33,6 +33,7 @@ pub fn exception_class(status: StatusCode) -> &'static str {
         StatusCode::GONE => "EHTTPGone",
         StatusCode::PAYLOAD_TOO_LARGE => "EHTTPPayloadTooLarge",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "EHTTPUnsupportedMediaType",
+        StatusCode::TOO_MANY_REQUESTS => "EHTTPTooManyRequests",
         StatusCode::NOT_IMPLEMENTED => "EHTTPNotImplemented",
         StatusCode::BAD_GATEWAY => "EHTTPBadGateway",
         StatusCode::SERVICE_UNAVAILABLE => "EHTTPServiceUnavailable",

@@ -14,6 +14,7 @@ pub mod views;
 
 use crate::app::App;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -65,13 +67,47 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
         };
     }
-    if is_api(request.uri().path()) {
+    let path = request.uri().path();
+    let scope = if is_api(path) {
         if !app.config.api_enabled {
             return ApiError::api_disabled().into_response();
         }
-        let sensitive = request.uri().path().ends_with(api::BACKUP_CODE_SUFFIX);
-        if !auth::allowed(&app.config.api, request.method(), sensitive, request.headers()) {
-            return ApiError::unauthorized().into_response();
+        Some(auth::Scope::Api)
+    } else if path == "/" || path.starts_with("/console") {
+        Some(auth::Scope::Console)
+    } else {
+        None
+    };
+    if let Some(scope) = scope {
+        // Reads that need a login like a change: a backup code can move a key away; the parameters and
+        // the log are the seed's "parameters and service operations".
+        let sensitive = path.ends_with(api::BACKUP_CODE_SUFFIX)
+            || path.starts_with("/console/parameters")
+            || path.starts_with("/console/log");
+        // A token cannot buy a token: `/api/token` takes the password only.
+        let tokens = path != "/api/token";
+        let peer =
+            request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        match app.guard.check(scope, request.method(), sensitive, tokens, peer, request.headers()) {
+            auth::Verdict::Allowed => {}
+            auth::Verdict::Unauthorized => return ApiError::unauthorized().into_response(),
+            auth::Verdict::Slowed(seconds) => {
+                let mut response = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many failed logins from this address; try again in {seconds} s"),
+                )
+                .into_response();
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+                return response;
+            }
+            auth::Verdict::Forbidden(why) => {
+                log::warn!(
+                    "refused {} {} from {peer}: {why}",
+                    request.method(),
+                    path.chars().take(100).collect::<String>()
+                );
+                return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
+            }
         }
     }
     next.run(request).await
