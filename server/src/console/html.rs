@@ -159,27 +159,28 @@ pub fn show(value: Option<&Value>) -> String {
     }
 }
 
-/// A table of `items` with `columns` (JSON field names, which are the API's and read the same in
-/// both languages); `extra` adds a last cell per row (already HTML).
-/// A last column: its heading and the cell for each row (HTML).
+/// A leading column: its heading and the cell for each row (HTML).
 pub type ExtraColumn<'a> = (&'a str, &'a dyn Fn(&Value) -> String);
 
+/// A table of `items` with `columns` (JSON field names, which are the API's and read the same in
+/// both languages); `extra` adds a first cell per row (already HTML): the key's link, the session's
+/// button — first, so a wide table still shows it.
 pub fn table(items: &[Value], columns: &[&str], extra: Option<ExtraColumn>) -> String {
     let mut out = String::from("<table><tr>");
-    for c in columns {
-        let _ = write!(out, "<th>{}</th>", escape(c));
-    }
     if let Some((head, _)) = extra {
         let _ = write!(out, "<th>{}</th>", escape(head));
+    }
+    for c in columns {
+        let _ = write!(out, "<th>{}</th>", escape(c));
     }
     out.push_str("</tr>");
     for item in items {
         out.push_str("<tr>");
-        for c in columns {
-            let _ = write!(out, "<td>{}</td>", show(item.get(*c)));
-        }
         if let Some((_, cell)) = extra {
             let _ = write!(out, "<td>{}</td>", cell(item));
+        }
+        for c in columns {
+            let _ = write!(out, "<td>{}</td>", show(item.get(*c)));
         }
         out.push_str("</tr>");
     }
