@@ -377,6 +377,14 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_is_read_without_a_complaint() {
+        let (c, problems) = parse(include_str!("../../packaging/licenceserver.conf"), "example");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.port, DEFAULT_PORT);
+        assert!(!c.console.local_only && c.console.allowed_addresses.is_empty());
+    }
+
+    #[test]
     fn missing_file_means_defaults() {
         let (c, problems) = load(Path::new("/nonexistent/licenceserver.conf"));
         assert_eq!(c, ServerConfig::default());
