@@ -261,9 +261,19 @@ fn the_administrator_does_the_daily_work_in_a_browser() {
     let server = TestServer::new("machine-console", &format!("LicenceCenterUrl={}", centre.url())).started();
     let page = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
 
-    // The parameters page needs the login in mode 0: the browser logs in with the address's
-    // credentials and keeps them for the realm.
-    browser.open(&format!("http://admin:admin@127.0.0.1:{}/console/parameters?lang=en", server.port));
+    // The first visit leads to the parameters, which need the login: the console insists on a new
+    // password while it is the default admin/admin. The browser then logs in with the new one and keeps
+    // it for the realm.
+    browser.open(&format!("http://admin:admin@127.0.0.1:{}/?lang=en", server.port));
+    browser.wait_for_text("still has the default password");
+    browser.screenshot("00-first-login");
+    browser.type_into("#new-password", "console-pass-1");
+    browser.type_into("#repeat-password", "console-pass-1");
+    browser.click("#change-password");
+    browser.wait_for_text("Password changed");
+    let config = std::fs::read_to_string(server.root.join("3.0/licenceserver.conf")).unwrap();
+    assert!(config.contains("Password=$argon2id$") && !config.contains("console-pass-1"), "{config}");
+    browser.open(&format!("http://admin:console-pass-1@127.0.0.1:{}/console/parameters?lang=en", server.port));
     browser.wait_for_text("ServerPort");
 
     browser.open(&page("/"));

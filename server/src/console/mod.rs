@@ -3,8 +3,10 @@
 //! air-gapped site. Every page reads the server's state through the same functions as the REST API
 //! (`crate::http::api`), so the console and the API never disagree; every change is a POST form.
 //!
-//! Access is decided in one place, [`may_enter`], so the login scheme can change without touching
-//! the pages.
+//! Who may enter is decided in front of every console request by the server's guard
+//! (`crate::http::auth`: login per `[Console] Authorization`, address and host limits, same-site
+//! changes, waits after failed logins). The console adds one rule of its own, in [`Ctx`]: while the
+//! console's password is still the default `admin`, every page leads to the form that changes it.
 
 mod html;
 mod install;
@@ -16,11 +18,11 @@ mod usage;
 mod tests;
 
 use crate::app::App;
-use crate::config::Access;
+use crate::http::auth::Scope;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 pub use html::{escape, Lang};
@@ -45,16 +47,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/log", get(pages::log))
 }
 
-/// Pages that need the login even in mode 0 (which otherwise guards only changes): the parameters
-/// show who may log in and where the server listens.
-const GUARDED: &str = "/console/parameters";
-
-/// Whether this request may see or do what it asks: `[Console] Authorization` with basic auth.
-/// The one place that decides console access.
-fn may_enter(access: &Access, method: &Method, path: &str, headers: &HeaderMap) -> bool {
-    let sensitive = path == GUARDED || path.starts_with("/console/parameters/");
-    crate::http::auth::allowed(access, method, sensitive, headers)
-}
+/// Where a console still on the default password may go: the form that changes it, and its POST.
+const FIRST_LOGIN_PATHS: [&str; 2] = ["/console/parameters", "/console/parameters/password"];
 
 /// What every console handler starts from: access already checked, and the page language.
 pub struct Ctx {
@@ -68,29 +62,14 @@ impl FromRequestParts<Arc<App>> for Ctx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
-        if !may_enter(&app.config.console, &parts.method, parts.uri.path(), &parts.headers) {
-            return Err(unauthorized());
+        if app.guard.needs_new_password(Scope::Console) && !FIRST_LOGIN_PATHS.contains(&parts.uri.path()) {
+            return Err(Redirect::to("/console/parameters?first=1#password").into_response());
         }
         let header_text = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
         let (lang, remember) =
             html::choose_lang(parts.uri.query(), header_text(header::COOKIE), header_text(header::ACCEPT_LANGUAGE));
         Ok(Ctx { app: app.clone(), lang, remember })
     }
-}
-
-fn unauthorized() -> Response {
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>401</title></head><body>\
-         <p>Требуется вход: имя пользователя и пароль консоли.</p>\
-         <p>Log in with the console's user name and password.</p></body></html>",
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"licenceserver\", charset=\"UTF-8\""));
-    response
 }
 
 impl Ctx {

@@ -7,6 +7,8 @@
 use super::html::{error, escape, notice};
 use super::{field, Ctx};
 use crate::config::{self, AuthMode, ServerConfig};
+use crate::http::auth::Scope;
+use crate::passwords;
 use axum::response::Response;
 use axum::Form;
 use std::fmt::Write;
@@ -164,7 +166,15 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
 }
 
 pub async fn page(ctx: Ctx) -> Response {
-    render(&ctx, None, "")
+    let first = if ctx.app.guard.needs_new_password(Scope::Console) {
+        error(ctx.t(
+            "Консоль защищена паролем по умолчанию (admin/admin). Задайте новый пароль консоли, чтобы продолжить.",
+            "The console still has the default password (admin/admin). Set a new console password to go on.",
+        ))
+    } else {
+        String::new()
+    };
+    render(&ctx, None, &first)
 }
 
 /// Why `value` cannot be written as `[section] key`: the config parser's own reason, or a line break
@@ -225,35 +235,26 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
     render(&ctx, None, &message)
 }
 
-/// Why a new password is refused, if it is.
-fn password_refusal(ctx: &Ctx, password: &str, repeat: &str) -> Option<&'static str> {
-    if password.is_empty() {
-        Some(ctx.t("Пароль не может быть пустым.", "The password cannot be empty."))
-    } else if password != repeat {
-        Some(ctx.t("Пароли не совпадают.", "The two passwords differ."))
-    } else if password.chars().any(char::is_control) || password.chars().count() > 256 {
-        Some(ctx.t(
-            "Пароль — до 256 символов без управляющих символов.",
-            "A password is up to 256 characters without control characters.",
-        ))
-    } else {
-        None
-    }
-}
-
 pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
-    let section = if field(&form, "which") == "API" { "API" } else { "Console" };
+    let (scope, section) =
+        if field(&form, "which") == "API" { (Scope::Api, "API") } else { (Scope::Console, "Console") };
     let (password, repeat) = (field(&form, "password"), field(&form, "repeat"));
-    if let Some(why) = password_refusal(&ctx, password, repeat) {
-        return render(&ctx, None, &error(why));
+    let user = ctx.app.guard.access(scope).user_name;
+    if let Err(why) = passwords::check_new(&user, password, repeat) {
+        return render(&ctx, None, &error(&why));
     }
-    let message = match config::update(&ctx.app.layout.config_file(), &[(section, "Password", password)]) {
+    let hash = passwords::hash(password);
+    let message = match config::update(&ctx.app.layout.config_file(), &[(section, "Password", &hash)]) {
         Ok(()) => {
+            ctx.app.guard.set_password(scope, hash);
             log::info!("the [{section}] password was changed in the console");
             notice(&format!(
                 "{} [{section}]. {}",
                 ctx.t("Пароль изменён:", "Password changed:"),
-                ctx.t("Действует после перезапуска сервера.", "It applies after the server restarts.")
+                ctx.t(
+                    "Действует сразу; в файле хранится только его хэш.",
+                    "It applies at once; the file keeps only its hash."
+                )
             ))
         }
         Err(e) => {

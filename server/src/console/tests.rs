@@ -43,13 +43,19 @@ fn fixture(tag: &str) -> Fixture {
     for fields in [year, short] {
         std::fs::write(layout.data_dir().join(fields.file_name()), keyfile::issue(&fields, &series, &binding)).unwrap();
     }
-    let config = ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
+    let mut config =
+        ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
+    // Not the default password: with it every page leads to the form that changes it (tested below).
+    config.console.password = crate::passwords::hash(PASSWORD);
     let app = Arc::new(App::start(config, layout).unwrap());
     Fixture { app, root }
 }
 
+/// The fixture's console password.
+const PASSWORD: &str = "console-pass-1";
+
 fn admin() -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:admin"))
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")))
 }
 
 async fn call(app: &Arc<App>, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -167,12 +173,51 @@ async fn a_password_is_changed_only_when_typed_twice_alike() {
     let f = fixture("password");
     let path = f.app.layout.config_file();
     let (_, body) = post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=a&repeat=b").await;
-    assert!(body.contains("The two passwords differ."), "{body}");
+    assert!(body.contains("the two passwords differ"), "{body}");
     let (_, body) =
-        post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=s%3Ccret&repeat=s%3Ccret").await;
+        post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=short&repeat=short").await;
+    assert!(body.contains("at least 8 characters"), "{body}");
+    let (_, body) =
+        post(&f.app, "/console/parameters/password?lang=en", "which=Console&password=s%3Ccret-99&repeat=s%3Ccret-99")
+            .await;
     assert!(body.contains("Password changed: [Console]"), "{body}");
     assert!(!body.contains("s<cret") && !body.contains("s&lt;cret"), "a password is never shown");
-    assert_eq!(config::load(&path).0.console.password, "s<cret");
+    let stored = config::load(&path).0.console.password;
+    assert!(crate::passwords::is_hash(&stored) && crate::passwords::verify(&stored, "s<cret-99"), "{stored}");
+    // It applies at once: the old password no longer opens the parameters.
+    assert_eq!(get(&f.app, "/console/parameters").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_default_password_leads_every_page_to_the_form_that_changes_it() {
+    let root = licence_testkit::scratch("console-first-login");
+    let layout = Layout::new(&root);
+    layout.create_dirs().unwrap();
+    let app = Arc::new(App::start(ServerConfig { usb_enabled: false, ..ServerConfig::default() }, layout).unwrap());
+    let default = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:admin"));
+    for uri in ["/", "/console/licences", "/console/log"] {
+        let request = Request::get(uri).header(header::AUTHORIZATION, &default).body(Body::empty()).unwrap();
+        let (status, headers, _) = call(&app, request).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{uri}");
+        assert!(headers[header::LOCATION].to_str().unwrap().starts_with("/console/parameters"));
+    }
+    let request = Request::get("/console/parameters?lang=en")
+        .header(header::AUTHORIZATION, &default)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("still has the default password"), "{body}");
+    let request = Request::post("/console/parameters/password?lang=en")
+        .header(header::AUTHORIZATION, &default)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("which=Console&password=brand-new-1&repeat=brand-new-1"))
+        .unwrap();
+    assert!(call(&app, request).await.2.contains("Password changed"));
+    let fresh = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:brand-new-1"));
+    let request = Request::get("/console/licences").header(header::AUTHORIZATION, &fresh).body(Body::empty()).unwrap();
+    assert_eq!(call(&app, request).await.0, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[tokio::test]
