@@ -254,6 +254,27 @@ impl Drop for Centre {
     }
 }
 
+/// The C harness's demo platform (`test-harness/demo`) holding a licence through the real add-in,
+/// loaded as 1C loads it, for as long as its `sleep` runs; built here if need be.
+fn harness_holds_a_licence(port: u16, seconds: u32) -> Child {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status =
+        Command::new(env!("CARGO")).args(["build", "-q", "-p", "licenceaddin"]).current_dir(&workspace).status();
+    assert!(status.is_ok_and(|s| s.success()), "cargo build -p licenceaddin failed");
+    let status = Command::new("make").args(["-s", "-C", "test-harness", "demo"]).current_dir(&workspace).status();
+    assert!(status.is_ok_and(|s| s.success()), "make -C test-harness demo failed (needs a C compiler)");
+    let home = licence_testkit::scratch("console-demo-home");
+    Command::new(workspace.join("test-harness/demo"))
+        .arg(workspace.join("target/debug/liblicenceaddin.so"))
+        .args(["127.0.0.1", &port.to_string(), "sleep", &seconds.to_string()])
+        .env("HOME", &home)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(home.join("demo.out")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("test-harness/demo starts")
+}
+
 #[test]
 fn the_administrator_does_the_daily_work_in_a_browser() {
     let browser = Browser::start();
@@ -306,18 +327,26 @@ fn the_administrator_does_the_daily_work_in_a_browser() {
     assert_eq!(backup.split('-').count(), 5, "a backup code of five groups: {backup}");
     browser.screenshot("04-key-backup-code");
 
-    let connection = server.connect("672B", "HOST-CONSOLE", true);
-    assert_eq!(server.obtain(&connection, 1, "HOST-CONSOLE").0, 200);
+    // The C harness loads the real add-in as 1C does and obtains a licence; the administrator sees the
+    // session and ends it with the button.
+    let mut demo = harness_holds_a_licence(server.port, 30);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.get("/api/sessions").1["Sessions"].as_array().is_none_or(Vec::is_empty) {
+        assert!(Instant::now() < deadline, "the C harness never obtained a licence");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     browser.open(&page("/console/connections"));
-    browser.wait_for_text("HOST-CONSOLE");
+    browser.wait_for_text("test-harness/demo");
     browser.screenshot("05-connections");
     browser.open(&page("/console/sessions?KeyID=672B"));
-    browser.wait_for_text("user1");
+    browser.wait_for_text("Администратор");
     browser.screenshot("06-sessions");
     browser.click("button.end-session");
     browser.wait_for_text("Session ended:");
     browser.wait_for_text("No sessions.");
     assert_eq!(server.get("/api/sessions").1["Sessions"], json!([]), "the button ended the session");
+    let _ = demo.kill();
+    let _ = demo.wait();
 
     browser.open(&page("/console/usage"));
     browser.wait_for_text("Refused licences");
