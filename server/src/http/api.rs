@@ -276,6 +276,7 @@ pub(crate) async fn end_session_by_id(app: &App, id: &str) -> Result<views::Sess
     match ended {
         Some(view) => {
             log::info!("session {id} ended by the administrator");
+            app.observe.released(1);
             Ok(view)
         }
         None => Err(not_found("session", id)),
