@@ -147,10 +147,10 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
         file = ctx.t("Файл параметров", "The settings file"),
         path = escape(&path.display().to_string()),
         restart = ctx.t(
-            "Изменённые параметры записываются в файл; сервер применяет \
-             их после перезапуска (порт и адрес — только после перезапуска).",
-            "Changed settings are written to the file; the server \
-             applies them after a restart (the port and address only after a restart)."
+            "Изменённые параметры записываются в файл. Доступ к консоли и API действует сразу, \
+             остальные параметры — после перезапуска сервера.",
+            "Changed settings are written to the file. Console and API access apply at once, \
+             the other settings after the server restarts."
         ),
         setting = ctx.t("Параметр", "Setting"),
         in_file = ctx.t("В файле", "In the file"),
@@ -220,11 +220,16 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
     let message = match config::update(&path, &written) {
         Ok(()) => {
             log::info!("settings changed in the console: {}", names.join(", "));
+            let (saved, _) = config::load(&path);
+            ctx.app.guard.apply(&saved);
             notice(&format!(
                 "{} {}. {}",
                 ctx.t("Записано:", "Saved:"),
                 names.join(", "),
-                ctx.t("Действуют после перезапуска сервера.", "They apply after the server restarts.")
+                ctx.t(
+                    "Доступ к консоли и API действует сразу, остальное — после перезапуска сервера.",
+                    "Console and API access apply at once; the rest after the server restarts.",
+                )
             ))
         }
         Err(e) => {

@@ -34,7 +34,13 @@ fn fixture(tag: &str) -> Fixture {
     layout.create_dirs().unwrap();
     let machine_file = root.join("machine-id");
     std::fs::write(&machine_file, MACHINE).unwrap();
-    std::fs::write(layout.config_file(), "[Common]\n; the port\nServerPort=9099\n").unwrap();
+    // Not the default password: with it every page leads to the form that changes it (tested below).
+    let hash = crate::passwords::hash(PASSWORD);
+    std::fs::write(
+        layout.config_file(),
+        format!("[Common]\n; the port\nServerPort=9099\n[Console]\nPassword={hash}\n"),
+    )
+    .unwrap();
     let series = SeriesKeys::generate("672B".parse().unwrap());
     let binding = MachineIdentity::from_material(MACHINE.as_bytes()).binding();
     let year = licence_testkit::main_key(&series, MACHINE, 7_121_172, 10);
@@ -45,8 +51,7 @@ fn fixture(tag: &str) -> Fixture {
     }
     let mut config =
         ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
-    // Not the default password: with it every page leads to the form that changes it (tested below).
-    config.console.password = crate::passwords::hash(PASSWORD);
+    config.console.password = hash;
     let app = Arc::new(App::start(config, layout).unwrap());
     Fixture { app, root }
 }
@@ -103,7 +108,7 @@ async fn every_page_renders_with_what_it_is_for() {
         ("/console/usage?lang=en", vec!["Refused licences"]),
         (
             "/console/parameters?lang=en",
-            vec!["ServerPort", "name=\"Console.UserName\"", "after a restart", "new-password"],
+            vec!["ServerPort", "name=\"Console.UserName\"", "after the server restarts", "new-password"],
         ),
         ("/console/log?lang=en", vec!["<h1>Log</h1>"]),
     ] {
@@ -166,6 +171,11 @@ async fn parameters_are_checked_by_the_config_parser_and_written_in_place() {
     let (saved, problems) = config::load(&path);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!((saved.port, saved.api_enabled), (9100, false));
+    // Console access applies at once: mode 1 asks the login even for the key list.
+    let (_, body) = post(&f.app, "/console/parameters?lang=en", "Console.Authorization=1").await;
+    assert!(body.contains("Console and API access apply at once"), "{body}");
+    let anonymous = Request::get("/console/licences").body(Body::empty()).unwrap();
+    assert_eq!(call(&f.app, anonymous).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -124,6 +124,22 @@ impl Guard {
         }
     }
 
+    /// Puts the console's and the API's access settings of `config` in force (after the console saved
+    /// them): modes, user names, password hashes and limits. A password still written in clear keeps
+    /// working until the next start hashes it.
+    pub fn apply(&self, config: &ServerConfig) {
+        for (scope, access) in [(Scope::Console, &config.console), (Scope::Api, &config.api)] {
+            let default = access.user_name == passwords::DEFAULT_USER
+                && passwords::verify(&access.password, passwords::DEFAULT_PASSWORD);
+            *self.slot(scope).write().unwrap_or_else(|p| p.into_inner()) = access.clone();
+            match scope {
+                Scope::Console => self.default_console.store(default, Ordering::SeqCst),
+                Scope::Api => self.default_api.store(default, Ordering::SeqCst),
+            }
+        }
+        self.verified.clear();
+    }
+
     /// Puts a new password hash of `scope` in force (the caller has written it to the config file).
     /// Remembered logins are forgotten, and for the API every token given before ends.
     pub fn set_password(&self, scope: Scope, hash: String) {
