@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::vendor::{Centre, Vendor};
 use common::TestServer;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -177,83 +178,6 @@ impl Drop for Browser {
     }
 }
 
-/// A vendor store with series 672B and product CONSOLE-1 (3 licences), made by the real
-/// `licenceedit`, served by the real `licencecentre`; the centre and the store go with it.
-struct Centre {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Centre {
-    fn edit(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new(licence_testkit::devkit_binary("licenceedit"))
-            .args(args)
-            .env("LICENCEEDIT_VENDOR_DIR", dir)
-            .stdin(Stdio::null())
-            .output()
-            .expect("licenceedit runs");
-        assert!(out.status.success(), "licenceedit {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn start() -> Self {
-        let dir = common::scratch("console-vendor");
-        Self::edit(&dir, &["series", "create", "672B"]);
-        Self::edit(
-            &dir,
-            &[
-                "product",
-                "add",
-                "--series",
-                "672B",
-                "--article",
-                "CONSOLE-1",
-                "--name",
-                "Склад",
-                "--kind",
-                "main",
-                "--count",
-                "3",
-            ],
-        );
-        let port = common::free_port();
-        let child = Command::new(licence_testkit::devkit_binary("licencecentre"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--vendor-dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("licencecentre starts");
-        let centre = Centre { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
-        while agent.get(&format!("{}/health", centre.url())).call().is_err() {
-            assert!(Instant::now() < deadline, "the activation centre did not answer within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        centre
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn code(&self) -> String {
-        Self::edit(&self.dir, &["code", "issue", "--article", "CONSOLE-1"]).trim().to_owned()
-    }
-}
-
-impl Drop for Centre {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// The C harness's demo platform (`test-harness/demo`) holding a licence through the real add-in,
 /// loaded as 1C loads it, for as long as its `sleep` runs; built here if need be.
 fn harness_holds_a_licence(port: u16, seconds: u32) -> Child {
@@ -278,7 +202,9 @@ fn harness_holds_a_licence(port: u16, seconds: u32) -> Child {
 #[test]
 fn the_administrator_does_the_daily_work_in_a_browser() {
     let browser = Browser::start();
-    let centre = Centre::start();
+    let vendor = Vendor::new();
+    vendor.product("CONSOLE-1", "main", 3, &[]);
+    let centre = Centre::start(&vendor);
     let server = TestServer::new("machine-console", &format!("LicenceCenterUrl={}", centre.url())).started();
     let page = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
 
@@ -301,7 +227,7 @@ fn the_administrator_does_the_daily_work_in_a_browser() {
     browser.wait_for_text("No keys are installed.");
     browser.screenshot("01-overview-empty");
 
-    let code = centre.code();
+    let code = vendor.code("CONSOLE-1", &[]);
     browser.open(&page("/console/install"));
     browser.type_into("#ActivationCodeString", "1234-5678");
     browser.click("#install");

@@ -3,6 +3,8 @@
 //! (its pinned machine-id file), and talks to it over HTTP. Nothing of the server is mocked.
 #![allow(dead_code)]
 
+pub mod vendor;
+
 use licence_protocol::identity::MachineIdentity;
 use licence_protocol::key::{KeyFields, KeyKind};
 use licence_protocol::keyfile;
