@@ -1,14 +1,16 @@
-//! Every `/api` request may carry an `Authorization` header, and any client can send one. Whatever
-//! bytes the HTTP layer accepts as a header value must be read without a panic; a user name taken
-//! from it never holds the `:` that separates it from the password, and the mode checks built on
-//! it answer for every method.
+//! Every console and `/api` request may carry an `Authorization` header, and any client can send one.
+//! Whatever bytes the HTTP layer accepts as a header value must be read without a panic; a user name
+//! taken from it never holds the `:` that separates it from the password; and the guard in front of the
+//! console and the API admits a change exactly when the mode needs no login or the credentials are
+//! right — whether the header is basic credentials, a bearer token or neither.
 #![no_main]
 #![forbid(unsafe_code)]
 
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
-use licenceserver::config::{Access, AuthMode};
-use licenceserver::http::auth::{allowed, basic_credentials};
+use licenceserver::config::{AuthMode, ServerConfig};
+use licenceserver::http::auth::{basic_credentials, Guard, Scope, Verdict};
+use std::net::IpAddr;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = HeaderValue::from_bytes(data) else { return };
@@ -19,13 +21,20 @@ fuzz_target!(|data: &[u8]| {
     if let Some((user, _password)) = &credentials {
         assert!(!user.contains(':'), "user name `{user}` holds a `:`");
     }
+    let here = IpAddr::from([127, 0, 0, 1]);
     for mode in [AuthMode::ChangesOnly, AuthMode::Always, AuthMode::Off] {
-        let access = Access { mode, user_name: "admin".into(), password: "admin".into() };
-        let admitted = allowed(&access, &Method::POST, false, &headers);
+        // The default clear password keeps the run fast; hashes are the passwords module's business.
+        let mut config = ServerConfig::default();
+        config.api.mode = mode;
+        config.console.mode = mode;
+        let guard = Guard::new(&config, [9; 32], "licenceserver:FUZZ".into(), "fuzz");
         let expected = mode == AuthMode::Off || credentials == Some(("admin".into(), "admin".into()));
-        assert_eq!(admitted, expected, "{mode:?} with {credentials:?}");
-        // A sensitive read (a backup code) is admitted exactly as a change is.
-        assert_eq!(allowed(&access, &Method::GET, true, &headers), expected, "{mode:?} with {credentials:?}");
-        let _ = allowed(&access, &Method::GET, false, &headers);
+        for scope in [Scope::Api, Scope::Console] {
+            let verdict = guard.check(scope, &Method::POST, false, true, here, &headers);
+            assert_eq!(verdict == Verdict::Allowed, expected, "{mode:?} {scope:?} with {credentials:?}: {verdict:?}");
+            // A sensitive read (a backup code) is admitted exactly as a change is.
+            let verdict = guard.check(scope, &Method::GET, true, true, here, &headers);
+            assert!(matches!(verdict, Verdict::Allowed | Verdict::Unauthorized | Verdict::Slowed(_)));
+        }
     }
 });
