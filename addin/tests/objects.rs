@@ -305,6 +305,7 @@ fn fake_server(grant: impl Fn(&ObjectRequest) -> ObjectGrant + Send + 'static) -
                             session_lease_seconds: 60,
                             heartbeat_seconds: 5,
                             server_key: Some(server_key),
+                            reserved_servers: Vec::new(),
                         })
                         .unwrap()
                     }

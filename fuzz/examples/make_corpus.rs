@@ -220,6 +220,7 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
                 session_lease_seconds: 60,
                 heartbeat_seconds: 5,
                 server_key: None,
+                reserved_servers: Vec::new(),
             }),
         ),
         (

@@ -63,6 +63,10 @@ pub struct ConnectResponse {
     /// The server's X25519 public key for the channel, when the add-in offered one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_key: Option<String>,
+    /// `host[:port]` of the reserved servers the administrator set on this server (`[Common]
+    /// ReservedServers`); the add-in adds them to its own list for failover.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reserved_servers: Vec<String>,
 }
 
 /// What identifies a 1C session and what the administrator sees of it.

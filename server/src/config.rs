@@ -107,6 +107,10 @@ pub struct ServerConfig {
     pub licence_center_url: Option<String>,
     /// `[UPKey] Enabled`: look for USB keys and blanks. With 0 the server never touches libusb.
     pub usb_enabled: bool,
+    /// `[Common] ReservedServers`: `host[:port]` of the reserved licence servers, announced to every
+    /// add-in at `connect` so it can move there when this server fails, without each configuration
+    /// naming them.
+    pub reserved_servers: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +138,7 @@ impl Default for ServerConfig {
             console: admin(AuthMode::ChangesOnly),
             licence_center_url: None,
             usb_enabled: true,
+            reserved_servers: Vec::new(),
         }
     }
 }
@@ -219,6 +224,7 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
         console: reader.access("Console", d.console),
         licence_center_url: reader.value("Common", "LicenceCenterUrl", None, parse_url),
         usb_enabled: reader.value("UPKey", "Enabled", true, parse_flag),
+        reserved_servers: reader.value("Common", "ReservedServers", Vec::new(), parse_servers),
     };
     (config, reader.problems)
 }
@@ -289,6 +295,34 @@ fn parse_count(v: &str, min: u32, max: u32) -> Result<u32, String> {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("`{v}` is not a number from {min} to {max}")),
     }
+}
+
+/// `host[:port], …` (an IPv6 address in brackets); each kept as written, trimmed.
+pub(crate) fn parse_servers(v: &str) -> Result<Vec<String>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let bad = || format!("`{item}` is not host or host:port");
+            let (host, port) = match item.strip_prefix('[') {
+                Some(rest) => {
+                    let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+                    (host, after.strip_prefix(':'))
+                }
+                None => match item.rsplit_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (item, None),
+                },
+            };
+            if host.is_empty() || host.contains(char::is_whitespace) || host.contains(['/', '@']) {
+                return Err(bad());
+            }
+            if let Some(port) = port {
+                parse_port(port).map_err(|_| bad())?;
+            }
+            Ok(item.to_owned())
+        })
+        .collect()
 }
 
 /// An `http://` or `https://` address with a host; a trailing `/` is dropped. Empty means none.
@@ -374,6 +408,17 @@ mod tests {
         let (c, problems) = parse("[API]\nAllowedAddresses=10.0.0.0/40\n", "f");
         assert!(c.api.allowed_addresses.is_empty());
         assert!(problems[0].reason.contains("10.0.0.0/40"), "{problems:?}");
+    }
+
+    #[test]
+    fn reserved_servers_are_hosts_with_optional_ports() {
+        let (c, problems) = parse("[Common]\nReservedServers=lic2, 10.0.0.7:9100 ,[::1]:9099\n", "f");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.reserved_servers, vec!["lic2", "10.0.0.7:9100", "[::1]:9099"]);
+        for bad in ["lic2:0", "a b", "http://x", "[::1", "host:port"] {
+            let (c, problems) = parse(&format!("[Common]\nReservedServers={bad}\n"), "f");
+            assert!(c.reserved_servers.is_empty() && problems.len() == 1, "{bad}: {problems:?}");
+        }
     }
 
     #[test]

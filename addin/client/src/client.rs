@@ -355,6 +355,7 @@ impl Client {
                             .inspect_err(|e| log::warn!("server {endpoint} offered an unusable channel key: {e}"))
                             .ok()
                     });
+                    self.learn_reserved(&connection.reserved_servers);
                     self.current = Some(InUse { index, connection: connection.clone(), channel, sent: 0 });
                     return Ok(connection);
                 }
@@ -369,6 +370,25 @@ impl Client {
             unanswered.push("no licence server is configured".to_owned());
         }
         Err(refusal.unwrap_or(Error::Unreachable { tried: unanswered.join("; ") }))
+    }
+
+    /// Adds the reserved servers a server announced (`ReservedServers` at `connect`) to the end of the
+    /// list, skipping those already in it, so failover can reach them even when the configuration did
+    /// not name them. Unreadable entries are logged and skipped.
+    fn learn_reserved(&mut self, announced: &[String]) {
+        if announced.is_empty() {
+            return;
+        }
+        let (servers, bad) = crate::conf::parse_server_list(&announced.join(","));
+        for problem in bad {
+            log::warn!("the server announced an unusable reserved {problem}");
+        }
+        for endpoint in servers {
+            if !self.endpoints.contains(&endpoint) {
+                log::info!("the server announced reserved server {endpoint}; it is added for failover");
+                self.endpoints.push(endpoint);
+            }
+        }
     }
 
     /// One request to the server in use, no failover.

@@ -108,3 +108,19 @@ fn a_killed_main_server_hands_the_sessions_to_the_reserved_one() {
     assert_eq!(listed[0]["SessionNumber"], "1");
     assert_eq!(client.held()[0].grant.session_id, moved.session_id);
 }
+
+#[test]
+fn reserved_servers_announced_by_the_server_take_over_when_it_dies() {
+    let reserve = TestServer::with_licences("client-announced-reserve", 2, "");
+    let mut main =
+        TestServer::with_licences("client-announcing-main", 2, &format!("ReservedServers=127.0.0.1:{}", reserve.port));
+    // The configuration names only the main server; the main server names its reserve.
+    let mut client = Client::new(vec![main.endpoint()], &caller(), timeouts());
+    let grant = client.obtain(&session(1)).unwrap();
+    assert_eq!(client.endpoints(), [main.endpoint(), reserve.endpoint()]);
+    main.kill();
+    let moved = client.check(&grant.session_id).unwrap();
+    assert_eq!(client.server_in_use(), Some(&reserve.endpoint()));
+    assert_eq!(reserve.sessions()["Sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(client.held()[0].grant.session_id, moved.session_id);
+}

@@ -34,13 +34,20 @@ const fn param(section: &'static str, key: &'static str, ru: &'static str, en: &
     Param { section, key, ru, en, kind }
 }
 
-const PARAMS: [Param; 12] = [
+const PARAMS: [Param; 13] = [
     param("Common", "ServerPort", "Порт", "Port", Kind::Text),
     param("Common", "ListenAddress", "Адрес для подключений", "Listen address", Kind::Text),
     param("Common", "KeepPreviousLogs", "Хранить журналы прошлых запусков", "Keep previous logs", Kind::Flag),
     param("Common", "ConnectionTimeout", "Тайм-аут соединения, с", "Connection timeout, s", Kind::Text),
     param("Common", "SessionTimeout", "Тайм-аут сеанса, с", "Session timeout, s", Kind::Text),
     param("Common", "LicenceCenterUrl", "Адрес центра активации", "Activation centre address", Kind::Text),
+    param(
+        "Common",
+        "ReservedServers",
+        "Резервные серверы (для компонент)",
+        "Reserved servers (for add-ins)",
+        Kind::Text,
+    ),
     param("Console", "Authorization", "Вход в консоль", "Console login", Kind::Mode),
     param("Console", "UserName", "Пользователь консоли", "Console user name", Kind::Text),
     param("API", "Enabled", "REST API включено", "REST API enabled", Kind::Flag),
@@ -74,6 +81,7 @@ fn value_of(c: &ServerConfig, p: &Param) -> String {
         ("Common", "ConnectionTimeout") => c.connection_timeout.to_string(),
         ("Common", "SessionTimeout") => c.session_timeout.to_string(),
         ("Common", "LicenceCenterUrl") => c.licence_center_url.clone().unwrap_or_default(),
+        ("Common", "ReservedServers") => c.reserved_servers.join(", "),
         ("Console", "Authorization") => mode(c.console.mode).into(),
         ("Console", "UserName") => c.console.user_name.clone(),
         ("API", "Enabled") => flag(c.api_enabled).into(),

@@ -136,6 +136,7 @@ fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime, server_ke
         session_lease_seconds: s,
         heartbeat_seconds: (c.min(s) / 4).max(1),
         server_key,
+        reserved_servers: app.config.reserved_servers.clone(),
     }
 }
 
