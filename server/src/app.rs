@@ -22,7 +22,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub struct App {
+    /// The configuration read at start. Settings the console can change while the server runs are
+    /// read through [`App::setting`] instead.
     pub config: ServerConfig,
+    /// The configuration in force now: `config`, with the settings the administrator changed since.
+    settings: std::sync::RwLock<ServerConfig>,
     /// Who may use the console and the API (passwords, tokens, attempts, addresses).
     pub guard: crate::http::auth::Guard,
     /// Counters, licence use over time and denials (`/api/metrics`, the console).
@@ -94,6 +98,7 @@ impl App {
                 usb: Vec::new(),
                 usb_problems: Vec::new(),
             }),
+            settings: std::sync::RwLock::new(config.clone()),
             config,
             observe: crate::observe::Observe::default(),
             layout,
@@ -153,7 +158,7 @@ impl App {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.layout.data_dir();
         let fingerprint = keystore::fingerprint(&dir);
-        let mut usb = crate::usb::scan(self.config.usb_enabled);
+        let mut usb = crate::usb::scan(self.setting(|s| s.usb_enabled));
         usb.keys.sort_by_key(|k| k.serial);
         // The folder and the devices are read, and the files verified, without the lock: requests go on meanwhile.
         let changed = {
@@ -208,7 +213,7 @@ impl App {
 
     /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it now.
     pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
-        crate::activation::resolve_target(self.identity.as_ref(), self.config.usb_enabled, blank)
+        crate::activation::resolve_target(self.identity.as_ref(), self.setting(|s| s.usb_enabled), blank)
     }
 
     /// The secret of `series` from a key of it that counts now, with that key file's text (the add-in
@@ -258,6 +263,36 @@ impl App {
             channels.keys().filter(|id| inner.ledger.connection(id).is_some()).cloned().collect()
         };
         self.channels().retain(|id, _| live.contains(id));
+    }
+
+    /// Reads one setting in force now.
+    pub fn setting<T>(&self, read: impl FnOnce(&ServerConfig) -> T) -> T {
+        read(&self.settings.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts the settings of `saved` that can change while the server runs in force: leases, limits, the
+    /// API switch, the activation centre, USB, reserved servers, and console and API access. The port,
+    /// the listen address, the machine id file and the log settings need a restart.
+    pub fn apply_settings(&self, saved: &ServerConfig) {
+        {
+            let mut settings = self.settings.write().unwrap_or_else(|p| p.into_inner());
+            settings.connection_timeout = saved.connection_timeout;
+            settings.session_timeout = saved.session_timeout;
+            settings.max_connections = saved.max_connections;
+            settings.max_sessions = saved.max_sessions;
+            settings.api_enabled = saved.api_enabled;
+            settings.licence_center_url = saved.licence_center_url.clone();
+            settings.usb_enabled = saved.usb_enabled;
+            settings.reserved_servers = saved.reserved_servers.clone();
+            settings.api = saved.api.clone();
+            settings.console = saved.console.clone();
+        }
+        self.lock().ledger.set_config(LedgerConfig {
+            connection_lease: Duration::from_secs(saved.connection_timeout.into()),
+            session_lease: Duration::from_secs(saved.session_timeout.into()),
+        });
+        self.guard.apply(saved);
+        log::info!("settings changed by the administrator are in force");
     }
 
     /// Ends leases whose time is up; called every second.

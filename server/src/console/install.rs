@@ -52,7 +52,7 @@ fn order_fields(ctx: &Ctx, form: &[(String, String)]) -> String {
 }
 
 fn install_page(ctx: &Ctx, form: &[(String, String)], message: &str) -> Response {
-    let centre = match &ctx.app.config.licence_center_url {
+    let centre = match &ctx.app.setting(|s| s.licence_center_url.clone()) {
         Some(url) => format!("{} <code>{}</code>", ctx.t("Центр активации:", "Activation centre:"), escape(url)),
         None => ctx
             .t(

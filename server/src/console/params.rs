@@ -135,7 +135,7 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
             p.section,
             p.key,
             input(ctx, p, &value),
-            escape(&value_of(&ctx.app.config, p)),
+            escape(&ctx.app.setting(|running| value_of(running, p))),
         );
     }
     let body = format!(
@@ -155,10 +155,10 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
         file = ctx.t("Файл параметров", "The settings file"),
         path = escape(&path.display().to_string()),
         restart = ctx.t(
-            "Изменённые параметры записываются в файл. Доступ к консоли и API действует сразу, \
-             остальные параметры — после перезапуска сервера.",
-            "Changed settings are written to the file. Console and API access apply at once, \
-             the other settings after the server restarts."
+            "Изменённые параметры записываются в файл и действуют сразу; порт, адрес \
+             и хранение журналов — после перезапуска сервера.",
+            "Changed settings are written to the file and apply at once; the port, the address \
+             and keeping logs after the server restarts."
         ),
         setting = ctx.t("Параметр", "Setting"),
         in_file = ctx.t("В файле", "In the file"),
@@ -229,14 +229,14 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
         Ok(()) => {
             log::info!("settings changed in the console: {}", names.join(", "));
             let (saved, _) = config::load(&path);
-            ctx.app.guard.apply(&saved);
+            ctx.app.apply_settings(&saved);
             notice(&format!(
                 "{} {}. {}",
                 ctx.t("Записано:", "Saved:"),
                 names.join(", "),
                 ctx.t(
-                    "Доступ к консоли и API действует сразу, остальное — после перезапуска сервера.",
-                    "Console and API access apply at once; the rest after the server restarts.",
+                    "Действуют сразу; порт, адрес и хранение журналов — после перезапуска сервера.",
+                    "They apply at once; the port, the address and keeping logs after the server restarts.",
                 )
             ))
         }

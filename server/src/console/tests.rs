@@ -171,9 +171,26 @@ async fn parameters_are_checked_by_the_config_parser_and_written_in_place() {
     let (saved, problems) = config::load(&path);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!((saved.port, saved.api_enabled), (9100, false));
+    // Settings apply at once: the API is off, and a new connection gets the new session lease.
+    assert_eq!(get(&f.app, "/api/licences").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let (_, body) = post(&f.app, "/console/parameters?lang=en", "Common.SessionTimeout=90").await;
+    assert!(body.contains("Saved: [Common] SessionTimeout=90"), "{body}");
+    let connect = serde_json::json!({
+        "OSVersion": "Linux", "ComputerName": "PC", "LocalIP": "127.0.0.1", "Process": "1cv8c", "CPU": "x86_64",
+        "PID": 1, "IsServer": false, "PlatformVersion": "8.3.25.1257", "ModuleName": "addin",
+        "Version": licence_protocol::VERSION, "KeyID": "672B"
+    });
+    let request = Request::post("/licence/connect")
+        .header(header::CONTENT_TYPE, "application/json")
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 5000))))
+        .body(Body::from(connect.to_string()))
+        .unwrap();
+    let (status, _, answer) = call(&f.app, request).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("\"SessionLeaseSeconds\":90"), "{answer}");
     // Console access applies at once: mode 1 asks the login even for the key list.
     let (_, body) = post(&f.app, "/console/parameters?lang=en", "Console.Authorization=1").await;
-    assert!(body.contains("Console and API access apply at once"), "{body}");
+    assert!(body.contains("They apply at once"), "{body}");
     let anonymous = Request::get("/console/licences").body(Body::empty()).unwrap();
     assert_eq!(call(&f.app, anonymous).await.0, StatusCode::UNAUTHORIZED);
 }

@@ -95,7 +95,7 @@ async fn connect(
         log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
         return Err(Failure(WireError::version_mismatch(ours, &client)));
     }
-    let limit = app.config.max_connections as usize;
+    let limit = app.setting(|s| s.max_connections) as usize;
     if app.lock().ledger.connection_count() >= limit {
         log::warn!("refused a connection from {peer}: {limit} connections are live ([Common] MaxConnections)");
         return Err(busy(format!("the server already holds {limit} connections; try again later")));
@@ -127,7 +127,7 @@ async fn connect(
 }
 
 fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime, server_key: Option<String>) -> ConnectResponse {
-    let (c, s) = (app.config.connection_timeout, app.config.session_timeout);
+    let (c, s) = app.setting(|s| (s.connection_timeout, s.session_timeout));
     ConnectResponse {
         connection_id,
         server_version: crate::version::announced().to_owned(),
@@ -136,7 +136,7 @@ fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime, server_ke
         session_lease_seconds: s,
         heartbeat_seconds: (c.min(s) / 4).max(1),
         server_key,
-        reserved_servers: app.config.reserved_servers.clone(),
+        reserved_servers: app.setting(|s| s.reserved_servers.clone()),
     }
 }
 
@@ -156,7 +156,7 @@ async fn obtain(State(app): State<Arc<App>>, request: Request) -> Answer<wire::L
         "session {} of {} (connection {})",
         req.session.session_number, req.session.computer_name, req.connection_id
     );
-    let limit = app.config.max_sessions as usize;
+    let limit = app.setting(|s| s.max_sessions) as usize;
     let denial = denial_of(&app, &req);
     let grant = app
         .mutate(move |ledger, now| {

@@ -130,7 +130,8 @@ async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Resul
 /// installs the key it answers with; shared by the API and the console so both say the same.
 pub(crate) async fn install_online(app: &Arc<App>, body: &Value) -> Result<Installed, ApiError> {
     let order = InstallOrder::from_json(body).map_err(activation_error)?;
-    let url = app.config.licence_center_url.clone().ok_or_else(|| activation_error(ActivationError::NoCentre))?;
+    let url =
+        app.setting(|s| s.licence_center_url.clone()).ok_or_else(|| activation_error(ActivationError::NoCentre))?;
     let worker = app.clone();
     blocking(move || {
         let target = worker.activation_target(order.blank_key_no)?;

@@ -69,7 +69,7 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
     }
     let path = request.uri().path();
     let scope = if is_api(path) {
-        if !app.config.api_enabled {
+        if !app.setting(|s| s.api_enabled) {
             return ApiError::api_disabled().into_response();
         }
         Some(auth::Scope::Api)

@@ -135,6 +135,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Lease lengths for leases given or refreshed from now on (the administrator changed them);
+    /// leases already running keep their end until their next refresh.
+    pub fn set_config(&mut self, config: LedgerConfig) {
+        self.config = config;
+    }
+
     pub fn new(config: LedgerConfig) -> Self {
         Self {
             config,
