@@ -354,21 +354,6 @@ fn authorization(headers: &HeaderMap) -> Option<Credentials> {
     basic_credentials(headers).map(|(u, p)| Credentials::Basic(u, p))
 }
 
-/// Whether a request with these headers may do `method` under `access` (the password compared
-/// without the guard's cache or attempt limits; for pages that check access themselves).
-pub fn allowed(access: &Access, method: &Method, sensitive: bool, headers: &HeaderMap) -> bool {
-    let needs_login = match access.mode {
-        AuthMode::Off => false,
-        AuthMode::Always => true,
-        AuthMode::ChangesOnly => sensitive || !is_safe(method),
-    };
-    !needs_login
-        || basic_credentials(headers).is_some_and(|(user, password)| {
-            let user_ok = bool::from(user.as_bytes().ct_eq(access.user_name.as_bytes()));
-            passwords::verify(&access.password, &password) && user_ok
-        })
-}
-
 /// `Authorization: Basic base64(user:password)` → `(user, password)`.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
