@@ -80,59 +80,31 @@ fn products_are_added_listed_and_shown() {
 
     let missing = licenceedit(dir, Some(&vendor), &[], &["product", "show", "Z-9"]);
     assert_eq!(missing.stderr, "licenceedit: no product with article `Z-9`; `licenceedit product list` shows them\n");
-    let other_series = licenceedit(
-        dir,
-        Some(&vendor),
-        &[],
-        &["product", "add", "--series", "0001", "--article", "B", "--name", "x", "--kind", "main", "--count", "1"],
-    );
+    // `product add` of a one-licence main product "x" with article C of `series`, and `extra` flags.
+    let add = |series: &str, extra: &[&str]| {
+        let mut args = vec![
+            "product",
+            "add",
+            "--series",
+            series,
+            "--article",
+            "C",
+            "--name",
+            "x",
+            "--kind",
+            "main",
+            "--count",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        licenceedit(dir, Some(&vendor), &[], &args)
+    };
+    let other_series = add("0001", &[]);
     assert_eq!(other_series.code, Some(1));
     assert!(other_series.stderr.contains("licenceedit series create 0001"), "{}", other_series.stderr);
-    let both = licenceedit(
-        dir,
-        Some(&vendor),
-        &[],
-        &[
-            "product",
-            "add",
-            "--series",
-            "672B",
-            "--article",
-            "C",
-            "--name",
-            "x",
-            "--kind",
-            "main",
-            "--count",
-            "1",
-            "--support-months",
-            "1",
-            "--support-until",
-            "2027-01-01",
-        ],
-    );
+    let both = add("672B", &["--support-months", "1", "--support-until", "2027-01-01"]);
     assert_eq!(both.code, Some(2), "{}", both.stderr);
-    let bad_flags = licenceedit(
-        dir,
-        Some(&vendor),
-        &[],
-        &[
-            "product",
-            "add",
-            "--series",
-            "672B",
-            "--article",
-            "C",
-            "--name",
-            "x",
-            "--kind",
-            "main",
-            "--count",
-            "1",
-            "--flags",
-            "64",
-        ],
-    );
+    let bad_flags = add("672B", &["--flags", "64"]);
     assert_eq!(bad_flags.code, Some(2));
     assert!(bad_flags.stderr.contains("0–63"), "{}", bad_flags.stderr);
 }
