@@ -7,6 +7,10 @@
 //! and the add-in's local fallback scans the same folder on its own computer, so both read key files
 //! and judge their binding with one piece of code.
 //!
+//! The folder's `reissued.list` ([`issue_register`]) records, per key, the activation date of the
+//! latest issue installed there; a key file of an earlier issue — a copy kept from before a backup code
+//! moved or re-bound the key — is listed but not workable, for the server and the local fallback alike.
+//!
 //! The server also passes the USB keys and blanks plugged in ([`Carrier`]): a hardware key's own key
 //! file is listed as a key of `Type` `USB`, and a key file bound to a blank (`BlankKeyNo`) works only
 //! while that blank is plugged in. Unplugging makes the key unworkable, which frees its licences;
@@ -127,6 +131,38 @@ pub fn parse_file_name(name: &str) -> Option<(SeriesId, u64)> {
     Some((series.parse().ok()?, key_no))
 }
 
+/// The file in the data folder that records the latest issue of each key installed there.
+pub const REISSUED_FILE: &str = "reissued.list";
+
+/// When a key file was issued: its activation, or its start for a key not made by activation.
+pub fn issue_date(fields: &KeyFields) -> UtcTime {
+    fields.activation_date.unwrap_or(fields.start_date)
+}
+
+/// `KeyNo` → the activation date of its latest issue installed in `dir` ([`REISSUED_FILE`]). Lines that
+/// cannot be read are skipped; a missing file is an empty register.
+pub fn issue_register(dir: &Path) -> BTreeMap<u64, UtcTime> {
+    let text = fs::read_to_string(dir.join(REISSUED_FILE)).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let (key_no, date) = line.split_once(' ')?;
+            Some((key_no.parse().ok()?, UtcTime::parse(date.trim()).ok()?))
+        })
+        .collect()
+}
+
+/// Why a key file is an outdated issue of its key, if it is one.
+fn superseded(fields: &KeyFields, register: &BTreeMap<u64, UtcTime>) -> Option<String> {
+    let latest = register.get(&fields.key_no)?;
+    (issue_date(fields) < *latest).then(|| {
+        format!(
+            "this file is an earlier issue of key {}; the key was re-issued on {latest} (its backup code moved or \
+             re-bound it), so this copy no longer works",
+            fields.key_no
+        )
+    })
+}
+
 /// Loads every key file of `dir`. Problems (also those of files that are skipped) come back as
 /// `path: reason` lines for the log.
 pub fn scan(dir: &Path, identity: Option<&MachineIdentity>) -> (BTreeMap<u64, InstalledKey>, Vec<String>) {
@@ -141,6 +177,7 @@ pub fn scan_with_usb(
 ) -> (BTreeMap<u64, InstalledKey>, Vec<String>) {
     let mut keys = BTreeMap::new();
     let mut problems = Vec::new();
+    let register = issue_register(dir);
     for (path, _, _) in fingerprint(dir) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let Some((series, key_no)) = parse_file_name(name) else {
@@ -155,7 +192,11 @@ pub fn scan_with_usb(
             ));
             continue;
         }
-        let key = open(&path, series, key_no, identity, carriers);
+        let mut key = open(&path, series, key_no, identity, carriers);
+        if let Some(reason) = key.fields.as_ref().and_then(|f| superseded(f, &register)) {
+            key.workable = false;
+            key.open_error = Some(reason);
+        }
         if let Some(reason) = &key.open_error {
             problems.push(format!("{}: {reason}", path.display()));
         }
@@ -395,6 +436,25 @@ mod tests {
         let clone = [Carrier { serial: 555, computer_id: &blank_id, binding: &hardware_binding, key_file: None }];
         let (keys, _) = scan_with_usb(&dir, Some(&here), &clone);
         assert!(!keys[&10].workable);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_earlier_issue_of_a_reissued_key_is_not_workable() {
+        let dir = folder("reissued");
+        let here = MachineIdentity::from_material(b"this computer");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        install(&dir, &series, 5, &here);
+        let (keys, _) = scan(&dir, Some(&here));
+        assert!(keys[&5].workable, "no register: nothing superseded");
+        let start = sample_fields().start_date;
+        fs::write(dir.join(REISSUED_FILE), format!("5 {}\nnot a line\n", start.plus_days(1))).unwrap();
+        assert_eq!(issue_register(&dir).len(), 1);
+        let (keys, problems) = scan(&dir, Some(&here));
+        assert!(!keys[&5].workable);
+        assert!(keys[&5].open_error.as_deref().unwrap().contains("earlier issue of key 5"), "{problems:?}");
+        fs::write(dir.join(REISSUED_FILE), format!("5 {start}\n")).unwrap();
+        assert!(scan(&dir, Some(&here)).0[&5].workable, "the same issue is the latest");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -12,11 +12,11 @@
 //! Each installed key's backup code is kept beside it as `{KeyID}.{KeyNo}.backup`; the administrator
 //! reads it with `GET /api/licences/{KeyNo}/backupcode` and should keep a copy away from this disk.
 //!
-//! The data folder's `reissued.list` remembers, per key, the activation date of the latest issue
-//! installed here. A key file of an earlier issue — a copy kept from before a backup code moved the
-//! key onto a blank or re-bound it — is then not workable here, so a moved key stops working where it
-//! was even if its old file is put back. (Someone who also deletes the list restores the old file's
-//! use on this computer: see SECURITY.md on what a customer with root can do.)
+//! Every install records the key's issue in the data folder's `reissued.list`
+//! (`licence_protocol::keystore::issue_register`). A key file of an earlier issue — a copy kept from
+//! before a backup code moved the key onto a blank or re-bound it — is then not workable here, so a
+//! moved key stops working where it was even if its old file is put back. (Someone who also deletes
+//! the list restores the old file's use on this computer: see SECURITY.md on what root can do.)
 
 use licence_protocol::activation::ActivationCode;
 use licence_protocol::centre::{
@@ -25,6 +25,7 @@ use licence_protocol::centre::{
 use licence_protocol::identity::{BindingRequest, MachineBinding, MachineIdentity};
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::keyfile;
+use licence_protocol::keystore;
 use licence_protocol::time::UtcTime;
 use serde_json::Value;
 use std::io::Read;
@@ -278,7 +279,7 @@ pub fn install(
 fn check_newer_than_installed(path: &Path, new: &KeyFields) -> Result<bool, ActivationError> {
     let Ok(bytes) = std::fs::read(path) else { return Ok(false) };
     let Ok(installed) = keyfile::verify(&bytes) else { return Ok(true) };
-    let issued = issue_date;
+    let issued = keystore::issue_date;
     if issued(&installed.fields) > issued(new) {
         return Err(ActivationError::Rejected(format!(
             "a later issue of key {} (activated {}) is installed; this response is older",
@@ -289,47 +290,15 @@ fn check_newer_than_installed(path: &Path, new: &KeyFields) -> Result<bool, Acti
     Ok(true)
 }
 
-/// The register of the latest issue of each key installed here.
-pub fn register_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("reissued.list")
-}
-
-fn issue_date(fields: &KeyFields) -> UtcTime {
-    fields.activation_date.unwrap_or(fields.start_date)
-}
-
-/// `KeyNo` → the activation date of its latest issue installed here. Lines it cannot read are skipped.
-pub fn issue_register(data_dir: &Path) -> std::collections::BTreeMap<u64, UtcTime> {
-    let text = std::fs::read_to_string(register_path(data_dir)).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let (key_no, date) = line.split_once(' ')?;
-            Some((key_no.parse().ok()?, UtcTime::parse(date.trim()).ok()?))
-        })
-        .collect()
-}
-
 fn record_issue(data_dir: &Path, fields: &KeyFields) -> Result<(), keyfile::KeyFileError> {
-    let mut register = issue_register(data_dir);
-    let date = issue_date(fields);
+    let mut register = keystore::issue_register(data_dir);
+    let date = keystore::issue_date(fields);
     if register.get(&fields.key_no).is_some_and(|known| *known >= date) {
         return Ok(());
     }
     register.insert(fields.key_no, date);
     let text: String = register.iter().map(|(key_no, date)| format!("{key_no} {date}\n")).collect();
-    keyfile::write_atomically(&register_path(data_dir), text.as_bytes())
-}
-
-/// Why an installed key file is an outdated issue of its key, if it is one.
-pub fn superseded(fields: &KeyFields, register: &std::collections::BTreeMap<u64, UtcTime>) -> Option<String> {
-    let latest = register.get(&fields.key_no)?;
-    (issue_date(fields) < *latest).then(|| {
-        format!(
-            "this file is an earlier issue of key {}; the key was re-issued on {latest} (its backup code moved or \
-             re-bound it), so this copy no longer works",
-            fields.key_no
-        )
-    })
+    keyfile::write_atomically(&data_dir.join(keystore::REISSUED_FILE), text.as_bytes())
 }
 
 /// `{KeyID}.{KeyNo}.backup` beside the key file.

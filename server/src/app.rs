@@ -185,16 +185,7 @@ impl App {
             }
             inner.usb_problems = usb.problems;
         }
-        if let Some((mut keys, problems)) = rescanned {
-            let register = crate::activation::issue_register(&dir);
-            for key in keys.values_mut() {
-                let outdated = key.fields.as_ref().and_then(|f| crate::activation::superseded(f, &register));
-                if let Some(reason) = outdated.filter(|_| key.storage == keystore::Storage::File) {
-                    log::warn!("key file {}: {reason}", key.path.display());
-                    key.workable = false;
-                    key.open_error = Some(reason);
-                }
-            }
+        if let Some((keys, problems)) = rescanned {
             for p in &problems {
                 log::warn!("key file {p}");
             }
@@ -347,8 +338,10 @@ fn guarded(what: &str, work: impl FnOnce()) {
 
 /// The same devices with the same content (a hardware key can be re-programmed while plugged in).
 fn same_devices(a: &[PluggedKey], b: &[PluggedKey]) -> bool {
-    let id = |k: &PluggedKey| (k.serial, k.computer_id.clone(), k.key_file.clone());
-    a.len() == b.len() && a.iter().map(id).eq(b.iter().map(id))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.serial == y.serial && x.computer_id == y.computer_id && x.key_file == y.key_file)
 }
 
 pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKey> {
