@@ -17,33 +17,57 @@
 //!
 //! # Integrity
 //! The key file inside a response is signed by the series key, as every key file. The response as a
-//! whole is signed by the same key over its request id, its backup code and a digest of the key file
-//! ([`ActivationResponse::verify`]), so neither the code nor the pairing with the request can be
+//! whole is signed by the same key over its request id, its sealed backup code and a digest of the key
+//! file ([`ActivationResponse::verify`]), so neither the code nor the pairing with the request can be
 //! altered on the way, on the wire or on a USB stick.
+//!
+//! # Nothing secret in either document (format 2)
+//! - The request carries the target's **public** key (`TargetKey`), never its binding; the key's
+//!   secrets are sealed to that key, so only the target can open them.
+//! - The request does not carry the code either: only `CodeDigest` (a SHA-256 of the code under a
+//!   label, by which the centre finds it) and `CodeProof` (an HMAC keyed by the code over the request
+//!   id, the target and the licensee), which only someone who knows the code can make. A third party
+//!   who reads a request can neither redeem the code for a target of their own nor unwrap anything;
+//!   sending the request on as it is gets a key for the original target only.
+//! - The response's backup code is sealed to the target (`SealedBackupCode`): whoever reads the
+//!   response file learns nothing that moves the key.
+//!
+//! Documents of format 1 (which carried the raw binding and the code in clear) are refused with what
+//! to do.
 
 use crate::activation::ActivationCode;
+use crate::identity::{MachineBinding, PublicTarget, TargetKey};
 use crate::keyfile::{self, KeyFileError, VerifiedKeyFile};
+use crate::sealbox;
 use crate::series::SeriesKeys;
 use crate::time::UtcTime;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-/// The only `Format` of both documents so far.
-pub const FORMAT: u32 = 1;
+/// The `Format` of both documents this release writes and reads.
+pub const FORMAT: u32 = 2;
 /// The centre's route, relative to `LicenceCenterUrl`.
 pub const ACTIVATE_PATH: &str = "/activate";
 /// Requests and responses are a few kilobytes; larger documents are refused before parsing.
 pub const MAX_DOCUMENT_LEN: usize = 128 * 1024;
 
-const RESPONSE_LABEL: &[u8] = b"licence activation response v1\0";
+const RESPONSE_LABEL: &[u8] = b"licence activation response v2\0";
+const DIGEST_LABEL: &[u8] = b"licence activation code digest v2\0";
+const PROOF_LABEL: &[u8] = b"licence activation code proof v2\0";
+const BACKUP_LABEL: &[u8] = b"licence activation backup code v2\0";
 
-/// Sent by a licence server: redeem `ActivationCode` for the target described by `ComputerID` and
-/// `Binding` (a computer's, or a USB blank's when `BlankKeyNo` is set). Its `Debug` leaves the
-/// binding out.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What `Format` 1 documents are refused with.
+const OLD_FORMAT: &str = "is of an earlier release (format 1 carried secrets in clear) and is no longer accepted: \
+                          make a new request with this release's licence server";
+
+/// Sent by a licence server: redeem the code of `CodeDigest` for the target described by `ComputerID`
+/// and `TargetKey` (a computer's, or a USB blank's when `BlankKeyNo` is set). Nothing in it is secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ActivationRequest {
     pub format: u32,
@@ -51,8 +75,10 @@ pub struct ActivationRequest {
     #[serde(rename = "RequestID")]
     pub request_id: String,
     pub created: UtcTime,
-    /// An activation code or a backup code.
-    pub activation_code: ActivationCode,
+    /// [`code_digest`] of the activation or backup code: how the centre finds it.
+    pub code_digest: String,
+    /// [`ActivationRequest::proves`]: made with the code, over everything else the request says.
+    pub code_proof: String,
     /// The licensee's taxpayer number (ИНН), if given; digits only.
     #[serde(rename = "ITN", default, deserialize_with = "digits_or_null")]
     pub itn: Option<String>,
@@ -62,15 +88,16 @@ pub struct ActivationRequest {
     /// The target's `ComputerID`: 40 hex digits.
     #[serde(rename = "ComputerID")]
     pub computer_id: String,
-    /// The target's binding (64 hex digits), which the key's series secret is wrapped for.
-    pub binding: String,
+    /// The target's public key (64 hex digits), which the key's secrets are sealed to.
+    pub target_key: String,
     /// The USB blank the key is for, if any.
     pub blank_key_no: Option<u64>,
     /// The requesting server's version, for the centre's log.
     pub server_version: String,
 }
 
-/// The centre's answer: the key file for the target and the key's current backup code.
+/// The centre's answer: the key file for the target and the key's current backup code, sealed to the
+/// target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ActivationResponse {
@@ -79,7 +106,9 @@ pub struct ActivationResponse {
     pub request_id: String,
     /// The key file's exact text (three lines).
     pub key_file: String,
-    pub backup_code: ActivationCode,
+    /// The backup code sealed to the target ([`sealbox`]), hex; [`ActivationResponse::backup_code`]
+    /// opens it.
+    pub sealed_backup_code: String,
     /// Ed25519 by the series key, standard base64; see [`ActivationResponse::verify`].
     pub signature: String,
 }
@@ -173,6 +202,10 @@ pub enum ResponseError {
     Malformed(String),
     #[error("activation response format {0} is not supported")]
     UnsupportedFormat(u32),
+    #[error("the activation response {OLD_FORMAT}")]
+    OldFormat,
+    #[error("the response's backup code is sealed for another computer or device: it was made for another request")]
+    NotForThisTarget,
     #[error("the response answers request {found}, not {expected}")]
     OtherRequest { expected: String, found: String },
     #[error("the response was altered: its signature does not match")]
@@ -181,39 +214,75 @@ pub enum ResponseError {
     KeyFile(#[from] KeyFileError),
 }
 
-impl std::fmt::Debug for ActivationRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActivationRequest")
-            .field("request_id", &self.request_id)
-            .field("activation_code", &self.activation_code)
-            .field("computer_id", &self.computer_id)
-            .field("blank_key_no", &self.blank_key_no)
-            .finish_non_exhaustive()
-    }
+/// The digest an activation or backup code is found by at the centre: 64 hex digits.
+pub fn code_digest(code: ActivationCode) -> String {
+    hex::encode(Sha256::new().chain_update(DIGEST_LABEL).chain_update(code.to_string().as_bytes()).finalize())
 }
 
 impl ActivationRequest {
-    /// A request with a fresh random id, created `now`.
+    /// A request with a fresh random id, created `now`, proving knowledge of `code` for `target`.
     pub fn new(
         code: ActivationCode,
-        target: &crate::identity::BindingRequest,
+        target: &PublicTarget,
         blank_key_no: Option<u64>,
+        tax: (Option<String>, Option<String>),
         now: UtcTime,
     ) -> Self {
         let mut id = [0u8; 16];
         getrandom::getrandom(&mut id).expect("the OS random source works");
-        Self {
+        let mut request = Self {
             format: FORMAT,
             request_id: hex::encode_upper(id),
             created: now,
-            activation_code: code,
-            itn: None,
-            iec: None,
+            code_digest: code_digest(code),
+            code_proof: String::new(),
+            itn: tax.0,
+            iec: tax.1,
             computer_id: target.computer_id.clone(),
-            binding: target.binding.clone(),
+            target_key: target.target_key.clone(),
             blank_key_no,
             server_version: crate::VERSION.to_owned(),
+        };
+        request.code_proof = hex::encode(request.proof_with(code));
+        request
+    }
+
+    /// HMAC-SHA256 keyed by the code's digits over everything the request asks for.
+    fn proof_with(&self, code: ActivationCode) -> [u8; 32] {
+        let digits = zeroize::Zeroizing::new(code.to_string());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(digits.as_bytes()).expect("HMAC takes any key");
+        for part in [
+            PROOF_LABEL,
+            self.request_id.to_ascii_uppercase().as_bytes(),
+            self.computer_id.to_ascii_uppercase().as_bytes(),
+            self.target_key.to_ascii_lowercase().as_bytes(),
+            self.blank_key_no.map(|n| n.to_string()).unwrap_or_default().as_bytes(),
+            self.itn.as_deref().unwrap_or("").as_bytes(),
+            self.iec.as_deref().unwrap_or("").as_bytes(),
+        ] {
+            mac.update(part);
+            mac.update(b"\0");
         }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// True when `code` is the request's code and the request was made with it as it stands: its
+    /// digest matches and its proof covers this target and licensee.
+    pub fn proves(&self, code: ActivationCode) -> bool {
+        let mut proof = [0u8; 32];
+        let digest_matches = self.code_digest.eq_ignore_ascii_case(&code_digest(code));
+        let read = hex::decode_to_slice(self.code_proof.trim(), &mut proof).is_ok();
+        digest_matches && read && bool::from(self.proof_with(code).ct_eq(&proof))
+    }
+
+    /// The target's public key.
+    pub fn target(&self) -> Result<TargetKey, String> {
+        TargetKey::from_hex(&self.target_key).map_err(|e| e.to_string())
+    }
+
+    /// A short, harmless name of the code for logs: the first 8 digits of its digest.
+    pub fn code_label(&self) -> String {
+        format!("code #{}", self.code_digest.chars().take(8).collect::<String>())
     }
 
     /// Reads a request document, refusing other formats and oversized input.
@@ -221,28 +290,70 @@ impl ActivationRequest {
         if bytes.len() > MAX_DOCUMENT_LEN {
             return Err(format!("the request is larger than {MAX_DOCUMENT_LEN} bytes"));
         }
+        if let Ok(format) = serde_json::from_slice::<FormatOnly>(bytes) {
+            if format.format == 1 {
+                return Err(format!("the activation request {OLD_FORMAT}"));
+            }
+        }
         let request: Self = serde_json::from_slice(bytes).map_err(|e| format!("not an activation request: {e}"))?;
         if request.format != FORMAT {
             return Err(format!("activation request format {} is not supported", request.format));
         }
         crate::identity::parse_computer_id(&request.computer_id).map_err(|e| e.to_string())?;
-        crate::identity::MachineBinding::from_hex(&request.binding).map_err(|e| e.to_string())?;
+        request.target()?;
+        let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex64(&request.code_digest) || !hex64(&request.code_proof) {
+            return Err("`CodeDigest` and `CodeProof` must be 64 hex digits".into());
+        }
         Ok(request)
     }
 }
 
+/// Just enough of a document to tell its format.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FormatOnly {
+    format: u32,
+}
+
+fn backup_context(request_id: &str) -> Vec<u8> {
+    let mut context = BACKUP_LABEL.to_vec();
+    context.extend_from_slice(request_id.to_ascii_uppercase().as_bytes());
+    context
+}
+
 impl ActivationResponse {
-    /// The centre's side: signs `key_file` and `backup_code` as the answer to `request_id`.
-    pub fn sign(request_id: &str, key_file: &[u8], backup_code: ActivationCode, series: &SeriesKeys) -> Self {
-        let message = signed_message(request_id, backup_code, key_file);
+    /// The centre's side: seals `backup_code` to `target` and signs it with `key_file` as the answer
+    /// to `request_id`.
+    pub fn sign(
+        request_id: &str,
+        key_file: &[u8],
+        backup_code: ActivationCode,
+        target: &TargetKey,
+        series: &SeriesKeys,
+    ) -> Self {
+        let code = zeroize::Zeroizing::new(backup_code.to_string());
+        let sealed = hex::encode(sealbox::seal(target, &backup_context(request_id), code.as_bytes()));
+        let message = signed_message(request_id, &sealed, key_file);
         let signature = series.signing_key().sign(&message);
         Self {
             format: FORMAT,
             request_id: request_id.to_owned(),
             key_file: String::from_utf8_lossy(key_file).into_owned(),
-            backup_code,
+            sealed_backup_code: sealed,
             signature: BASE64.encode(signature.to_bytes()),
         }
+    }
+
+    /// The backup code, opened with the target's binding.
+    pub fn backup_code(&self, binding: &MachineBinding) -> Result<ActivationCode, ResponseError> {
+        let sealed = hex::decode(self.sealed_backup_code.trim()).map_err(|_| ResponseError::NotForThisTarget)?;
+        let plain = sealbox::open(binding, &backup_context(&self.request_id), &sealed)
+            .map_err(|_| ResponseError::NotForThisTarget)?;
+        std::str::from_utf8(&plain)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| ResponseError::Malformed("the sealed backup code is not a code".into()))
     }
 
     /// Reads a response document and checks, in this order: its format, that it answers `expected`
@@ -251,6 +362,9 @@ impl ActivationResponse {
     pub fn verify(bytes: &[u8], expected: Option<&str>) -> Result<(Self, VerifiedKeyFile), ResponseError> {
         if bytes.len() > MAX_DOCUMENT_LEN {
             return Err(ResponseError::Malformed(format!("larger than {MAX_DOCUMENT_LEN} bytes")));
+        }
+        if serde_json::from_slice::<FormatOnly>(bytes).is_ok_and(|f| f.format == 1) {
+            return Err(ResponseError::OldFormat);
         }
         let response: Self = serde_json::from_slice(bytes).map_err(|e| ResponseError::Malformed(e.to_string()))?;
         if response.format != FORMAT {
@@ -272,17 +386,17 @@ impl ActivationResponse {
             .and_then(|raw| <[u8; 64]>::try_from(raw.as_slice()).ok())
             .map(|raw| Signature::from_bytes(&raw))
             .ok_or(ResponseError::BadSignature)?;
-        let message = signed_message(&response.request_id, response.backup_code, response.key_file.as_bytes());
+        let message = signed_message(&response.request_id, &response.sealed_backup_code, response.key_file.as_bytes());
         public.verify_strict(&message, &signature).map_err(|_| ResponseError::BadSignature)?;
         Ok((response, key))
     }
 }
 
-fn signed_message(request_id: &str, backup_code: ActivationCode, key_file: &[u8]) -> Vec<u8> {
+fn signed_message(request_id: &str, sealed_backup_code: &str, key_file: &[u8]) -> Vec<u8> {
     let mut message = RESPONSE_LABEL.to_vec();
     message.extend_from_slice(request_id.to_ascii_uppercase().as_bytes());
     message.push(0);
-    message.extend_from_slice(backup_code.to_string().as_bytes());
+    message.extend_from_slice(sealed_backup_code.as_bytes());
     message.push(0);
     message.extend_from_slice(&Sha256::digest(key_file));
     message
@@ -327,23 +441,29 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_response_verifies_and_names_its_request() {
-        let (series, _, file) = parts();
+    fn a_signed_response_verifies_names_its_request_and_opens_only_on_its_target() {
+        let (series, machine, file) = parts();
         let code = ActivationCode::generate();
-        let response = ActivationResponse::sign("ABC", &file, code, &series);
+        let target = machine.binding().target_key();
+        let response = ActivationResponse::sign("ABC", &file, code, &target, &series);
         let bytes = serde_json::to_vec(&response).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&code.to_string()), "the backup code is sealed");
         let (read, key) = ActivationResponse::verify(&bytes, Some("abc")).unwrap();
-        assert_eq!(read.backup_code, code);
+        assert_eq!(read.backup_code(&machine.binding()).unwrap(), code);
+        let stranger = MachineIdentity::from_material(b"a third party").binding();
+        assert!(matches!(read.backup_code(&stranger), Err(ResponseError::NotForThisTarget)));
         assert_eq!(key.fields.key_no, sample_fields().key_no);
         assert!(matches!(ActivationResponse::verify(&bytes, Some("OTHER")), Err(ResponseError::OtherRequest { .. })));
     }
 
     #[test]
     fn any_altered_part_of_a_response_is_refused() {
-        let (series, _, file) = parts();
-        let response = ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &series);
+        let (series, machine, file) = parts();
+        let target = machine.binding().target_key();
+        let response = ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &target, &series);
         let mut other_code = response.clone();
-        other_code.backup_code = ActivationCode::generate();
+        other_code.sealed_backup_code =
+            ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &target, &series).sealed_backup_code;
         let mut other_id = response.clone();
         other_id.request_id = "ABD".into();
         for altered in [other_code, other_id] {
@@ -357,17 +477,46 @@ mod tests {
         // Signed by another series' key throughout: the key file verifies, the response does not.
         let (stranger, _, _) = parts();
         let mut foreign = response;
-        foreign.signature = ActivationResponse::sign("ABC", &file, foreign.backup_code, &stranger).signature;
+        foreign.signature =
+            ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &target, &stranger).signature;
         let bytes = serde_json::to_vec(&foreign).unwrap();
         assert!(matches!(ActivationResponse::verify(&bytes, None), Err(ResponseError::BadSignature)));
         assert!(matches!(ActivationResponse::verify(b"{", None), Err(ResponseError::Malformed(_))));
+        let old = br#"{"Format":1,"RequestID":"A","KeyFile":"","BackupCode":"1","Signature":""}"#;
+        assert!(matches!(ActivationResponse::verify(old, None), Err(ResponseError::OldFormat)));
+    }
+
+    #[test]
+    fn a_request_carries_no_code_and_no_binding_and_proves_the_code_for_its_target_only() {
+        let machine = MachineIdentity::from_material(b"m");
+        let code = ActivationCode::generate();
+        let request = ActivationRequest::new(code, &machine.public_target(), None, (None, None), UtcTime::now());
+        let text = serde_json::to_string(&request).unwrap();
+        assert!(!text.contains(&code.to_string()) && !text.contains(&code.to_string().replace('-', "")));
+        assert!(!text.contains(&machine.binding().to_hex()));
+        assert!(request.proves(code));
+        assert!(!request.proves(ActivationCode::generate()));
+        // A third party who read the request cannot point it at a target of their own.
+        let thief = MachineIdentity::from_material(b"thief").public_target();
+        let mut stolen = request.clone();
+        stolen.computer_id = thief.computer_id;
+        stolen.target_key = thief.target_key;
+        assert!(!stolen.proves(code));
+        let mut other_itn = request.clone();
+        other_itn.itn = Some("7701234567".into());
+        assert!(!other_itn.proves(code));
     }
 
     #[test]
     fn requests_take_itn_as_number_or_string_and_check_their_target() {
         let machine = MachineIdentity::from_material(b"m");
-        let request =
-            ActivationRequest::new(ActivationCode::generate(), &machine.binding_request(), None, UtcTime::now());
+        let request = ActivationRequest::new(
+            ActivationCode::generate(),
+            &machine.public_target(),
+            None,
+            (None, None),
+            UtcTime::now(),
+        );
         let mut json = serde_json::to_value(&request).unwrap();
         json["ITN"] = serde_json::json!(1234567890u64);
         json["IEC"] = serde_json::json!("");
@@ -377,8 +526,11 @@ mod tests {
         json["ITN"] = serde_json::json!("12a");
         assert!(ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err().contains("12a"));
         json["ITN"] = serde_json::Value::Null;
-        json["Binding"] = serde_json::json!("00");
+        json["TargetKey"] = serde_json::json!("00");
         assert!(ActivationRequest::from_json(json.to_string().as_bytes()).is_err());
+        json["Format"] = serde_json::json!(1);
+        let old = ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err();
+        assert!(old.contains("earlier release"), "{old}");
     }
 
     #[test]

@@ -1,13 +1,25 @@
-//! The per-connection channel that protected-object keys travel in, so that nobody watching the
-//! network between add-in and server sees an object key or any protected plaintext, and an altered or
-//! replayed message is refused.
+//! The per-connection channel every licence call after `connect` travels in, authenticated by the
+//! server's proof that it holds a genuine key of the series the add-in pins, so that nobody watching
+//! the network sees a field of a licence call or any protected plaintext, a fake or replaying server
+//! gets nothing accepted, and an altered, replayed or reordered message is refused.
 //!
 //! # Agreement
-//! At `connect` the add-in sends a fresh X25519 public key (`ClientKey`) and the server answers with its
-//! own (`ServerKey`). Both compute the shared secret and derive, with HKDF-SHA256 (salt: the
-//! `ConnectionID`; info: a label and both public keys), one AES-256-GCM key per direction. The private
-//! halves live only in memory and are zeroized; a server restart forgets them, and the add-in then
-//! connects again (error 14, `NoChannel`).
+//! At `connect` the add-in sends the series public key its configuration pins (`SeriesPublicKey`) and
+//! a fresh X25519 public key (`ClientKey`); the server answers with its own fresh one (`ServerKey`).
+//! Both compute the shared secret and derive, with HKDF-SHA256 (salt: the `ConnectionID`; info: a label
+//! and both public keys), one AES-256-GCM key per direction. The private halves live only in memory
+//! and are zeroized; a server restart forgets them, and the add-in then connects again (error 14,
+//! `NoChannel`).
+//!
+//! # Proof
+//! The server signs [`connect_transcript`] — a label, the SHA-256 of the exact `connect` request body
+//! it received (which holds the add-in's fresh key and pin), of its answer's terms (which hold its own
+//! key and the `ConnectionID`) and of the key file shown — with the per-key key (`KeyPublicKey`,
+//! `keyfile`) of every key of the pinned series it holds on its own computer. The add-in accepts the
+//! connection only when at least one proof's key file is signed by its pin and the signature verifies
+//! ([`verify_proof`]); every grant must then name a key proved so. A relay that swaps either public key
+//! breaks the transcript; a fake server has no per-key key of a genuine key; a recorded conversation
+//! answers another `ClientKey`.
 //!
 //! # Messages
 //! A sealed call is `{ConnectionID, Seq, Sealed}`: `Sealed` is the base64 of AES-256-GCM over the inner
@@ -16,12 +28,8 @@
 //! so a replayed request is refused, and answers under the other direction's key with the same `Seq`,
 //! so an answer cannot be replayed to a later request or reflected back.
 //!
-//! # What this does not do
-//! Nothing authenticates the server's `ServerKey` to the add-in: someone who can rewrite traffic at
-//! `connect` can sit in the middle. Against that the protected objects rely on the series secret: a
-//! server (or a man in the middle) without a genuine key of the series cannot produce an object key
-//! that opens anything (`datafile`), and the key file the server shows must be signed by the series key
-//! the configuration pins.
+//! Sealed answers carry `{"Ok": …}` or `{"Err": WireError}` ([`SealedAnswer`]), so refusals are
+//! authenticated and unreadable too.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -29,10 +37,15 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
 
-const INFO_LABEL: &[u8] = b"licence channel v1\0";
+use crate::keyfile::{self, VerifiedKeyFile};
+use crate::wire::WireError;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+const INFO_LABEL: &[u8] = b"licence channel v2\0";
+const TRANSCRIPT_LABEL: &[u8] = b"licence connect proof v2\0";
 /// Sealed inner messages are small (an object key and a key file); anything larger is refused.
 pub const MAX_SEALED_LEN: usize = 128 * 1024;
 
@@ -51,6 +64,84 @@ pub enum ChannelError {
     Replayed { got: u64, last: u64 },
     #[error("the answer is numbered {got}, the request was {sent}")]
     OutOfOrder { got: u64, sent: u64 },
+}
+
+/// One key's proof at `connect`: the key file's exact text and the per-key key's Ed25519 signature
+/// over [`connect_transcript`] (standard base64).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KeyProof {
+    pub key_file: String,
+    pub signature: String,
+}
+
+/// Why a proof is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("the key file it shows is not valid: {0}")]
+    KeyFile(String),
+    #[error("key {key_no} is signed by another key than the series key this configuration pins ({signer}…)")]
+    OtherSigner { key_no: u64, signer: String },
+    #[error("key {key_no} is of series {found}, not {expected}")]
+    OtherSeries { key_no: u64, found: String, expected: String },
+    #[error("the signature of key {0} does not cover this connection: a relay, a replay or a forged key")]
+    BadSignature(u64),
+}
+
+/// A sealed answer's inner message: the call's answer, or its refusal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SealedAnswer<T> {
+    Ok(T),
+    Err(WireError),
+}
+
+/// What the server signs at `connect` (see the module's "Proof").
+pub fn connect_transcript(request_body: &[u8], terms: &[u8], key_file: &[u8]) -> Vec<u8> {
+    let mut t = TRANSCRIPT_LABEL.to_vec();
+    t.extend_from_slice(&Sha256::digest(request_body));
+    t.extend_from_slice(&Sha256::digest(terms));
+    t.extend_from_slice(&Sha256::digest(key_file));
+    t
+}
+
+/// The server's side: one key's proof for this connection.
+pub fn prove(key: &SigningKey, key_file: &str, request_body: &[u8], terms: &[u8]) -> KeyProof {
+    let signature = key.sign(&connect_transcript(request_body, terms, key_file.as_bytes()));
+    KeyProof { key_file: key_file.to_owned(), signature: BASE64.encode(signature.to_bytes()) }
+}
+
+/// The add-in's side: the key a proof shows, when its file is signed by `pin`, of `series`, and its
+/// per-key key signed this connection's transcript.
+pub fn verify_proof(
+    proof: &KeyProof,
+    pin: &[u8; 32],
+    series: crate::key::SeriesId,
+    request_body: &[u8],
+    terms: &[u8],
+) -> Result<VerifiedKeyFile, ProofError> {
+    let key = keyfile::verify(proof.key_file.as_bytes()).map_err(|e| ProofError::KeyFile(e.to_string()))?;
+    let key_no = key.fields.key_no;
+    if !key.signed_by(pin) {
+        return Err(ProofError::OtherSigner { key_no, signer: hex::encode(&key.series_public_key[..4]) });
+    }
+    if key.fields.key_id != series {
+        return Err(ProofError::OtherSeries {
+            key_no,
+            found: key.fields.key_id.to_string(),
+            expected: series.to_string(),
+        });
+    }
+    let signature = BASE64
+        .decode(proof.signature.as_bytes())
+        .ok()
+        .and_then(|raw| <[u8; 64]>::try_from(raw.as_slice()).ok())
+        .map(|raw| Signature::from_bytes(&raw))
+        .ok_or(ProofError::BadSignature(key_no))?;
+    let public = VerifyingKey::from_bytes(&key.key_public_key).map_err(|_| ProofError::BadSignature(key_no))?;
+    public
+        .verify_strict(&connect_transcript(request_body, terms, proof.key_file.as_bytes()), &signature)
+        .map_err(|_| ProofError::BadSignature(key_no))?;
+    Ok(key)
 }
 
 /// Which side of the connection this is.
@@ -295,5 +386,51 @@ mod tests {
         assert_eq!(Handshake::new().finish(Role::Server, "C", "zz").unwrap_err(), ChannelError::BadPeerKey);
         let zero = "00".repeat(32);
         assert_eq!(Handshake::new().finish(Role::Server, "C", &zero).unwrap_err(), ChannelError::WeakPeerKey);
+    }
+
+    #[test]
+    fn a_proof_verifies_only_for_its_pin_its_request_and_its_terms() {
+        use crate::identity::MachineIdentity;
+        use crate::series::SeriesKeys;
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        let machine = MachineIdentity::from_material(b"server");
+        let mut fields = crate::key::tests::sample_fields();
+        fields.key_id = series.series;
+        let file = String::from_utf8(crate::keyfile::issue(&fields, &series, &machine.binding())).unwrap();
+        let secrets = crate::keyfile::verify(file.as_bytes()).unwrap().unwrap_secrets(&machine.binding()).unwrap();
+        let proof = prove(&secrets.key, &file, b"request", b"terms");
+        let pin = series.public_key();
+        let key = verify_proof(&proof, &pin, series.series, b"request", b"terms").unwrap();
+        assert_eq!(key.fields.key_no, fields.key_no);
+        for (request, terms) in [(&b"other request"[..], &b"terms"[..]), (b"request", b"other terms")] {
+            assert_eq!(
+                verify_proof(&proof, &pin, series.series, request, terms).unwrap_err(),
+                ProofError::BadSignature(fields.key_no)
+            );
+        }
+        let stranger = SeriesKeys::generate("672B".parse().unwrap());
+        assert!(matches!(
+            verify_proof(&proof, &stranger.public_key(), series.series, b"request", b"terms"),
+            Err(ProofError::OtherSigner { .. })
+        ));
+        // A key of a self-made series, proved with its own per-key key, is still not signed by the pin.
+        let forged = String::from_utf8(crate::keyfile::issue(&fields, &stranger, &machine.binding())).unwrap();
+        let forged_secrets =
+            crate::keyfile::verify(forged.as_bytes()).unwrap().unwrap_secrets(&machine.binding()).unwrap();
+        let forged_proof = prove(&forged_secrets.key, &forged, b"request", b"terms");
+        assert!(matches!(
+            verify_proof(&forged_proof, &pin, series.series, b"request", b"terms"),
+            Err(ProofError::OtherSigner { .. })
+        ));
+        // The genuine file shown with a signature of another key does not verify.
+        let swapped = KeyProof { key_file: file.clone(), signature: forged_proof.signature };
+        assert!(matches!(
+            verify_proof(&swapped, &pin, series.series, b"request", b"terms"),
+            Err(ProofError::BadSignature(_))
+        ));
+        assert!(matches!(
+            verify_proof(&proof, &pin, "1A2B".parse().unwrap(), b"request", b"terms"),
+            Err(ProofError::OtherSeries { .. })
+        ));
     }
 }

@@ -6,9 +6,13 @@
 //! Surrounding whitespace is trimmed. Two values are derived from it, each under its own label:
 //! - `ComputerID`: SHA-256 over a label and the material, first 20 bytes as 40 upper-case hex digits.
 //!   It is published by `/api/serverinfo` and written into every key file.
-//! - the binding ([`MachineBinding`]): HMAC-SHA256 keyed by the material over a different label.
-//!   It is never published; key files' wrapping keys come from it. The ComputerID is a one-way hash,
-//!   so knowing it does not give the binding.
+//! - the binding ([`MachineBinding`]): HMAC-SHA256 keyed by the material over a different label and
+//!   the licence server's random **host secret** ([`HostSecret`], `host.secret`, readable only by the
+//!   server's own account). It is never published; the X25519 key pair that key files' secrets are
+//!   sealed to ([`MachineBinding::target_secret`], [`TargetKey`]) comes from it. Neither the published
+//!   `ComputerID` nor the world-readable machine id gives the binding: without the host secret there is
+//!   nothing to unwrap with. Only the public half, the [`TargetKey`], ever leaves the computer (in an
+//!   activation request), so request and response files carry no secret.
 //!
 //! # What changes the ComputerID
 //! Anything that changes the material, and with it every key file issued for this computer stops
@@ -32,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
+use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,12 +51,30 @@ pub enum IdentityError {
     BadBinding(String),
     #[error("computer id `{0}` is not 40 hex digits")]
     BadComputerId(String),
+    #[error("target key `{0}` is not 64 hex digits")]
+    BadTargetKey(String),
+    #[error(
+        "this identity document is of an earlier release (it carries a secret Binding): run `licenceserver \
+         identity` again for one with a TargetKey"
+    )]
+    OldIdentityFormat,
+    #[error("not an identity document: {0}")]
+    BadIdentity(String),
+    #[error("host secret {path}: {reason}")]
+    HostSecret { path: String, reason: String },
 }
 
 /// Domain label of the published `ComputerID`.
 const COMPUTER_ID_LABEL: &[u8] = b"licence ComputerID v1\0";
-/// Domain label of the secret binding; distinct from [`COMPUTER_ID_LABEL`].
-const BINDING_LABEL: &[u8] = b"licence key binding v1";
+/// Domain label of the secret binding; distinct from [`COMPUTER_ID_LABEL`]. Followed by the host
+/// secret (empty for a USB device, whose material is a device secret already).
+const BINDING_LABEL: &[u8] = b"licence key binding v2\0";
+/// Domain label of the X25519 target secret derived from a binding.
+const TARGET_LABEL: &[u8] = b"licence target key v2\0";
+/// Bytes of a host secret.
+pub const HOST_SECRET_LEN: usize = 32;
+/// The file the licence server keeps its host secret in, in its own folder (`/var/1C/licence/3.0/`).
+pub const HOST_SECRET_FILE: &str = "host.secret";
 /// Bytes of the SHA-256 digest kept in the `ComputerID`.
 const COMPUTER_ID_BYTES: usize = 20;
 /// A machine-id file is a few dozen bytes; anything this large is not one.
@@ -61,9 +84,101 @@ const MAX_MATERIAL_LEN: u64 = 4096;
 #[cfg(unix)]
 const UNIX_SOURCES: &[&str] = &["/etc/machine-id", "/var/lib/dbus/machine-id"];
 
-/// The raw identity material of one computer.
+/// The raw identity material of one computer, and the licence server's host secret when this
+/// process can read it.
 pub struct MachineIdentity {
     material: Zeroizing<Vec<u8>>,
+    host: Option<HostSecret>,
+}
+
+/// The licence server's random host secret (`host.secret`, 0600, created at first start): half of
+/// what a computer's binding is derived from, so that reading the world-readable machine id is not
+/// enough to unwrap a key. Zeroized on drop; `Debug` shows nothing.
+#[derive(Clone)]
+pub struct HostSecret(Zeroizing<[u8; HOST_SECRET_LEN]>);
+
+impl fmt::Debug for HostSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HostSecret(<redacted>)")
+    }
+}
+
+impl HostSecret {
+    pub fn from_bytes(bytes: [u8; HOST_SECRET_LEN]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// Reads the host secret from `path`, creating it (random, mode 0600, written atomically) when the
+    /// file does not exist. A file of the wrong size is an error, never replaced: replacing it would
+    /// orphan every installed key.
+    pub fn load_or_create(path: &Path) -> Result<Self, IdentityError> {
+        let fail = |reason: String| IdentityError::HostSecret { path: path.display().to_string(), reason };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let bytes = Zeroizing::new(bytes);
+                let array: [u8; HOST_SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
+                    fail(format!(
+                        "is {} bytes, not {HOST_SECRET_LEN}: it was damaged; restore it from the backup made with \
+                         the data folder (without it the installed keys cannot be unwrapped)",
+                        bytes.len()
+                    ))
+                })?;
+                Ok(Self::from_bytes(array))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = Zeroizing::new([0u8; HOST_SECRET_LEN]);
+                getrandom::getrandom(bytes.as_mut()).map_err(|e| fail(format!("no random bytes: {e}")))?;
+                write_private(path, bytes.as_ref()).map_err(|e| fail(e.to_string()))?;
+                Ok(Self(bytes))
+            }
+            Err(e) => Err(fail(format!(
+                "cannot be read ({e}); only the licence server's own account can read it, so run this as that account"
+            ))),
+        }
+    }
+}
+
+/// Creates `path` with `bytes`, readable and writable by the owner only, through a temporary file that
+/// is flushed and renamed, so a crash never leaves half a secret.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".{HOST_SECRET_FILE}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        // A second server starting at the same moment must not replace the first one's secret.
+        std::fs::hard_link(&temp, path)?;
+        std::fs::remove_file(&temp)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// The public half of a target's key pair (a computer's or a USB blank's): what an activation request
+/// carries and what the vendor seals a key's secrets to. Public; 64 hex digits on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetKey(pub [u8; 32]);
+
+impl TargetKey {
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Result<Self, IdentityError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| IdentityError::BadTargetKey(redacted(s)))?;
+        Ok(Self(bytes))
+    }
 }
 
 /// What a key file's secret is wrapped for; derived from the raw material, not from the ComputerID.
@@ -71,21 +186,34 @@ pub struct MachineIdentity {
 #[derive(Clone)]
 pub struct MachineBinding(pub(crate) [u8; 32]);
 
-/// What `licenceserver identity` prints and `licenceedit key issue --identity` reads: everything the
-/// vendor needs to issue a key for this computer.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What `licenceserver identity` prints and `licenceedit key demo --identity` reads: everything the
+/// vendor needs to issue a key for this computer (or USB blank), and nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BindingRequest {
+pub struct PublicTarget {
     #[serde(rename = "ComputerID")]
     pub computer_id: String,
-    #[serde(rename = "Binding")]
-    pub binding: String,
+    #[serde(rename = "TargetKey")]
+    pub target_key: String,
 }
 
 impl MachineIdentity {
-    /// Material as read from its source; surrounding whitespace is trimmed.
+    /// Material as read from its source; surrounding whitespace is trimmed. Without a host secret
+    /// ([`MachineIdentity::with_host_secret`]) this is what any local user can compute: enough for the
+    /// `ComputerID`, and the binding of a USB device, whose material is its device secret.
     pub fn from_material(material: &[u8]) -> Self {
-        Self { material: Zeroizing::new(material.trim_ascii().to_vec()) }
+        Self { material: Zeroizing::new(material.trim_ascii().to_vec()), host: None }
+    }
+
+    /// The same identity with the licence server's host secret, so that its binding unwraps keys.
+    pub fn with_host_secret(mut self, host: HostSecret) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// True when the binding includes the host secret (the licence server's own account).
+    pub fn has_host_secret(&self) -> bool {
+        self.host.is_some()
     }
 
     /// `pinned` is `[Common] MachineIdFile`; when `None`, the OS's machine id is used.
@@ -109,12 +237,15 @@ impl MachineIdentity {
     pub fn binding(&self) -> MachineBinding {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.material).expect("HMAC accepts keys of any length");
         mac.update(BINDING_LABEL);
+        if let Some(host) = &self.host {
+            mac.update(host.0.as_ref());
+        }
         MachineBinding(mac.finalize().into_bytes().into())
     }
 
-    /// The `ComputerID` and binding together, for the vendor.
-    pub fn binding_request(&self) -> BindingRequest {
-        BindingRequest { computer_id: self.computer_id(), binding: self.binding().to_hex() }
+    /// The `ComputerID` and the public target key together, for the vendor.
+    pub fn public_target(&self) -> PublicTarget {
+        PublicTarget { computer_id: self.computer_id(), target_key: self.binding().target_key().to_hex() }
     }
 }
 
@@ -127,6 +258,19 @@ impl fmt::Debug for MachineIdentity {
 impl MachineBinding {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// The X25519 secret key sealed key secrets open with: derived from the binding under its own label.
+    pub fn target_secret(&self) -> StaticSecret {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        mac.update(TARGET_LABEL);
+        let bytes = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        StaticSecret::from(*bytes)
+    }
+
+    /// The public half of [`MachineBinding::target_secret`].
+    pub fn target_key(&self) -> TargetKey {
+        TargetKey(PublicKey::from(&self.target_secret()).to_bytes())
     }
 
     /// 64 hex digits in either case. The error shows at most a few characters of the input, since a
@@ -160,16 +304,30 @@ impl Drop for MachineBinding {
     }
 }
 
-impl BindingRequest {
-    /// Checks both halves and returns the normalized `ComputerID` and the binding.
-    pub fn parse(&self) -> Result<(String, MachineBinding), IdentityError> {
-        Ok((parse_computer_id(&self.computer_id)?, MachineBinding::from_hex(&self.binding)?))
+impl PublicTarget {
+    /// Checks both halves and returns the normalized `ComputerID` and the target key.
+    pub fn parse(&self) -> Result<(String, TargetKey), IdentityError> {
+        Ok((parse_computer_id(&self.computer_id)?, TargetKey::from_hex(&self.target_key)?))
     }
-}
 
-impl fmt::Debug for BindingRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BindingRequest").field("computer_id", &self.computer_id).finish_non_exhaustive()
+    /// Reads `licenceserver identity`'s JSON; an identity file of the earlier format (with `Binding`)
+    /// is refused with what to do.
+    pub fn from_json(text: &str) -> Result<Self, IdentityError> {
+        match serde_json::from_str::<Self>(text) {
+            Ok(target) => {
+                target.parse()?;
+                Ok(target)
+            }
+            Err(e) => {
+                let old =
+                    serde_json::from_str::<serde_json::Value>(text).ok().is_some_and(|v| v.get("Binding").is_some());
+                Err(if old {
+                    IdentityError::OldIdentityFormat
+                } else {
+                    IdentityError::BadIdentity(e.to_string().chars().take(120).collect())
+                })
+            }
+        }
     }
 }
 
@@ -317,16 +475,46 @@ mod tests {
     }
 
     #[test]
-    fn binding_request_round_trips_through_json() {
-        let identity = MachineIdentity::from_material(b"machine");
-        let request = identity.binding_request();
-        let json = serde_json::to_string(&request).unwrap();
-        assert!(json.contains("\"ComputerID\"") && json.contains("\"Binding\""), "{json}");
-        let back: BindingRequest = serde_json::from_str(&json).unwrap();
-        let (computer_id, binding) = back.parse().unwrap();
+    fn public_target_round_trips_through_json_and_carries_no_secret() {
+        let identity = MachineIdentity::from_material(b"machine").with_host_secret(HostSecret::from_bytes([9; 32]));
+        let target = identity.public_target();
+        let json = serde_json::to_string(&target).unwrap();
+        assert!(json.contains("\"ComputerID\"") && json.contains("\"TargetKey\""), "{json}");
+        assert!(!json.contains(&identity.binding().to_hex()));
+        let back = PublicTarget::from_json(&json).unwrap();
+        let (computer_id, key) = back.parse().unwrap();
         assert_eq!(computer_id, identity.computer_id());
-        assert_eq!(binding, identity.binding());
-        assert!(!format!("{back:?}").contains(&request.binding));
+        assert_eq!(key, identity.binding().target_key());
+        let old = format!("{{\"ComputerID\":\"{}\",\"Binding\":\"{}\"}}", target.computer_id, "ab".repeat(32));
+        assert!(matches!(PublicTarget::from_json(&old), Err(IdentityError::OldIdentityFormat)));
+    }
+
+    #[test]
+    fn the_host_secret_changes_the_binding_and_is_created_private() {
+        let plain = MachineIdentity::from_material(b"machine");
+        let hosted = MachineIdentity::from_material(b"machine").with_host_secret(HostSecret::from_bytes([1; 32]));
+        let other = MachineIdentity::from_material(b"machine").with_host_secret(HostSecret::from_bytes([2; 32]));
+        assert_eq!(plain.computer_id(), hosted.computer_id(), "the published id does not depend on the secret");
+        assert_ne!(plain.binding(), hosted.binding());
+        assert_ne!(hosted.binding(), other.binding());
+        assert!(hosted.has_host_secret() && !plain.has_host_secret());
+
+        let dir = std::env::temp_dir().join(format!("licence-host-secret-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join(HOST_SECRET_FILE);
+        let first = HostSecret::load_or_create(&path).unwrap();
+        let again = HostSecret::load_or_create(&path).unwrap();
+        assert_eq!(first.0.as_ref(), again.0.as_ref());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"short").unwrap();
+        let err = HostSecret::load_or_create(&path).unwrap_err().to_string();
+        assert!(err.contains("is 5 bytes, not 32"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"short", "a damaged secret is never replaced");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

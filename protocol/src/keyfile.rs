@@ -1,35 +1,45 @@
-//! Signed key files (`{KeyID}.{KeyNo}.licence`): the key's fields, the series public key and the
-//! series secret wrapped for one computer, all signed by the series signing key.
+//! Signed key files (`{KeyID}.{KeyNo}.licence`): the key's fields, the series public key, the key's
+//! own public key and the key's secrets sealed to one target (a computer or a USB device), all signed
+//! by the series signing key.
 //!
 //! The file is three lines, each ending in `\n`, and nothing else:
 //!
 //! ```text
-//! {"Format":1,"KeyID":"672B","Key":{…},"SeriesPublicKey":"<64 hex>","WrappedSecret":"<192 hex>"}
+//! {"Format":2,"KeyID":"672B","Key":{…},"SeriesPublicKey":"<64 hex>","KeyPublicKey":"<64 hex>",
+//!  "TargetKey":"<64 hex>","SealedSecrets":"<288 hex>"}
 //! -----LICENCE KEY SIGNATURE ED25519-----
 //! <the Ed25519 signature over every byte of line 1, standard base64, 88 characters>
 //! ```
 //!
 //! Parsing is strict (exact marker, canonical base64, no extra bytes, strict Ed25519 verification),
 //! so any change to any byte makes [`verify`] fail. The signature proves the file is as the holder of
-//! `SeriesPublicKey` wrote it; whether that key is the vendor's is pinned elsewhere.
+//! `SeriesPublicKey` wrote it; whether that key is the vendor's is for the reader to check against
+//! the key it pins ([`VerifiedKeyFile::signed_by`]).
 //!
-//! `WrappedSecret` is `IV (16) ‖ ciphertext (48) ‖ MAC (32)`: the series secret encrypted with
-//! AES-256-CBC and PKCS#7 padding, then HMAC-SHA256 over a label, the KeyID, the KeyNo, the IV and
-//! the ciphertext (encrypt-then-MAC). The encryption and MAC keys are HMAC-SHA256 of the computer's
-//! [`MachineBinding`] over distinct labels followed by the KeyID and KeyNo, so a wrapped secret is
-//! bound to one computer and one key.
+//! # The key's own key
+//! `KeyPublicKey` is an Ed25519 key made for this issue of the key. Its private half travels sealed
+//! beside the series secret, so only the computer the key is bound to can sign with it: that is how a
+//! licence server proves to an add-in, at `connect`, that it holds a genuine key of the pinned series
+//! on its own computer (`channel::connect_transcript`).
+//!
+//! # The sealed secrets
+//! `SealedSecrets` is a [`sealbox`] of the series secret and the key's signing seed, sealed to
+//! `TargetKey` (the target's public key, `identity::MachineBinding::target_key`) for a context of a
+//! label, the KeyID, the KeyNo and `KeyPublicKey`, so sealed secrets cannot be moved to another key.
+//! The issuer needs only the target's public key: no secret of the target ever travels.
+//!
+//! # Formats
+//! Format 1 (the series secret wrapped under a key derived from the raw binding, with no key of its
+//! own) is refused with what to do: re-issue the key, which its backup code does.
 
-use crate::identity::MachineBinding;
+use crate::identity::{MachineBinding, TargetKey};
 use crate::key::{KeyFields, SeriesId};
+use crate::sealbox;
 use crate::series::{SeriesKeys, SeriesSecret, SECRET_LEN};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use ed25519_dalek::{Signature, Signer, VerifyingKey};
-use hmac::{Hmac, Mac};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::path::Path;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -38,7 +48,12 @@ use zeroize::Zeroizing;
 pub enum KeyFileError {
     #[error("not a licence key file: {0}")]
     Malformed(String),
-    #[error("key file format {0} is not supported")]
+    #[error(
+        "key file format {0} is from an earlier release and is no longer accepted: install the key again with \
+         its backup code (the vendor's activation centre re-issues it), or ask the vendor for a new key file"
+    )]
+    OldFormat(u32),
+    #[error("key file format {0} is newer than this program understands: upgrade it")]
     UnsupportedFormat(u32),
     #[error("signature does not match: the key file was altered")]
     BadSignature,
@@ -52,38 +67,60 @@ pub enum KeyFileError {
     SeriesMismatch { key: SeriesId, series: SeriesId },
 }
 
-/// The only `Format` of a key file so far.
-pub const FORMAT: u32 = 1;
+/// The `Format` of key files this release writes and reads.
+pub const FORMAT: u32 = 2;
 /// Key files are a few kilobytes; anything larger is refused before it is parsed.
 pub const MAX_FILE_LEN: usize = 64 * 1024;
 
 const MARKER: &[u8] = b"-----LICENCE KEY SIGNATURE ED25519-----";
-const ENC_LABEL: &[u8] = b"licence key wrap enc v1\0";
-const MAC_KEY_LABEL: &[u8] = b"licence key wrap mac v1\0";
-const MAC_LABEL: &[u8] = b"licence key wrapped secret v1\0";
+const SEAL_LABEL: &[u8] = b"licence key secrets v2\0";
 
-const IV_LEN: usize = 16;
-/// A 32-byte secret plus a full block of PKCS#7 padding.
-const CIPHERTEXT_LEN: usize = SECRET_LEN + 16;
-const MAC_LEN: usize = 32;
-
-type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
-type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
+/// The plaintext of the sealed secrets: the series secret and the key's signing seed.
+const SECRETS_LEN: usize = SECRET_LEN + 32;
+const SEALED_LEN: usize = SECRETS_LEN + sealbox::OVERHEAD;
 
 /// A key file whose signature checked out.
 #[derive(Debug, Clone)]
 pub struct VerifiedKeyFile {
     pub fields: KeyFields,
+    /// The key that signed the file; the reader compares it with the key it pins.
     pub series_public_key: [u8; 32],
-    wrapped: Wrapped,
+    /// This issue's own Ed25519 public key.
+    pub key_public_key: [u8; 32],
+    /// The target the secrets are sealed to.
+    pub target_key: TargetKey,
+    sealed: [u8; SEALED_LEN],
 }
 
-/// The series secret as it travels in a key file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Wrapped {
-    iv: [u8; IV_LEN],
-    ciphertext: [u8; CIPHERTEXT_LEN],
-    mac: [u8; MAC_LEN],
+/// What a key file's sealed part holds, once opened on the computer it is bound to. Zeroized on drop.
+pub struct KeySecrets {
+    pub series: SeriesSecret,
+    /// The key's own signing key, whose public half is `KeyPublicKey`.
+    pub key: SigningKey,
+}
+
+impl std::fmt::Debug for KeySecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySecrets(<redacted>)")
+    }
+}
+
+/// What the secrets of a key file are sealed to: the target's public key, or (for the target itself,
+/// and for tests) its binding, whose public key is derived from it.
+pub trait SealTarget {
+    fn target_key(&self) -> TargetKey;
+}
+
+impl SealTarget for TargetKey {
+    fn target_key(&self) -> TargetKey {
+        *self
+    }
+}
+
+impl SealTarget for MachineBinding {
+    fn target_key(&self) -> TargetKey {
+        MachineBinding::target_key(self)
+    }
 }
 
 /// Line 1 of the file.
@@ -96,7 +133,9 @@ struct Payload {
     key_id: SeriesId,
     key: KeyFields,
     series_public_key: String,
-    wrapped_secret: String,
+    key_public_key: String,
+    target_key: String,
+    sealed_secrets: String,
 }
 
 /// Just enough of line 1 to tell the format before insisting on its shape.
@@ -106,29 +145,39 @@ struct FormatOnly {
     format: u32,
 }
 
-/// The file's bytes for `fields`, signed with `series` and wrapping its secret for `binding`.
+/// The file's bytes for `fields`, signed with `series`, with a fresh key of its own, its secrets sealed
+/// to `target`.
 ///
 /// # Panics
 /// If `fields.key_id` is not `series.series`; [`try_issue`] reports that as an error instead.
-pub fn issue(fields: &KeyFields, series: &SeriesKeys, binding: &MachineBinding) -> Vec<u8> {
-    match try_issue(fields, series, binding) {
+pub fn issue(fields: &KeyFields, series: &SeriesKeys, target: &impl SealTarget) -> Vec<u8> {
+    match try_issue(fields, series, target) {
         Ok(bytes) => bytes,
         Err(e) => panic!("{e}"),
     }
 }
 
 /// [`issue`], refusing a key whose series is not the one of `series`.
-pub fn try_issue(fields: &KeyFields, series: &SeriesKeys, binding: &MachineBinding) -> Result<Vec<u8>, KeyFileError> {
+pub fn try_issue(fields: &KeyFields, series: &SeriesKeys, target: &impl SealTarget) -> Result<Vec<u8>, KeyFileError> {
     if fields.key_id != series.series {
         return Err(KeyFileError::SeriesMismatch { key: fields.key_id, series: series.series });
     }
-    let wrapped = wrap(&series.secret, binding, fields);
+    let seed = random_32();
+    let key = SigningKey::from_bytes(&seed);
+    let key_public = key.verifying_key().to_bytes();
+    let target = target.target_key();
+    let mut secrets = Zeroizing::new([0u8; SECRETS_LEN]);
+    secrets[..SECRET_LEN].copy_from_slice(series.secret.as_bytes());
+    secrets[SECRET_LEN..].copy_from_slice(seed.as_ref());
+    let sealed = sealbox::seal(&target, &seal_context(fields, &key_public), &secrets[..]);
     let payload = Payload {
         format: FORMAT,
         key_id: series.series,
         key: fields.clone(),
         series_public_key: hex::encode(series.public_key()),
-        wrapped_secret: wrapped.to_hex(),
+        key_public_key: hex::encode(key_public),
+        target_key: target.to_hex(),
+        sealed_secrets: hex::encode(sealed),
     };
     let mut file = serde_json::to_vec(&payload).expect("key fields always serialize");
     let signature = series.signing_key().sign(&file);
@@ -148,8 +197,10 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedKeyFile, KeyFileError> {
     let format = serde_json::from_slice::<FormatOnly>(payload)
         .map_err(|e| KeyFileError::Malformed(format!("payload has no readable `Format`: {e}")))?
         .format;
-    if format != FORMAT {
-        return Err(KeyFileError::UnsupportedFormat(format));
+    match format {
+        FORMAT => {}
+        1 => return Err(KeyFileError::OldFormat(format)),
+        other => return Err(KeyFileError::UnsupportedFormat(other)),
     }
     let parsed: Payload =
         serde_json::from_slice(payload).map_err(|e| KeyFileError::Malformed(format!("payload: {e}")))?;
@@ -162,26 +213,48 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedKeyFile, KeyFileError> {
     if parsed.key.key_id != parsed.key_id {
         return Err(KeyFileError::SeriesMismatch { key: parsed.key.key_id, series: parsed.key_id });
     }
-    let wrapped =
-        Wrapped::from_hex(&parsed.wrapped_secret).ok_or_else(|| malformed("`WrappedSecret` is not 192 hex digits"))?;
-    Ok(VerifiedKeyFile { fields: parsed.key, series_public_key: public_key, wrapped })
+    let key_public_key = decode_hex_array::<32>(&parsed.key_public_key)
+        .filter(|k| VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| malformed("`KeyPublicKey` is not a valid key of 64 hex digits"))?;
+    let target_key = TargetKey(
+        decode_hex_array::<32>(&parsed.target_key).ok_or_else(|| malformed("`TargetKey` is not 64 hex digits"))?,
+    );
+    let sealed = decode_hex_array::<SEALED_LEN>(&parsed.sealed_secrets)
+        .ok_or_else(|| malformed("`SealedSecrets` is not 224 hex digits"))?;
+    Ok(VerifiedKeyFile { fields: parsed.key, series_public_key: public_key, key_public_key, target_key, sealed })
 }
 
 impl VerifiedKeyFile {
-    /// The series secret, if this computer's binding is the one the key was issued for. The MAC is
-    /// checked, in constant time, before anything is decrypted.
-    pub fn unwrap_secret(&self, binding: &MachineBinding) -> Result<SeriesSecret, KeyFileError> {
-        let keys = WrapKeys::derive(binding, &self.fields);
-        let expected = keys.mac(&self.wrapped.iv, &self.wrapped.ciphertext);
-        if !bool::from(expected.ct_eq(&self.wrapped.mac)) {
+    /// True when the file is signed by `pin`, the series public key a configuration pins.
+    pub fn signed_by(&self, pin: &[u8; 32]) -> bool {
+        bool::from(self.series_public_key.ct_eq(pin))
+    }
+
+    /// The key's secrets, if `binding` is the one of the target they are sealed to. The AEAD tag is
+    /// checked before anything is used; the signing seed must match `KeyPublicKey`.
+    pub fn unwrap_secrets(&self, binding: &MachineBinding) -> Result<KeySecrets, KeyFileError> {
+        if binding.target_key() != self.target_key {
             return Err(KeyFileError::Unwrap);
         }
-        let mut buffer = Zeroizing::new(self.wrapped.ciphertext);
-        let plain = Aes256CbcDec::new(keys.enc.as_ref().into(), (&self.wrapped.iv).into())
-            .decrypt_padded_mut::<Pkcs7>(buffer.as_mut())
-            .map_err(|_| KeyFileError::Unwrap)?;
-        let secret: [u8; SECRET_LEN] = plain.try_into().map_err(|_| KeyFileError::Unwrap)?;
-        Ok(SeriesSecret::from_bytes(secret))
+        let context = seal_context(&self.fields, &self.key_public_key);
+        let plain = sealbox::open(binding, &context, &self.sealed).map_err(|_| KeyFileError::Unwrap)?;
+        if plain.len() != SECRETS_LEN {
+            return Err(KeyFileError::Unwrap);
+        }
+        let mut series = [0u8; SECRET_LEN];
+        series.copy_from_slice(&plain[..SECRET_LEN]);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&plain[SECRET_LEN..]);
+        let key = SigningKey::from_bytes(&seed);
+        if key.verifying_key().to_bytes() != self.key_public_key {
+            return Err(KeyFileError::Unwrap);
+        }
+        Ok(KeySecrets { series: SeriesSecret::from_bytes(series), key })
+    }
+
+    /// The series secret alone (see [`VerifiedKeyFile::unwrap_secrets`]).
+    pub fn unwrap_secret(&self, binding: &MachineBinding) -> Result<SeriesSecret, KeyFileError> {
+        self.unwrap_secrets(binding).map(|s| s.series)
     }
 
     /// Refuses a key issued for another `ComputerID` than `computer_id` (compared case-insensitively).
@@ -234,67 +307,21 @@ fn unique_suffix() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The encryption and MAC keys of one key's wrapped secret on one computer, and the key's identity
-/// (`KeyID` as 4 ASCII bytes, `KeyNo` as 8 big-endian bytes) that every label is followed by.
-struct WrapKeys {
-    enc: Zeroizing<[u8; 32]>,
-    mac: Zeroizing<[u8; 32]>,
-    context: [u8; 12],
+/// What the sealed secrets of one key are bound to: a label, the KeyID, the KeyNo and the key's own
+/// public key.
+fn seal_context(fields: &KeyFields, key_public: &[u8; 32]) -> Vec<u8> {
+    let mut context = Vec::with_capacity(SEAL_LABEL.len() + 12 + 32);
+    context.extend_from_slice(SEAL_LABEL);
+    context.extend_from_slice(fields.key_id.as_str().as_bytes());
+    context.extend_from_slice(&fields.key_no.to_be_bytes());
+    context.extend_from_slice(key_public);
+    context
 }
 
-impl WrapKeys {
-    fn derive(binding: &MachineBinding, fields: &KeyFields) -> Self {
-        let mut context = [0u8; 12];
-        context[..4].copy_from_slice(fields.key_id.as_str().as_bytes());
-        context[4..].copy_from_slice(&fields.key_no.to_be_bytes());
-        Self {
-            enc: Zeroizing::new(hmac_parts(&binding.0, &[ENC_LABEL, &context])),
-            mac: Zeroizing::new(hmac_parts(&binding.0, &[MAC_KEY_LABEL, &context])),
-            context,
-        }
-    }
-
-    fn mac(&self, iv: &[u8; IV_LEN], ciphertext: &[u8; CIPHERTEXT_LEN]) -> [u8; MAC_LEN] {
-        hmac_parts(self.mac.as_ref(), &[MAC_LABEL, &self.context, iv, ciphertext])
-    }
-}
-
-fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-/// Encrypts then MACs the series secret for `binding` and the key `fields`.
-fn wrap(secret: &SeriesSecret, binding: &MachineBinding, fields: &KeyFields) -> Wrapped {
-    let keys = WrapKeys::derive(binding, fields);
-    let mut iv = [0u8; IV_LEN];
-    getrandom::getrandom(&mut iv).expect("the operating system's random source failed");
-    let mut ciphertext = [0u8; CIPHERTEXT_LEN];
-    Aes256CbcEnc::new(keys.enc.as_ref().into(), (&iv).into())
-        .encrypt_padded_b2b_mut::<Pkcs7>(secret.as_bytes(), &mut ciphertext)
-        .expect("48 bytes hold a padded 32-byte secret");
-    let mac = keys.mac(&iv, &ciphertext);
-    Wrapped { iv, ciphertext, mac }
-}
-
-impl Wrapped {
-    fn to_hex(&self) -> String {
-        let mut bytes = Vec::with_capacity(IV_LEN + CIPHERTEXT_LEN + MAC_LEN);
-        bytes.extend_from_slice(&self.iv);
-        bytes.extend_from_slice(&self.ciphertext);
-        bytes.extend_from_slice(&self.mac);
-        hex::encode(bytes)
-    }
-
-    fn from_hex(text: &str) -> Option<Self> {
-        let bytes = decode_hex_array::<{ IV_LEN + CIPHERTEXT_LEN + MAC_LEN }>(text)?;
-        let (iv, rest) = bytes.split_at(IV_LEN);
-        let (ciphertext, mac) = rest.split_at(CIPHERTEXT_LEN);
-        Some(Self { iv: iv.try_into().ok()?, ciphertext: ciphertext.try_into().ok()?, mac: mac.try_into().ok()? })
-    }
+fn random_32() -> Zeroizing<[u8; 32]> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(bytes.as_mut()).expect("the operating system's random source failed");
+    bytes
 }
 
 fn decode_hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
@@ -443,12 +470,41 @@ mod tests {
     }
 
     #[test]
-    fn unknown_format_is_unsupported() {
+    fn unknown_and_earlier_formats_are_refused_with_what_to_do() {
         let keys = series();
         let mut payload = payload_of(&issue(&sample_fields(), &keys, &binding("A")));
-        payload["Format"] = 2.into();
+        payload["Format"] = 3.into();
         payload["Whatever"] = "new".into();
-        assert!(matches!(verify(&signed(&keys, &payload)), Err(KeyFileError::UnsupportedFormat(2))));
+        assert!(matches!(verify(&signed(&keys, &payload)), Err(KeyFileError::UnsupportedFormat(3))));
+        let old = serde_json::json!({"Format": 1, "KeyID": "672B", "Key": {}, "SeriesPublicKey": "00",
+            "WrappedSecret": "00"});
+        let err = verify(&signed(&keys, &old)).unwrap_err();
+        assert!(matches!(err, KeyFileError::OldFormat(1)));
+        assert!(err.to_string().contains("install the key again with its backup code"), "{err}");
+    }
+
+    #[test]
+    fn the_keys_own_key_is_sealed_beside_the_series_secret() {
+        let keys = series();
+        let file = issue(&sample_fields(), &keys, &binding("A").target_key());
+        let verified = verify(&file).unwrap();
+        assert!(verified.signed_by(&keys.public_key()) && !verified.signed_by(&series().public_key()));
+        let secrets = verified.unwrap_secrets(&binding("A")).unwrap();
+        assert_eq!(secrets.key.verifying_key().to_bytes(), verified.key_public_key);
+        assert_eq!(verified.target_key, binding("A").target_key());
+        let again = verify(&issue(&sample_fields(), &keys, &binding("A"))).unwrap();
+        assert_ne!(again.key_public_key, verified.key_public_key, "every issue has a key of its own");
+        assert!(!String::from_utf8(file).unwrap().contains(&hex::encode(keys.secret.as_bytes())));
+    }
+
+    #[test]
+    fn sealed_secrets_moved_to_another_key_do_not_open() {
+        let keys = series();
+        let a = payload_of(&issue(&sample_fields(), &keys, &binding("A")));
+        let mut b = payload_of(&issue(&sample_fields(), &keys, &binding("A")));
+        b["SealedSecrets"] = a["SealedSecrets"].clone();
+        let moved = verify(&signed(&keys, &b)).unwrap();
+        assert!(matches!(moved.unwrap_secrets(&binding("A")), Err(KeyFileError::Unwrap)));
     }
 
     #[test]

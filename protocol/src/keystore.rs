@@ -58,6 +58,8 @@ pub struct InstalledKey {
     pub series: SeriesId,
     /// The signed fields, when the file could be read and verified.
     pub fields: Option<KeyFields>,
+    /// The series public key that signed the file, when it could be verified.
+    pub signer: Option<[u8; 32]>,
     pub workable: bool,
     pub open_error: Option<String>,
 }
@@ -70,6 +72,7 @@ impl InstalledKey {
         Some(PoolKey {
             key_no: self.key_no,
             series: self.series,
+            signer: self.signer?,
             kind: f.key_type,
             licence_count: f.licence_count,
             workable: self.workable,
@@ -234,6 +237,7 @@ pub fn scan_with_usb(
                 series: verified.fields.key_id,
                 workable: open_error.is_none(),
                 open_error,
+                signer: Some(verified.series_public_key),
                 fields: Some(verified.fields),
             },
         );
@@ -254,6 +258,7 @@ fn open(
         key_no,
         series,
         fields: None,
+        signer: None,
         workable: false,
         open_error: None,
     };
@@ -269,6 +274,7 @@ fn open(
                 None => binding_problem(&verified, identity),
             };
             key.workable = key.open_error.is_none();
+            key.signer = Some(verified.series_public_key);
             key.fields = Some(verified.fields);
         }
         Err(reason) => key.open_error = Some(reason),
@@ -311,8 +317,32 @@ fn binding_problem(verified: &keyfile::VerifiedKeyFile, identity: Option<&Machin
              (POST /api/licences) to bind it again"
         ));
     }
-    // Unwrapping proves the file was issued for this machine's raw identity, not only its ID.
+    // Unwrapping proves the file was issued for this machine's raw identity and host secret, not only
+    // its ID. A process without the host secret (the add-in's local fallback) cannot unwrap, and needs
+    // no secret: it goes by the signed `ComputerID`.
+    if !identity.has_host_secret() {
+        return None;
+    }
     verified.unwrap_secret(&identity.binding()).err().map(|e| e.to_string())
+}
+
+/// Stops time-limited keys while the clock reads more than a day before `high_water` or a key's
+/// `ActivationDate` (`clock`): they are listed unworkable with the reason. Returns the reason, for the
+/// log, when the clock is behind.
+pub fn hold_back_when_clock_is_behind(
+    keys: &mut BTreeMap<u64, InstalledKey>,
+    now: UtcTime,
+    high_water: Option<UtcTime>,
+) -> Option<String> {
+    let floor = crate::clock::floor(high_water, keys.values().filter_map(|k| k.fields.as_ref()));
+    let why = crate::clock::behind(now, floor)?;
+    for key in keys.values_mut() {
+        if key.workable && key.fields.as_ref().is_some_and(crate::clock::is_time_limited) {
+            key.workable = false;
+            key.open_error = Some(why.clone());
+        }
+    }
+    Some(why)
 }
 
 #[cfg(test)]
@@ -376,7 +406,8 @@ mod tests {
     #[test]
     fn a_key_unwrapped_for_other_material_with_this_computer_id_is_not_workable() {
         let dir = folder("rewrapped");
-        let here = MachineIdentity::from_material(b"this computer");
+        let here = MachineIdentity::from_material(b"this computer")
+            .with_host_secret(crate::identity::HostSecret::from_bytes([3; 32]));
         let elsewhere = MachineIdentity::from_material(b"another computer");
         let series = SeriesKeys::generate("672B".parse().unwrap());
         let mut fields = sample_fields();
@@ -387,6 +418,25 @@ mod tests {
         let key = keys.values().next().unwrap();
         assert!(!key.workable);
         assert_eq!(key.open_error.as_deref(), Some("the series secret cannot be unwrapped on this computer"));
+        // Without the host secret (a process of another user) only the signed ComputerID is checked.
+        let (keys, _) = scan(&dir, Some(&MachineIdentity::from_material(b"this computer")));
+        assert!(keys.values().next().unwrap().workable);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn time_limited_keys_stop_while_the_clock_is_behind() {
+        let dir = folder("clock");
+        let here = MachineIdentity::from_material(b"this computer");
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        install(&dir, &series, 1, &here);
+        let (mut keys, _) = scan(&dir, Some(&here));
+        let start = sample_fields().start_date;
+        assert_eq!(hold_back_when_clock_is_behind(&mut keys, start.plus_days(3), Some(start.plus_days(3))), None);
+        assert!(keys[&1].workable);
+        let why = hold_back_when_clock_is_behind(&mut keys, start.plus_days(3), Some(start.plus_days(20))).unwrap();
+        assert!(!keys[&1].workable);
+        assert_eq!(keys[&1].open_error.as_deref(), Some(why.as_str()));
         fs::remove_dir_all(&dir).unwrap();
     }
 

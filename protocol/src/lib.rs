@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod centre;
 pub mod channel;
+pub mod clock;
 pub mod datafile;
 pub mod identity;
 pub mod ini;
@@ -16,6 +17,7 @@ pub mod key;
 pub mod keyfile;
 pub mod keystore;
 pub mod pool;
+pub mod sealbox;
 pub mod series;
 pub mod time;
 pub mod usbkey;

@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct PoolKey {
     pub key_no: u64,
     pub series: SeriesId,
+    /// The series public key that signed the key file.
+    pub signer: [u8; 32],
     pub kind: KeyKind,
     pub licence_count: u32,
     pub workable: bool,
@@ -80,17 +82,43 @@ impl PoolStanding {
 
 /// Applies the key rules to the installed keys. A `KeyNo` given twice keeps its first entry.
 pub fn evaluate(keys: &[PoolKey]) -> PoolStanding {
+    evaluate_pinned(keys, &BTreeMap::new())
+}
+
+/// [`evaluate`], where a series in `pins` counts only keys signed by its pinned series public key (the
+/// one its configurations pin): a key of that series signed by any other key gives nothing and is
+/// left out of the series' rules altogether, so it cannot block a demo key or carry an additional one.
+pub fn evaluate_pinned(keys: &[PoolKey], pins: &BTreeMap<SeriesId, [u8; 32]>) -> PoolStanding {
     let mut seen = BTreeSet::new();
     let mut by_series: BTreeMap<SeriesId, Vec<&PoolKey>> = BTreeMap::new();
-    for key in keys.iter().filter(|k| seen.insert(k.key_no)) {
-        by_series.entry(key.series).or_default().push(key);
-    }
     let mut standing = PoolStanding::default();
+    for key in keys.iter().filter(|k| seen.insert(k.key_no)) {
+        match pins.get(&key.series) {
+            Some(pin) if *pin != key.signer => {
+                let reason = other_signer(key.series, pin);
+                let (key_no, series, kind, licence_count) = (key.key_no, key.series, key.kind, key.licence_count);
+                let standing_of =
+                    KeyStanding { key_no, series, kind, licence_count, counts: false, reason: Some(reason) };
+                standing.keys.insert(key.key_no, standing_of);
+                by_series.entry(key.series).or_default();
+            }
+            _ => by_series.entry(key.series).or_default().push(key),
+        }
+    }
     for (series, keys) in by_series {
         let summary = evaluate_series(series, &keys, &mut standing.keys);
         standing.series.insert(series, summary);
     }
     standing
+}
+
+/// Why a key of `series` signed by another key than `pin` gives nothing.
+pub fn other_signer(series: SeriesId, pin: &[u8; 32]) -> String {
+    format!(
+        "signed by another key than {}…, the series key the configurations of series {series} pin: it counts for \
+         none of them (a key of a self-made series, or of another vendor's series with the same KeyID)",
+        hex::encode(&pin[..8])
+    )
 }
 
 fn evaluate_series(series: SeriesId, keys: &[&PoolKey], out: &mut BTreeMap<u64, KeyStanding>) -> SeriesStanding {
@@ -188,7 +216,29 @@ mod tests {
     }
 
     fn key(key_no: u64, kind: KeyKind, licence_count: u32) -> PoolKey {
-        PoolKey { key_no, series: series(), kind, licence_count, workable: true, enabled: true, validity: in_date() }
+        let (workable, enabled, validity) = (true, true, in_date());
+        PoolKey { key_no, series: series(), signer: [1; 32], kind, licence_count, workable, enabled, validity }
+    }
+
+    #[test]
+    fn a_pinned_series_counts_only_keys_of_its_signer() {
+        let mut forged_main = key(2, KeyKind::Main, 500);
+        forged_main.signer = [2; 32];
+        let mut forged_extra = key(3, KeyKind::Additional, 500);
+        forged_extra.signer = [2; 32];
+        let keys = [key(1, KeyKind::Demo, 2), forged_main, forged_extra];
+        let pins = BTreeMap::from([(series(), [1u8; 32])]);
+        let s = evaluate_pinned(&keys, &pins);
+        assert_eq!(s.series(series()).unwrap().capacity, 2, "only the genuine demo key counts, and alone");
+        assert!(s.key(1).unwrap().counts);
+        for forged in [2, 3] {
+            let reason = s.key(forged).unwrap().reason.clone().unwrap();
+            assert!(reason.starts_with("signed by another key than 0101010101010101…"), "{reason}");
+        }
+        let unpinned = evaluate(&keys);
+        assert_eq!(unpinned.series(series()).unwrap().capacity, 1000, "without a pin the rules see every key");
+        let only_forged = evaluate_pinned(&keys[1..], &pins);
+        assert_eq!(only_forged.series(series()).unwrap().why_none, Some(ErrorCode::NoKey));
     }
 
     fn expired(mut k: PoolKey) -> PoolKey {
@@ -300,6 +350,7 @@ mod tests {
             |(key_no, s, kind, licence_count, [workable, enabled, expired, not_started])| PoolKey {
                 key_no,
                 series: s.parse().unwrap(),
+                signer: [1; 32],
                 kind,
                 licence_count,
                 workable,

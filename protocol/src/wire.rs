@@ -7,6 +7,11 @@ use crate::key::{KeyKind, SeriesId};
 use crate::time::UtcTime;
 use serde::{Deserialize, Serialize};
 
+/// The add-in protocol's number. 2: `connect` carries the pinned `SeriesPublicKey` and is answered with
+/// proofs (`channel`), every later call travels sealed. A peer of another number is refused with what
+/// to upgrade.
+pub const PROTOCOL: u32 = 2;
+
 /// Paths of the add-in protocol, relative to the server's root.
 pub mod path {
     pub const CONNECT: &str = "/licence/connect";
@@ -41,10 +46,16 @@ pub struct ConnectRequest {
     pub version: String,
     #[serde(rename = "KeyID")]
     pub key_id: SeriesId,
-    /// The add-in's X25519 public key for this connection's channel (64 hex digits); without it the
-    /// connection cannot open protected objects.
+    /// The add-in's X25519 public key for this connection's channel (64 hex digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
+    /// [`PROTOCOL`]; missing (0) in add-ins of an earlier release.
+    #[serde(default)]
+    pub protocol: u32,
+    /// The series public key the configuration pins (64 hex digits): only keys signed by it count for
+    /// this connection, and the server must prove it holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +78,22 @@ pub struct ConnectResponse {
     /// ReservedServers`); the add-in adds them to its own list for failover.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reserved_servers: Vec<String>,
+    /// [`PROTOCOL`]; missing (0) in servers of an earlier release.
+    #[serde(default)]
+    pub protocol: u32,
+    /// One proof per key of the pinned series the server holds on its computer (`channel::prove`).
+    /// Not part of the terms the proofs sign ([`ConnectResponse::terms`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proofs: Vec<crate::channel::KeyProof>,
+}
+
+impl ConnectResponse {
+    /// The bytes the proofs sign for this answer: its JSON with no proofs. Both sides compute them from
+    /// the parsed value, so the field order and spelling are this struct's.
+    pub fn terms(&self) -> Vec<u8> {
+        let terms = ConnectResponse { proofs: Vec::new(), ..self.clone() };
+        serde_json::to_vec(&terms).expect("connect terms always serialize")
+    }
 }
 
 /// What identifies a 1C session and what the administrator sees of it.
@@ -215,10 +242,15 @@ pub enum ErrorCode {
     /// A protected object cannot be opened: the datafile is altered or of another series, the object
     /// is not in it, or the key the server gave does not open it (the server holds no genuine key).
     ObjectRefused = 15,
+    /// The configuration set no `SeriesPublicKey` (the add-in's own): nothing can be trusted without it.
+    SeriesKeyNotPinned = 16,
+    /// The server could not prove it holds a genuine key of the pinned series, or its answer was not
+    /// sealed in the connection's channel (the add-in's own): a fake, replaying or relayed server.
+    ServerNotTrusted = 17,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ServerUnreachable,
         ErrorCode::NoFreeLicence,
         ErrorCode::VersionMismatch,
@@ -234,6 +266,8 @@ impl ErrorCode {
         ErrorCode::LocalFallback,
         ErrorCode::NoChannel,
         ErrorCode::ObjectRefused,
+        ErrorCode::SeriesKeyNotPinned,
+        ErrorCode::ServerNotTrusted,
     ];
 
     pub fn number(self) -> u16 {
@@ -262,6 +296,8 @@ impl ErrorCode {
             ErrorCode::LocalFallback => "LocalFallback",
             ErrorCode::NoChannel => "NoChannel",
             ErrorCode::ObjectRefused => "ObjectRefused",
+            ErrorCode::SeriesKeyNotPinned => "SeriesKeyNotPinned",
+            ErrorCode::ServerNotTrusted => "ServerNotTrusted",
         }
     }
 
@@ -276,7 +312,10 @@ impl ErrorCode {
             }
             ErrorCode::VersionMismatch => 409,
             // The add-in's own: no server answers with these.
-            ErrorCode::ServerUnreachable | ErrorCode::LocalFallback => 502,
+            ErrorCode::ServerUnreachable
+            | ErrorCode::LocalFallback
+            | ErrorCode::SeriesKeyNotPinned
+            | ErrorCode::ServerNotTrusted => 502,
             ErrorCode::Internal => 500,
             ErrorCode::ServerBusy => 503,
         }
@@ -357,7 +396,7 @@ mod tests {
     #[test]
     fn error_numbers_are_stable_and_unique() {
         let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.number()).collect();
-        assert_eq!(numbers, (1..=15).collect::<Vec<u16>>());
+        assert_eq!(numbers, (1..=17).collect::<Vec<u16>>());
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_number(c.number()), Some(c));
         }
@@ -388,6 +427,8 @@ mod tests {
             version: crate::VERSION.into(),
             key_id: "672B".parse().unwrap(),
             client_key: None,
+            protocol: PROTOCOL,
+            series_public_key: None,
         };
         let json = serde_json::to_value(&req).unwrap();
         for name in ["OSVersion", "ComputerName", "LocalIP", "Process", "CPU", "PID", "IsServer"] {

@@ -208,8 +208,8 @@ mod tests {
         assert_eq!((plugged.serial, plugged.blank, plugged.key_file.as_deref()), (0x1234, true, None));
         assert_eq!(plugged.firmware, "soft-1.0");
         assert_eq!(parse_computer_id_shape(&plugged.computer_id), 40);
-        let request = plugged.binding_request();
-        assert_eq!(request.parse().unwrap(), (plugged.computer_id.clone(), plugged.binding().clone()));
+        let request = plugged.public_target();
+        assert_eq!(request.parse().unwrap(), (plugged.computer_id.clone(), plugged.binding().target_key()));
         let again = open(&mut key, &trusted()).unwrap();
         assert_eq!((&again.computer_id, again.binding()), (&plugged.computer_id, plugged.binding()));
     }

@@ -10,7 +10,7 @@
 //! roots, the errors and the [`UsbKeyDevice`] trait. The host side lives in `host`, the device emulation
 //! and its emulator file format in `software`.
 
-use crate::identity::{BindingRequest, MachineBinding};
+use crate::identity::{MachineBinding, PublicTarget};
 /// The manufacturer root's key type, re-exported so that callers of [`SoftwareKey::manufacture`] need no
 /// direct dependency on `ed25519-dalek`.
 pub use ed25519_dalek::SigningKey;
@@ -130,8 +130,8 @@ impl PluggedKey {
     }
 
     /// What the vendor needs to issue a key file for this device (or bound to this blank).
-    pub fn binding_request(&self) -> BindingRequest {
-        BindingRequest { computer_id: self.computer_id.clone(), binding: self.binding.to_hex() }
+    pub fn public_target(&self) -> PublicTarget {
+        PublicTarget { computer_id: self.computer_id.clone(), target_key: self.binding.target_key().to_hex() }
     }
 }
 
