@@ -285,13 +285,12 @@ impl Licence {
                 other => return Err(Error::wrong_type(target, "Boolean (Булево)", &other)),
             },
             PropId::SeriesPublicKey => {
-                // Not a connection setting: the connection stays.
+                // A connection setting: an idle connection made under another pin is dropped.
                 let text = value.as_str().ok_or_else(|| Error::wrong_type(target, "String (Строка)", &value))?;
                 self.settings.series_public_key = match text.trim() {
                     "" => None,
                     key => Some(crate::objects::parse_public_key(key).map_err(|e| Error::bad_value(target, e))?),
                 };
-                return Ok(());
             }
             PropId::ReleaseDate => {
                 // Not a connection setting: the connection stays.
@@ -337,7 +336,7 @@ impl Licence {
                 let obtained = self.licensing.obtain(&self.settings, facts, self.host.as_ref())?;
                 self.note(obtained);
             }
-            MethodId::CheckLicence => self.licensing.check()?,
+            MethodId::CheckLicence => self.licensing.check(&self.settings)?,
             MethodId::ReleaseLicence => {
                 self.licensing.release()?;
                 self.note(Obtained::Server);
@@ -365,13 +364,7 @@ impl Licence {
             return Err(Error::wrong_type("Datafile", "BinaryData (ДвоичныеДанные)", datafile));
         };
         let name = name.as_str().ok_or_else(|| Error::wrong_type("Name", "String (Строка)", name))?;
-        let series = self.settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
-        let pin = self.settings.series_public_key.ok_or_else(|| {
-            Error::usage(
-                ErrorCode::BadRequest,
-                "SeriesPublicKey is not set: the configuration pins its series' public key before opening protected objects",
-            )
-        })?;
+        let (series, pin) = crate::licensing::pinned(&self.settings)?;
         let opening = crate::objects::Opening::prepare(bytes, name, series, &pin)?;
         let grant = self.licensing.object_grant(opening.name(), &opening.key_request())?;
         opening.open(&grant, &pin)

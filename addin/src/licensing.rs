@@ -11,6 +11,12 @@
 //! servers first and moves the licence to one as soon as it answers. While on the fallback, check,
 //! key information and release work on the local key; there is no heartbeat.
 //!
+//! The pin: every licence method needs `SeriesPublicKey` ([`Settings::series_public_key`]); without it
+//! nothing is sent to any server, the local fallback is not tried, and the method fails with code 16
+//! (`SeriesKeyNotPinned`). A server that cannot prove it holds a key signed by the pin is code 17
+//! (`ServerNotTrusted`, see `licenceaddin_client::client`), and the local fallback counts only keys
+//! signed by it.
+//!
 //! Threads: the holder's heartbeat thread is the client crate's own, not one of [`crate::host::Threads`],
 //! so [`Licensing::shut_down`] (called from `Done`, before `DestroyObject` returns) releases the
 //! licence and joins that thread; dropping a `Licensing` joins it as well. No event is sent after.
@@ -56,7 +62,8 @@ pub struct Settings {
     pub local_fallback: Option<bool>,
     /// The platform's version as its `IPlatformInfo` tells it; empty when it offers none.
     pub platform_version: String,
-    /// The series public key the configuration pins (`SeriesPublicKey`) for protected objects.
+    /// The series public key the configuration pins (`SeriesPublicKey`): the servers must prove a key
+    /// signed by it, local keys and protected objects must be signed by it. No licence call runs without.
     pub series_public_key: Option<[u8; 32]>,
 }
 
@@ -73,6 +80,7 @@ pub enum Obtained {
 struct LocalHold {
     facts: SessionFacts,
     series: SeriesId,
+    pin: [u8; 32],
     keys: LocalKeys,
 }
 
@@ -121,6 +129,22 @@ pub fn from_client(e: &licenceaddin_client::Error) -> Error {
     Error::licence(e.code(), e.to_string())
 }
 
+/// The series and the pin of `settings`, or why no licence call can be made: `KeyID` not set (5), or
+/// `SeriesPublicKey` not set (16).
+pub fn pinned(settings: &Settings) -> Result<(SeriesId, [u8; 32]), Error> {
+    let series = settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
+    let pin = settings.series_public_key.ok_or_else(|| {
+        Error::licence(
+            ErrorCode::SeriesKeyNotPinned,
+            format!(
+                "SeriesPublicKey is not set: the configuration must pin its series' public key (64 hex digits, the \
+                 vendor's {series}.pub) before any licence call; nothing was sent to a licence server"
+            ),
+        )
+    })?;
+    Ok((series, pin))
+}
+
 fn not_held() -> Error {
     Error::licence(ErrorCode::LicenceLost, "no licence is held: call ObtainLicence first")
 }
@@ -163,6 +187,7 @@ impl Licensing {
     /// Connects (unless connected) to the first server of the resolved list that accepts. On the local
     /// fallback, tries the servers again and moves the licence to the first that answers.
     pub fn connect(&mut self, settings: &Settings) -> Result<Obtained, Error> {
+        pinned(settings)?;
         if let Some(local) = &self.local {
             let facts = local.facts.clone();
             return self.obtain(settings, facts, None);
@@ -185,6 +210,7 @@ impl Licensing {
     /// key facts and gives the warnings due (a failure there is only logged: the licence is held).
     /// When no server answers, the local fallback may grant it instead.
     pub fn obtain(&mut self, settings: &Settings, facts: SessionFacts, host: Option<&Host>) -> Result<Obtained, Error> {
+        pinned(settings)?;
         self.forget_lost_holder();
         if let Some(holder) = &self.holder {
             if holder.facts() == &facts {
@@ -227,8 +253,8 @@ impl Licensing {
         if let Some(why) = fallback::refusal(settings.is_server, &facts) {
             return Err(refused(why));
         }
-        let series = settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
-        let info = setup.keys.licence(series, UtcTime::now()).map_err(refused)?;
+        let (series, pin) = pinned(settings)?;
+        let info = setup.keys.licence(series, &pin, UtcTime::now()).map_err(refused)?;
         let used: Vec<String> =
             info.keys.iter().filter(|k| k.counts).map(|k| format!("{series}.{}.licence", k.key_no)).collect();
         let text = format!(
@@ -236,7 +262,7 @@ impl Licensing {
             used.join(", ")
         );
         log::warn!("{text}");
-        self.local = Some(LocalHold { facts, series, keys: setup.keys });
+        self.local = Some(LocalHold { facts, series, pin, keys: setup.keys });
         self.watch.store(info.keys);
         self.watch.set_held(true);
         if let Some(host) = host {
@@ -253,7 +279,7 @@ impl Licensing {
     /// The local key's information now, or why it no longer grants the licence (which is then given up).
     fn local_info(&mut self) -> Option<Result<KeyInfoResponse, Error>> {
         let local = self.local.as_ref()?;
-        Some(match local.keys.licence(local.series, UtcTime::now()) {
+        Some(match local.keys.licence(local.series, &local.pin, UtcTime::now()) {
             Ok(info) => {
                 self.watch.store(info.keys.clone());
                 Ok(info)
@@ -314,7 +340,8 @@ impl Licensing {
     }
 
     /// Asks the server whether the licence is still held.
-    pub fn check(&mut self) -> Result<(), Error> {
+    pub fn check(&mut self, settings: &Settings) -> Result<(), Error> {
+        pinned(settings)?;
         if let Some(result) = self.local_info() {
             result?;
             self.watch.warn(self.events.as_ref(), UtcTime::now());
@@ -334,7 +361,7 @@ impl Licensing {
                 Ok(())
             }
             Err(e) => {
-                if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded) {
+                if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded | ErrorCode::ServerNotTrusted) {
                     *self.lock_loss() = Some((e.code(), e.to_string()));
                     self.forget_lost_holder();
                 }
@@ -358,6 +385,7 @@ impl Licensing {
 
     /// The connection's series as `/licence/keyinfo` tells it (connecting first if need be).
     pub fn key_info(&mut self, settings: &Settings) -> Result<KeyInfoResponse, Error> {
+        pinned(settings)?;
         if let Some(result) = self.local_info() {
             return result;
         }
@@ -439,7 +467,7 @@ fn not_connected() -> Error {
 /// A client of the servers licenceaddin.conf and the code's settings name, for `settings.series`, and
 /// the local fallback as the same resolution sets it.
 fn new_client(settings: &Settings) -> Result<(Client, FallbackSetup), Error> {
-    let series = settings.series.ok_or_else(|| Error::usage(ErrorCode::BadRequest, "KeyID is not set"))?;
+    let (series, pin) = pinned(settings)?;
     let places = places();
     let code = CodeSettings {
         addr: settings.addr.clone(),
@@ -456,6 +484,7 @@ fn new_client(settings: &Settings) -> Result<(Client, FallbackSetup), Error> {
         module_name: MODULE_NAME.to_owned(),
         version: licence_protocol::VERSION.to_owned(),
         key_id: series,
+        series_public_key: Some(pin),
     };
     let fallback = FallbackSetup { enabled: resolved.local_fallback.value, keys: LocalKeys::at(&places) };
     Ok((Client::new(resolved.endpoints, &caller, Timeouts::default()), fallback))
@@ -517,10 +546,26 @@ mod tests {
     }
 
     #[test]
+    fn no_licence_call_runs_without_the_pin() {
+        let settings = Settings { series: Some("672B".parse().unwrap()), ..Settings::default() };
+        let mut l = Licensing::default();
+        for err in
+            [l.connect(&settings).unwrap_err(), l.check(&settings).unwrap_err(), l.key_info(&settings).unwrap_err()]
+        {
+            assert_eq!(err.wire_code(), ErrorCode::SeriesKeyNotPinned);
+            assert!(err.to_string().starts_with("SeriesPublicKey is not set"), "{err}");
+            assert!(err.to_string().contains("Не задан открытый ключ серии"), "{err}");
+        }
+        assert_eq!(l.server_in_use(), None, "nothing was sent");
+    }
+
+    #[test]
     fn nothing_held_checks_false_and_releases_true() {
         let mut l = Licensing::default();
         assert!(!l.held());
-        assert_eq!(l.check().unwrap_err().wire_code(), ErrorCode::LicenceLost);
+        let pinned =
+            Settings { series: Some("672B".parse().unwrap()), series_public_key: Some([1; 32]), ..Settings::default() };
+        assert_eq!(l.check(&pinned).unwrap_err().wire_code(), ErrorCode::LicenceLost);
         assert_eq!(l.release(), Ok(()));
         assert_eq!(l.server_in_use(), None);
     }

@@ -1,38 +1,59 @@
-//! The blocking client of the licence server, with failover across the configured endpoints.
+//! The blocking client of the licence server, with failover across the configured endpoints, that
+//! believes only a server able to prove it holds a genuine key of the series the configuration pins.
+//!
+//! Trust (protocol 2, `licence_protocol::channel`):
+//! - **No pin, no call**: without `SeriesPublicKey` ([`Caller::series_public_key`]) nothing is sent to
+//!   any server and every call fails with `SeriesKeyNotPinned` (16).
+//! - **Connect**: the body carries `Protocol: 2`, the pin and a fresh X25519 `ClientKey`; the client
+//!   keeps the exact bytes it sent. The answer must be of protocol 2 (else `VersionMismatch`, 3) and at
+//!   least one of its `Proofs` must pass `channel::verify_proof` with the pin, the series, those bytes
+//!   and `ConnectResponse::terms()`; else the server is `ServerNotTrusted` (17) and the next endpoint is
+//!   tried, as for `ServerBusy`. The KeyNos proved so are kept for the connection.
+//! - **Every later call** (heartbeat, obtain, check, release, keyinfo, disconnect, object) is sealed in
+//!   the connection's channel and numbered 1, 2, 3…; its answer must be a sealed `SealedAnswer` of the
+//!   same number. A sealed answer that does not open, or a plain 2xx answer to a sealed call, is 17; a
+//!   plain error answer is only ever a failure (and one of the add-in's own codes from a server is not
+//!   believed at all: it reads as a bad answer).
+//! - **Grants**: a `LicenceGrant` must name (`UsedLicence`) a key proved at connect; if not, the client
+//!   reconnects once to the same server (a key may have been installed since), then gives up with 17.
 //!
 //! Rules, in the order a call meets them:
 //! - **Choosing a server** (`connect`): the endpoints are tried in order, starting with the main one.
 //!   No answer (refused, reset, timed out) moves on to the next; so do `ServerBusy` (12: that server's
 //!   limits are full, a reserved one may have room), `VersionMismatch` (3: a server of another major
-//!   version cannot serve this add-in at all, as during an upgrade of the main server) and an answer
-//!   that is not the protocol's (some other HTTP server on that port). Any other protocol error — no
-//!   key, say — is the server's verdict on the licence and is returned at once: a reserved server is a
-//!   backup, not a second opinion.
+//!   version or protocol cannot serve this add-in at all, as during an upgrade of the main server),
+//!   `ServerNotTrusted` (17: it proved no genuine key) and an answer that is not the protocol's (some
+//!   other HTTP server on that port). Any other protocol error — no key, say — is the server's verdict
+//!   on the licence and is returned at once: a reserved server is a backup, not a second opinion.
 //!   When nothing accepted, the first verdict-like answer is returned, else `ServerUnreachable` (1).
 //! - **The server in use**: every later call goes to the server that accepted `connect`, and the client
 //!   sticks to it until it fails.
 //! - **Reconnecting**: when the server in use gives no answer, the client connects again starting
-//!   with the *next* endpoint (wrapping round); when it answers `UnknownConnection` (7), it connects
-//!   again starting with the *same* one. Either way it then obtains again every session it holds —
-//!   with the same [`SessionFacts`], so the server hands back the same seat — and repeats the call
-//!   once. Session IDs may change across servers; the client maps the old ones to the new.
+//!   with the *next* endpoint (wrapping round); when it answers `UnknownConnection` (7) or `NoChannel`
+//!   (14: it restarted and forgot the channel), it connects again starting with the *same* one. Either
+//!   way it then obtains again every session it holds — with the same [`SessionFacts`], so the server
+//!   hands back the same seat — and repeats the call once. Session IDs may change across servers; the
+//!   client maps the old ones to the new.
 //!
-//! Sessions lost on the way (no free licence on the reserved server, ended by the administrator) are
-//! collected for [`Client::take_lost`].
+//! Sessions lost on the way (no free licence on the reserved server, ended by the administrator, a
+//! grant of an unproved key) are collected for [`Client::take_lost`].
+//!
+//! [`Caller::series_public_key`]: crate::facts::Caller::series_public_key
 
 use crate::conf::Endpoint;
 use crate::error::Error;
 use crate::facts::{self, Caller};
 use crate::transport::{Answer, HttpTransport, Timeouts, Transport};
-use licence_protocol::channel::{Channel, Handshake, Role, SealedMessage};
+use licence_protocol::channel::{self, Channel, Handshake, Role, SealedAnswer, SealedMessage};
 use licence_protocol::datafile::ObjectKeyRequest;
 use licence_protocol::wire::{
     path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     KeyInfoResponse, LicenceGrant, ObjectGrant, ObjectRequest, ObtainRequest, ReleaseResponse, SessionFacts,
-    SessionRequest, WireError,
+    SessionRequest, WireError, PROTOCOL,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -59,16 +80,20 @@ pub const MAX_LOST: usize = 64;
 struct InUse {
     index: usize,
     connection: ConnectResponse,
-    /// The connection's agreed channel, when the server answered the add-in's `ClientKey`.
-    channel: Option<Channel>,
+    /// The connection's agreed channel.
+    channel: Channel,
     /// The number of the last sealed request sent on the channel.
     sent: u64,
+    /// The KeyNos the server proved at connect: the only keys a grant may name.
+    proved: BTreeSet<u64>,
 }
 
 pub struct Client {
     transport: Box<dyn Transport>,
     endpoints: Vec<Endpoint>,
     hello: ConnectRequest,
+    /// The series public key of `hello`, parsed; `None` when the configuration pins none.
+    pin: Option<[u8; 32]>,
     current: Option<InUse>,
     held: Vec<Held>,
     lost: Vec<Lost>,
@@ -76,14 +101,35 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of `endpoints` (tried in order; see `conf::resolve`) over HTTP with `timeouts`.
+    /// A client of `endpoints` (tried in order; see `conf::resolve`) over HTTP with `timeouts`, for the
+    /// series and pin of `caller`.
     pub fn new(endpoints: Vec<Endpoint>, caller: &Caller, timeouts: Timeouts) -> Self {
         Self::with_transport(endpoints, facts::connect_request(caller), Box::new(HttpTransport::new(timeouts)))
     }
 
-    /// A client over any transport, `hello` being the `connect` body (its `LocalIP` is filled per server).
+    /// A client over any transport, `hello` being the `connect` body (its `LocalIP` and `ClientKey` are
+    /// filled per server; its `SeriesPublicKey` is the pin).
     pub fn with_transport(endpoints: Vec<Endpoint>, hello: ConnectRequest, transport: Box<dyn Transport>) -> Self {
-        Self { transport, endpoints, hello, current: None, held: Vec::new(), lost: Vec::new(), cancel: Arc::default() }
+        let pin = hello.series_public_key.as_deref().and_then(|hex_key| {
+            let mut pin = [0u8; 32];
+            hex::decode_to_slice(hex_key.trim(), &mut pin).ok().map(|()| pin)
+        });
+        let hello = ConnectRequest { protocol: PROTOCOL, series_public_key: pin.map(hex::encode), ..hello };
+        Self {
+            transport,
+            endpoints,
+            hello,
+            pin,
+            current: None,
+            held: Vec::new(),
+            lost: Vec::new(),
+            cancel: Arc::default(),
+        }
+    }
+
+    /// The KeyNos the server in use proved at connect.
+    pub fn proved_keys(&self) -> Vec<u64> {
+        self.current.as_ref().map(|c| c.proved.iter().copied().collect()).unwrap_or_default()
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -134,7 +180,7 @@ impl Client {
     pub fn heartbeat(&mut self) -> Result<HeartbeatResponse, Error> {
         let answer: HeartbeatResponse = self.run(&|c: &mut Self, conn: &str| {
             let sessions = c.held.iter().map(|h| h.grant.session_id.clone()).collect();
-            c.post_current(path::HEARTBEAT, &HeartbeatRequest { connection_id: conn.to_owned(), sessions })
+            c.call(path::HEARTBEAT, &HeartbeatRequest { connection_id: conn.to_owned(), sessions })
         })?;
         for id in &answer.lost_sessions {
             if let Some(i) = self.held.iter().position(|h| &h.grant.session_id == id) {
@@ -148,8 +194,8 @@ impl Client {
 
     /// Takes (or gets back) a licence for the session `facts` describes.
     pub fn obtain(&mut self, facts: &SessionFacts) -> Result<LicenceGrant, Error> {
-        let grant: LicenceGrant = self.run(&|c: &mut Self, conn: &str| {
-            c.post_current(path::OBTAIN, &ObtainRequest { connection_id: conn.to_owned(), session: facts.clone() })
+        let grant = self.run_grant(&|c: &mut Self, conn: &str| {
+            c.call(path::OBTAIN, &ObtainRequest { connection_id: conn.to_owned(), session: facts.clone() })
         })?;
         match self.held.iter_mut().find(|h| &h.facts == facts) {
             Some(h) => {
@@ -166,9 +212,9 @@ impl Client {
     /// Confirms the session still holds its licence. `session_id` may be an ID from before a reconnect;
     /// the grant carries the current one.
     pub fn check(&mut self, session_id: &str) -> Result<LicenceGrant, Error> {
-        let result: Result<LicenceGrant, Error> = self.run(&|c: &mut Self, conn: &str| {
+        let result = self.run_grant(&|c: &mut Self, conn: &str| {
             let id = c.current_id(session_id)?;
-            c.post_current(path::CHECK, &SessionRequest { connection_id: conn.to_owned(), session_id: id })
+            c.call(path::CHECK, &SessionRequest { connection_id: conn.to_owned(), session_id: id })
         });
         match &result {
             Ok(grant) => {
@@ -176,7 +222,14 @@ impl Client {
                     h.grant = grant.clone();
                 }
             }
-            Err(e) if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded) => self.forget(session_id),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::LicenceLost | ErrorCode::SessionEnded | ErrorCode::ServerNotTrusted
+                ) =>
+            {
+                self.forget(session_id)
+            }
             Err(_) => {}
         }
         result
@@ -186,7 +239,7 @@ impl Client {
     pub fn release(&mut self, session_id: &str) -> Result<bool, Error> {
         let result = self.run(&|c: &mut Self, conn: &str| {
             let id = c.current_id(session_id)?;
-            c.post_current::<_, ReleaseResponse>(
+            c.call::<_, ReleaseResponse>(
                 path::RELEASE,
                 &SessionRequest { connection_id: conn.to_owned(), session_id: id },
             )
@@ -198,7 +251,7 @@ impl Client {
     /// The connection's series: licence counts, flags, keys.
     pub fn key_info(&mut self) -> Result<KeyInfoResponse, Error> {
         self.run(&|c: &mut Self, conn: &str| {
-            c.post_current(path::KEY_INFO, &ConnectionRequest { connection_id: conn.to_owned() })
+            c.call(path::KEY_INFO, &ConnectionRequest { connection_id: conn.to_owned() })
         })
     }
 
@@ -206,17 +259,15 @@ impl Client {
     pub fn disconnect(&mut self) -> Result<(), Error> {
         let Some(current) = &self.current else { return Ok(()) };
         let request = ConnectionRequest { connection_id: current.connection.connection_id.clone() };
-        let result = self.post_current::<_, ReleaseResponse>(path::DISCONNECT, &request).map(|_| ());
+        let result = self.call::<_, serde_json::Value>(path::DISCONNECT, &request).map(|_| ());
         self.current = None;
         self.held.clear();
         result
     }
 
-    /// The key of one protected object for the held session `session_id`, asked for in the
-    /// connection's sealed channel (`protocol::channel`): request and answer travel encrypted and
-    /// numbered, so an observer learns nothing and a replayed or altered message is refused. Reconnects
-    /// like every call when the server forgot the connection or its channel (the session then has a new
-    /// ID, which is looked up again).
+    /// The key of one protected object for the held session `session_id`. Reconnects like every call
+    /// when the server forgot the connection or its channel (the session then has a new ID, which is
+    /// looked up again).
     pub fn object_key(
         &mut self,
         session_id: &str,
@@ -229,45 +280,55 @@ impl Client {
                 name: name.to_owned(),
                 object: object.clone(),
             };
-            let plain = serde_json::to_vec(&request).unwrap_or_default();
-            client.sealed_once(path::OBJECT, &plain)
+            client.call(path::OBJECT, &request)
         })
     }
 
-    fn sealed_once<Resp: DeserializeOwned>(&mut self, path: &str, plain: &[u8]) -> Result<Resp, Error> {
-        let refused =
-            |code: ErrorCode, message: String, endpoint: String| Error::Server { code, status: 0, message, endpoint };
-        let Some(current) = self.current.as_mut() else {
-            return Err(refused(ErrorCode::UnknownConnection, "not connected".into(), String::new()));
-        };
-        let endpoint = self.endpoints[current.index].to_string();
-        let Some(channel) = current.channel.as_ref() else {
-            return Err(refused(
-                ErrorCode::NoChannel,
-                "the server did not agree a protected channel for this connection".into(),
-                endpoint,
-            ));
-        };
+    /// One sealed call to the server in use, no failover: `request` sealed as the connection's next
+    /// message, the answer opened as the sealed answer to that number (see the module's "Trust").
+    fn call<Req: Serialize, Resp: DeserializeOwned>(&mut self, path: &str, request: &Req) -> Result<Resp, Error> {
+        let Some(current) = self.current.as_mut() else { return Err(not_connected()) };
+        let endpoint = self.endpoints[current.index].clone();
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(Error::Unreachable { tried: format!("{endpoint} (cancelled)") });
+        }
         current.sent += 1;
         let seq = current.sent;
-        let sealed = channel.seal(path, seq, plain);
-        let answer: SealedMessage = self.post_current(path, &sealed)?;
-        let channel = self.current.as_ref().and_then(|c| c.channel.as_ref());
-        let opened = channel
-            .ok_or_else(|| refused(ErrorCode::NoChannel, "the connection was lost".into(), endpoint.clone()))?
-            .open_answer(path, seq, &answer)
-            .map_err(|e| {
-                refused(
-                    ErrorCode::ObjectRefused,
-                    format!("the server's sealed answer was refused: {e}"),
-                    endpoint.clone(),
-                )
-            })?;
-        serde_json::from_slice(&opened).map_err(|_| Error::BadAnswer {
-            endpoint,
-            status: 200,
-            body: "a sealed answer of the wrong shape".into(),
-        })
+        let plain = zeroize_vec(serde_json::to_vec(request).unwrap_or_default());
+        let sealed = current.channel.seal(path, seq, &plain);
+        let body = serde_json::to_string(&sealed).unwrap_or_default();
+        let answer = match self.transport.post(&endpoint, path, &body) {
+            Ok(answer) => answer,
+            Err(no) => return Err(Error::Unreachable { tried: format!("{endpoint} ({})", no.0) }),
+        };
+        if !(200..300).contains(&answer.status) {
+            return Err(plain_failure(&endpoint, &answer));
+        }
+        let untrusted = |reason: String| Error::Untrusted { endpoint: endpoint.to_string(), reason };
+        let message: SealedMessage = serde_json::from_str(&answer.body).map_err(|_| {
+            untrusted(format!(
+                "it answered the sealed call {path} with a plain answer, not sealed in the connection's channel"
+            ))
+        })?;
+        let current = self.current.as_ref().ok_or_else(not_connected)?;
+        let opened = current
+            .channel
+            .open_answer(path, seq, &message)
+            .map_err(|e| untrusted(format!("its answer to {path} is not sealed in the connection's channel: {e}")))?;
+        match serde_json::from_slice::<SealedAnswer<Resp>>(&opened) {
+            Ok(SealedAnswer::Ok(value)) => Ok(value),
+            Ok(SealedAnswer::Err(wire)) => Err(Error::Server {
+                code: wire.code,
+                status: answer.status,
+                message: wire.message,
+                endpoint: endpoint.to_string(),
+            }),
+            Err(_) => Err(Error::BadAnswer {
+                endpoint: endpoint.to_string(),
+                status: answer.status,
+                body: format!("a sealed answer to {path} of the wrong shape"),
+            }),
+        }
     }
 
     /// Runs `op` on the server in use (connecting first if need be); when that server is gone or forgot
@@ -288,6 +349,49 @@ impl Client {
         }
     }
 
+    /// [`Client::run`] for a call that grants a licence: the grant must name a key the server proved at
+    /// connect. If it does not, the client reconnects once to the same server (a key may have been
+    /// installed since the proofs were made) and asks again; a second such grant is `ServerNotTrusted`.
+    fn run_grant(
+        &mut self,
+        op: &dyn Fn(&mut Self, &str) -> Result<LicenceGrant, Error>,
+    ) -> Result<LicenceGrant, Error> {
+        let grant = self.run(op)?;
+        if self.unproved(&grant).is_none() {
+            return Ok(grant);
+        }
+        let index = self.current.as_ref().map_or(0, |c| c.index);
+        log::warn!(
+            "server {} granted a licence of key {}, which it did not prove at connect; connecting again",
+            self.endpoints[index],
+            grant.used_licence
+        );
+        self.reconnect(index)?;
+        let grant = self.run(op)?;
+        match self.unproved(&grant) {
+            None => Ok(grant),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Why `grant` cannot be believed: it names a key the server in use did not prove.
+    fn unproved(&self, grant: &LicenceGrant) -> Option<Error> {
+        let current = self.current.as_ref()?;
+        if current.proved.contains(&grant.used_licence) {
+            return None;
+        }
+        let proved: Vec<String> = current.proved.iter().map(u64::to_string).collect();
+        Some(Error::Untrusted {
+            endpoint: self.endpoints[current.index].to_string(),
+            reason: format!(
+                "it granted a licence of key {} of series {}, which it did not prove it holds (it proved: {})",
+                grant.used_licence,
+                grant.key_id,
+                proved.join(", ")
+            ),
+        })
+    }
+
     /// Connects anew starting at endpoint `start` and obtains every held session again.
     fn reconnect(&mut self, start: usize) -> Result<(), Error> {
         self.current = None;
@@ -296,7 +400,9 @@ impl Client {
         let mut pending = std::mem::take(&mut self.held).into_iter();
         while let Some(mut h) = pending.next() {
             let request = ObtainRequest { connection_id: conn.clone(), session: h.facts.clone() };
-            match self.post_current::<_, LicenceGrant>(path::OBTAIN, &request) {
+            let result = self.call::<_, LicenceGrant>(path::OBTAIN, &request);
+            let result = result.and_then(|grant| self.unproved(&grant).map_or(Ok(grant), Err));
+            match result {
                 Ok(grant) => {
                     if grant.session_id != h.grant.session_id {
                         h.aliases.push(std::mem::replace(&mut h.grant.session_id, grant.session_id.clone()));
@@ -322,6 +428,7 @@ impl Client {
 
     /// Tries the endpoints from `start` round the list (see the module's rules).
     fn connect_from(&mut self, start: usize) -> Result<ConnectResponse, Error> {
+        let Some(pin) = self.pin else { return Err(Error::NotPinned { series: self.hello.key_id.to_string() }) };
         let count = self.endpoints.len();
         let mut unanswered = Vec::new();
         let mut refusal: Option<Error> = None;
@@ -330,7 +437,7 @@ impl Client {
                 unanswered.push("cancelled".to_owned());
                 break;
             }
-            let endpoint = &self.endpoints[index];
+            let endpoint = self.endpoints[index].clone();
             let handshake = Handshake::new();
             let hello = ConnectRequest {
                 local_ip: facts::local_ip_towards(&endpoint.host, endpoint.port),
@@ -338,25 +445,28 @@ impl Client {
                 ..self.hello.clone()
             };
             let body = serde_json::to_string(&hello).unwrap_or_default();
-            let outcome = match self.transport.post(endpoint, path::CONNECT, &body) {
-                Ok(answer) => decode::<ConnectResponse>(endpoint, answer),
+            let outcome = match self.transport.post(&endpoint, path::CONNECT, &body) {
+                Ok(answer) => decode::<ConnectResponse>(&endpoint, answer),
                 Err(no) => {
                     log::info!("server {endpoint} gave no answer: {}", no.0);
                     unanswered.push(format!("{endpoint} ({})", no.0));
                     continue;
                 }
             };
-            match outcome {
-                Ok(connection) => {
-                    log::info!("connected to server {endpoint} as {}", connection.connection_id);
-                    let channel = connection.server_key.as_deref().and_then(|server_key| {
-                        handshake
-                            .finish(Role::Client, &connection.connection_id, server_key)
-                            .inspect_err(|e| log::warn!("server {endpoint} offered an unusable channel key: {e}"))
-                            .ok()
-                    });
+            let trusted = outcome.and_then(|connection| {
+                let (channel, proved) = self.trust(&endpoint, &pin, body.as_bytes(), handshake, &connection)?;
+                Ok((connection, channel, proved))
+            });
+            match trusted {
+                Ok((connection, channel, proved)) => {
+                    let keys: Vec<String> = proved.iter().map(u64::to_string).collect();
+                    log::info!(
+                        "connected to server {endpoint} as {}; it proved key(s) {}",
+                        connection.connection_id,
+                        keys.join(", ")
+                    );
                     self.learn_reserved(&connection.reserved_servers);
-                    self.current = Some(InUse { index, connection: connection.clone(), channel, sent: 0 });
+                    self.current = Some(InUse { index, connection: connection.clone(), channel, sent: 0, proved });
                     return Ok(connection);
                 }
                 Err(e) if skips_to_next(&e) => {
@@ -370,6 +480,64 @@ impl Client {
             unanswered.push("no licence server is configured".to_owned());
         }
         Err(refusal.unwrap_or(Error::Unreachable { tried: unanswered.join("; ") }))
+    }
+
+    /// The channel and the proved KeyNos of a `connect` answer, or why the server is not believed: its
+    /// protocol is not 2, no proof verifies for the pin, the bytes sent and the answer's terms, or it
+    /// agreed no usable channel.
+    fn trust(
+        &self,
+        endpoint: &Endpoint,
+        pin: &[u8; 32],
+        sent: &[u8],
+        handshake: Handshake,
+        connection: &ConnectResponse,
+    ) -> Result<(Channel, BTreeSet<u64>), Error> {
+        let series = self.hello.key_id;
+        if connection.protocol != PROTOCOL {
+            return Err(Error::Server {
+                code: ErrorCode::VersionMismatch,
+                status: 200,
+                message: format!(
+                    "the licence server at {endpoint} (version {}) is of an earlier release (protocol {}, this add-in \
+                     speaks {PROTOCOL}); upgrade it",
+                    connection.server_version, connection.protocol
+                ),
+                endpoint: endpoint.to_string(),
+            });
+        }
+        let untrusted = |reason: String| Error::Untrusted { endpoint: endpoint.to_string(), reason };
+        let terms = connection.terms();
+        let mut proved = BTreeSet::new();
+        let mut refused = Vec::new();
+        for proof in &connection.proofs {
+            match channel::verify_proof(proof, pin, series, sent, &terms) {
+                Ok(key) => {
+                    proved.insert(key.fields.key_no);
+                }
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        if proved.is_empty() {
+            let pin_text = hex::encode(&pin[..4]);
+            return Err(untrusted(if refused.is_empty() {
+                format!(
+                    "it proved no key of series {series} signed by the series key this configuration pins ({pin_text}…)"
+                )
+            } else {
+                format!(
+                    "no proof of a key of series {series} signed by the series key this configuration pins \
+                     ({pin_text}…) holds: {}",
+                    refused.join("; ")
+                )
+            }));
+        }
+        let server_key =
+            connection.server_key.as_deref().ok_or_else(|| untrusted("it agreed no channel (no ServerKey)".into()))?;
+        let channel = handshake
+            .finish(Role::Client, &connection.connection_id, server_key)
+            .map_err(|e| untrusted(format!("its channel key is unusable: {e}")))?;
+        Ok((channel, proved))
     }
 
     /// Adds the reserved servers a server announced (`ReservedServers` at `connect`) to the end of the
@@ -391,27 +559,6 @@ impl Client {
         }
     }
 
-    /// One request to the server in use, no failover.
-    fn post_current<Req: Serialize, Resp: DeserializeOwned>(&self, path: &str, request: &Req) -> Result<Resp, Error> {
-        let Some(current) = &self.current else {
-            return Err(Error::Server {
-                code: ErrorCode::UnknownConnection,
-                status: 0,
-                message: "not connected".to_owned(),
-                endpoint: String::new(),
-            });
-        };
-        let endpoint = &self.endpoints[current.index];
-        if self.cancel.load(Ordering::SeqCst) {
-            return Err(Error::Unreachable { tried: format!("{endpoint} (cancelled)") });
-        }
-        let body = serde_json::to_string(request).unwrap_or_default();
-        match self.transport.post(endpoint, path, &body) {
-            Ok(answer) => decode(endpoint, answer),
-            Err(no) => Err(Error::Unreachable { tried: format!("{endpoint} ({})", no.0) }),
-        }
-    }
-
     /// The current ID of a session known by any of its IDs, the recorded loss if it was lost on a
     /// reconnect, or the ID itself for a session this client never obtained.
     fn current_id(&self, session_id: &str) -> Result<String, Error> {
@@ -429,10 +576,10 @@ impl Client {
 
     /// Asks the server why a session the heartbeat reported lost is gone: its lease ended (8) or the
     /// administrator ended it (9).
-    fn why_lost(&self, session_id: &str) -> (ErrorCode, String) {
+    fn why_lost(&mut self, session_id: &str) -> (ErrorCode, String) {
         let conn = self.connection().map(|c| c.connection_id.clone()).unwrap_or_default();
         let request = SessionRequest { connection_id: conn, session_id: session_id.to_owned() };
-        match self.post_current::<_, LicenceGrant>(path::CHECK, &request) {
+        match self.call::<_, LicenceGrant>(path::CHECK, &request) {
             Err(e @ Error::Server { .. }) if matches!(e.code(), ErrorCode::LicenceLost | ErrorCode::SessionEnded) => {
                 (e.code(), e.to_string())
             }
@@ -456,14 +603,45 @@ impl Client {
     }
 }
 
-/// A 2xx answer's body as `Resp`, or the protocol error of any other status; anything else is a
-/// [`Error::BadAnswer`].
 /// Answers of a server that cannot serve this add-in at all, so a reserved server is tried: its limits
-/// are full (`ServerBusy`), it speaks another major version, or it is not a licence server.
+/// are full (`ServerBusy`), it speaks another major version or protocol, it proved no genuine key
+/// (`ServerNotTrusted`), or it is not a licence server.
 fn skips_to_next(e: &Error) -> bool {
-    matches!(e.code(), ErrorCode::ServerBusy | ErrorCode::VersionMismatch) || matches!(e, Error::BadAnswer { .. })
+    matches!(e.code(), ErrorCode::ServerBusy | ErrorCode::VersionMismatch | ErrorCode::ServerNotTrusted)
+        || matches!(e, Error::BadAnswer { .. })
 }
 
+fn not_connected() -> Error {
+    Error::Server {
+        code: ErrorCode::UnknownConnection,
+        status: 0,
+        message: "not connected".to_owned(),
+        endpoint: String::new(),
+    }
+}
+
+/// The inner JSON of a sealed call, wiped once sent (it holds session facts and object requests).
+fn zeroize_vec(bytes: Vec<u8>) -> ZeroOnDrop {
+    ZeroOnDrop(bytes)
+}
+
+struct ZeroOnDrop(Vec<u8>);
+
+impl std::ops::Deref for ZeroOnDrop {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ZeroOnDrop {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+/// A 2xx answer's body as `Resp` (only `connect` is answered in plain), or the protocol error of any
+/// other status; anything else is a [`Error::BadAnswer`].
 fn decode<Resp: DeserializeOwned>(endpoint: &Endpoint, answer: Answer) -> Result<Resp, Error> {
     let bad = |answer: &Answer| Error::BadAnswer {
         endpoint: endpoint.to_string(),
@@ -473,14 +651,27 @@ fn decode<Resp: DeserializeOwned>(endpoint: &Endpoint, answer: Answer) -> Result
     if (200..300).contains(&answer.status) {
         return serde_json::from_str(&answer.body).map_err(|_| bad(&answer));
     }
+    Err(plain_failure(endpoint, &answer))
+}
+
+/// A plain (unsealed) answer of a non-2xx status: the protocol error it carries. It is only ever a
+/// failure; one of the add-in's own codes (1, 13, 16, 17), which no server sends, is not believed and
+/// reads as a bad answer, so that no server can steer the add-in into its local fallback.
+fn plain_failure(endpoint: &Endpoint, answer: &Answer) -> Error {
+    let bad = || Error::BadAnswer {
+        endpoint: endpoint.to_string(),
+        status: answer.status,
+        body: answer.body.chars().take(200).collect(),
+    };
     match serde_json::from_str::<WireError>(&answer.body) {
-        Ok(wire) => Err(Error::Server {
+        Ok(wire) if wire.code.http_status() == 502 => bad(),
+        Ok(wire) => Error::Server {
             code: wire.code,
             status: answer.status,
             message: wire.message,
             endpoint: endpoint.to_string(),
-        }),
-        Err(_) => Err(bad(&answer)),
+        },
+        Err(_) => bad(),
     }
 }
 

@@ -10,9 +10,10 @@
 //!   by key.
 //! - `ForceUseConfig=1` makes the file's settings override the code's; otherwise the code's settings win
 //!   and the file only fills what the code left empty.
-//! - `LocalFallback=1` (or the code's `LocalFallback` property) lets a client process in file mode use
-//!   a key installed on its own computer when no server answers (see [`crate::fallback`]); off unless
-//!   one of them turns it on, with the same precedence as the other keys.
+//! - Only the configuration's code (its `LocalFallback` property) can let a client process in file mode
+//!   use a key installed on its own computer when no server answers (see [`crate::fallback`]): the
+//!   file, which any user of the computer can write, can only turn it off (`LocalFallback=0`, whatever
+//!   `ForceUseConfig` says); a `LocalFallback=1` there is reported as a [`Problem`] and ignored.
 //! - A malformed line or value is reported as a [`Problem`] (`file:line: reason`, to be logged) and
 //!   ignored; nothing here is ever fatal.
 //!
@@ -265,7 +266,8 @@ pub struct Resolved {
     pub port: Sourced<u16>,
     pub reserved: Sourced<Vec<Endpoint>>,
     pub keep_previous_logs: bool,
-    /// Whether the local fallback may be used (off by default).
+    /// Whether the local fallback may be used: on only when the code turned it on and the file did not
+    /// turn it off.
     pub local_fallback: Sourced<bool>,
     pub problems: Vec<Problem>,
 }
@@ -328,8 +330,24 @@ pub fn resolve(
     let port = pick(force, code_port, file_port).unwrap_or(Sourced { value: DEFAULT_PORT, origin: Origin::Default });
     let reserved =
         pick(force, code_reserved, file_reserved).unwrap_or(Sourced { value: Vec::new(), origin: Origin::Default });
-    let local_fallback =
-        pick(force, code_fallback, file_fallback).unwrap_or(Sourced { value: false, origin: Origin::Default });
+    let local_fallback = match (file_fallback, code_fallback) {
+        (Some(file @ Sourced { value: false, .. }), _) => file,
+        (Some(Sourced { value: true, origin }), code) => {
+            let (source, line) = match origin {
+                Origin::File { path, line, .. } => (path.display().to_string(), line),
+                other => (other.to_string(), 0),
+            };
+            problems.push(Problem {
+                source,
+                line,
+                reason: "LocalFallback=1: only the configuration's code can turn the local fallback on; the file \
+                         can only turn it off (LocalFallback=0)"
+                    .to_owned(),
+            });
+            code.unwrap_or(Sourced { value: false, origin: Origin::Default })
+        }
+        (None, code) => code.unwrap_or(Sourced { value: false, origin: Origin::Default }),
+    };
 
     let mut endpoints = vec![Endpoint::new(addr.value.clone(), port.value)];
     for e in &reserved.value {

@@ -208,25 +208,32 @@ fn reserved_repeats_of_the_main_server_are_dropped() {
 }
 
 #[test]
-fn local_fallback_is_off_unless_the_file_or_the_code_turns_it_on() {
+fn only_the_code_turns_the_local_fallback_on_and_the_file_only_off() {
     let off = run(false, &CodeSettings::default(), &[]);
     assert_eq!(off.local_fallback, Sourced { value: false, origin: Origin::Default });
 
-    let file = run(false, &CodeSettings::default(), &[(user_file(), "[672B]\nLocalFallback=1\n")]);
-    assert!(file.local_fallback.value);
-    assert_eq!(file.local_fallback.origin, Origin::File { path: user_file(), section: "672B".into(), line: 2 });
-    assert!(file.problems.is_empty(), "{:?}", file.problems);
-    let other_series = run(false, &CodeSettings::default(), &[(user_file(), "[1A2B]\nLocalFallback=1\n")]);
-    assert!(!other_series.local_fallback.value);
+    let file_says_yes = run(false, &CodeSettings::default(), &[(user_file(), "[672B]\nLocalFallback=1\n")]);
+    assert!(!file_says_yes.local_fallback.value, "a file any user can write cannot turn it on");
+    assert_eq!(
+        file_says_yes.problems[0].to_string(),
+        "/r/user/licenceaddin.conf:2: LocalFallback=1: only the configuration's code can turn the local \
+         fallback on; the file can only turn it off (LocalFallback=0)"
+    );
 
     let by_code = CodeSettings { local_fallback: Some(true), ..CodeSettings::default() };
     assert_eq!(run(false, &by_code, &[]).local_fallback, Sourced { value: true, origin: Origin::Code });
+    let both = run(false, &by_code, &[(common_file(), "[Common]\nLocalFallback=1\n")]);
+    assert_eq!(both.local_fallback, Sourced { value: true, origin: Origin::Code });
 
-    // The code's explicit "no" wins over the file, unless the file is forced.
+    let file_says_no = run(false, &by_code, &[(user_file(), "[672B]\nLocalFallback=0\n")]);
+    assert!(!file_says_no.local_fallback.value);
+    assert_eq!(file_says_no.local_fallback.origin, Origin::File { path: user_file(), section: "672B".into(), line: 2 });
+    let other_series = run(false, &by_code, &[(user_file(), "[1A2B]\nLocalFallback=0\n")]);
+    assert!(other_series.local_fallback.value);
+
     let code_says_no = CodeSettings { local_fallback: Some(false), ..CodeSettings::default() };
-    assert!(!run(false, &code_says_no, &[(common_file(), "[Common]\nLocalFallback=1\n")]).local_fallback.value);
     let forced = "[Common]\nForceUseConfig=1\nLocalFallback=1\n";
-    assert!(run(false, &code_says_no, &[(common_file(), forced)]).local_fallback.value);
+    assert!(!run(false, &code_says_no, &[(common_file(), forced)]).local_fallback.value);
 
     let bad = run(false, &CodeSettings::default(), &[(user_file(), "[Common]\nLocalFallback=yes\n")]);
     assert!(!bad.local_fallback.value);

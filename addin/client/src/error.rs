@@ -20,6 +20,14 @@ pub enum Error {
     /// Something answered that is not the protocol (a different HTTP server, a truncated body).
     #[error("server {endpoint} answered status {status} with a body that is not the add-in protocol's: `{body}`")]
     BadAnswer { endpoint: String, status: u16, body: String },
+    /// The configuration pinned no series public key (`SeriesPublicKey`): nothing is sent to any server,
+    /// since no answer could be trusted.
+    #[error("SeriesPublicKey is not set: the configuration must pin its series' public key (64 hex digits, the vendor's {series}.pub) before any licence call")]
+    NotPinned { series: String },
+    /// A server that could not prove it holds a genuine key of the pinned series, or whose answer was
+    /// not sealed in the connection's channel: a fake, replaying or relaying server.
+    #[error("licence server {endpoint} is not trusted: {reason}")]
+    Untrusted { endpoint: String, reason: String },
     /// The licence holder's heartbeat thread could not be started.
     #[error("cannot start the heartbeat thread: {0}")]
     Thread(std::io::Error),
@@ -37,6 +45,8 @@ impl Error {
         match self {
             Error::Unreachable { .. } => ErrorCode::ServerUnreachable,
             Error::Server { code, .. } => *code,
+            Error::NotPinned { .. } => ErrorCode::SeriesKeyNotPinned,
+            Error::Untrusted { .. } => ErrorCode::ServerNotTrusted,
             Error::BadAnswer { .. } | Error::Thread(_) | Error::Log { .. } => ErrorCode::Internal,
         }
     }
@@ -80,6 +90,13 @@ pub fn summary_ru(code: ErrorCode) -> &'static str {
         }
         ErrorCode::NoChannel => "Защищённый канал с сервером лицензий утрачен",
         ErrorCode::ObjectRefused => "Защищённый объект не может быть открыт",
+        ErrorCode::SeriesKeyNotPinned => {
+            "Не задан открытый ключ серии (SeriesPublicKey): без него лицензия не может быть проверена"
+        }
+        ErrorCode::ServerNotTrusted => {
+            "Сервер лицензий не доказал, что у него есть подлинный ключ защиты этой серии: ответ поддельного сервера \
+             или посредника отклонён"
+        }
     }
 }
 
@@ -108,6 +125,18 @@ mod tests {
         assert_eq!(e.to_string(), "server version 3.0.1.0 does not match client version 2.1.7");
         assert!(e.message_ru().contains("не совпадает"));
         assert!(!e.needs_reconnect());
+    }
+
+    #[test]
+    fn the_add_ins_own_trust_failures_have_their_numbers() {
+        let e = Error::NotPinned { series: "672B".into() };
+        assert_eq!(e.number(), 16);
+        assert!(e.to_string().contains("SeriesPublicKey is not set"));
+        assert!(e.message_ru().starts_with("Не задан открытый ключ серии"));
+        let e = Error::Untrusted { endpoint: "127.0.0.1:9099".into(), reason: "no proof".into() };
+        assert_eq!(e.number(), 17);
+        assert!(!e.needs_reconnect());
+        assert!(e.message_ru().starts_with("Сервер лицензий не доказал"));
     }
 
     #[test]

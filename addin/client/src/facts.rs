@@ -18,6 +18,9 @@ pub struct Caller {
     /// The add-in's own version; its major.minor must equal the server's.
     pub version: String,
     pub key_id: SeriesId,
+    /// The series public key the configuration pins (`SeriesPublicKey`); without it the client sends
+    /// nothing (code 16).
+    pub series_public_key: Option<[u8; 32]>,
 }
 
 /// The `connect` body for this process; `LocalIP` is `127.0.0.1` until [`local_ip_towards`] fills it
@@ -36,6 +39,8 @@ pub fn connect_request(caller: &Caller) -> ConnectRequest {
         version: caller.version.clone(),
         key_id: caller.key_id,
         client_key: None,
+        protocol: licence_protocol::wire::PROTOCOL,
+        series_public_key: caller.series_public_key.map(hex::encode),
     }
 }
 
@@ -129,11 +134,14 @@ mod tests {
             module_name: "liblicenceaddin".into(),
             version: "3.0.1.0".into(),
             key_id: "672B".parse().unwrap(),
+            series_public_key: Some([7; 32]),
         };
         let req = connect_request(&caller);
         assert_eq!(req.pid, std::process::id());
         assert!(req.is_server);
         assert!(!req.computer_name.is_empty());
         assert!(!req.process.is_empty());
+        assert_eq!(req.protocol, 2);
+        assert_eq!(req.series_public_key.as_deref(), Some("07".repeat(32).as_str()));
     }
 }

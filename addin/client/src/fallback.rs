@@ -3,8 +3,12 @@
 //! computer would read it.
 //!
 //! Rules, each one a reason the fallback gives when it does not apply:
-//! - it is off unless `LocalFallback=1` in licenceaddin.conf or the configuration's code turns it on
-//!   (`conf::Resolved::local_fallback`), and it is only tried when no server answered (code 1);
+//! - only the configuration's code can turn it on (its `LocalFallback` property); licenceaddin.conf can
+//!   only turn it off (`LocalFallback=0`; a `LocalFallback=1` there is ignored with a log line), see
+//!   `conf::Resolved::local_fallback`; it is only tried when no server answered (code 1);
+//! - it needs the pin like every licence call: only keys signed by the series public key the
+//!   configuration pins (`SeriesPublicKey`) count (`pool::evaluate_pinned`), so a key of a self-made
+//!   series of the same KeyID gives nothing;
 //! - a server process (`IsServer`) never falls back: each of its sessions takes a licence of its own,
 //!   and only a server can count them;
 //! - nor does a client of a client-server or web infobase: its connection string is not `File=…`;
@@ -12,9 +16,15 @@
 //!
 //! The keys are the licence server's key files in its data folder on this computer
 //! ([`conf::Places::data`]), scanned and judged with `licence_protocol::keystore` and `pool` — the same
-//! code the server runs: signature, binding to this computer's identity, dates, and the key kinds
-//! (additional only beside a counting main key, demo only alone). The identity is the one that server
-//! uses: `[Common] MachineIdFile` of its `licenceserver.conf`, else the OS's machine id.
+//! code the server runs: signature, the pin, the signed `ComputerID` of this computer's identity, dates,
+//! and the key kinds (additional only beside a counting main key, demo only alone). The identity is the
+//! one that server uses (`[Common] MachineIdFile` of its `licenceserver.conf`, else the OS's machine
+//! id) *without* the server's host secret, which this process cannot read and does not need: it opens
+//! no key's secrets, it only reads signed fields.
+//!
+//! The clock rule is the server's (`licence_protocol::clock`) with what this process can keep: a
+//! high-water mark in the user's add-in folder ([`HIGH_WATER_FILE`]) and the keys' `ActivationDate`s.
+//! When the clock reads more than a day before the later of them, time-limited keys do not count.
 //!
 //! What the fallback gives is the one licence file mode gives a computer, which every process on the
 //! computer shares. So nothing is counted across processes: any series with a counting key of at
@@ -33,6 +43,9 @@ use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{KeyInfoResponse, KeyParameters, SessionFacts};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The file in the user's add-in folder (`conf::Places::user`) holding the latest time the fallback saw.
+pub const HIGH_WATER_FILE: &str = "localfallback.clock";
 
 /// What `ServerInUse` shows while the licence comes from a local key.
 pub const SERVER_IN_USE: &str = "local";
@@ -64,22 +77,53 @@ pub struct LocalKeys {
     pub dir: PathBuf,
     /// The licence server's pinned identity file, if its configuration names one.
     pub machine_id_file: Option<PathBuf>,
+    /// The high-water mark of the clock ([`HIGH_WATER_FILE`]); `None` when the user's folder is unknown.
+    pub high_water_file: Option<PathBuf>,
 }
 
 impl LocalKeys {
     /// The licence server's data folder among `places`, and the identity its `licenceserver.conf` pins.
     pub fn at(places: &Places) -> Self {
         let text = std::fs::read_to_string(places.server_config()).ok();
-        Self { dir: places.data.clone(), machine_id_file: text.as_deref().and_then(pinned_identity) }
+        Self {
+            dir: places.data.clone(),
+            machine_id_file: text.as_deref().and_then(pinned_identity),
+            high_water_file: places.user.as_ref().map(|u| u.join(HIGH_WATER_FILE)),
+        }
     }
 
-    /// The key information of `series` when a key installed here grants the licence at `now`, or why none
-    /// does.
-    pub fn licence(&self, series: SeriesId, now: UtcTime) -> Result<KeyInfoResponse, String> {
+    /// The key information of `series` when a key installed here and signed by `pin` grants the licence
+    /// at `now`, or why none does. Raises the high-water mark to `now`.
+    pub fn licence(&self, series: SeriesId, pin: &[u8; 32], now: UtcTime) -> Result<KeyInfoResponse, String> {
+        // Without the host secret: the scan checks signatures and the signed ComputerID only.
         let identity = MachineIdentity::load(self.machine_id_file.as_deref())
             .map_err(|e| format!("this computer's identity cannot be told: {e}"))?;
-        let (keys, _) = keystore::scan(&self.dir, Some(&identity));
-        grant(series, &keys, &self.dir, now)
+        let (mut keys, _) = keystore::scan(&self.dir, Some(&identity));
+        let high_water = self.high_water();
+        if let Some(why) = keystore::hold_back_when_clock_is_behind(&mut keys, now, high_water) {
+            log::warn!("local fallback: {why}");
+        }
+        if high_water.is_none_or(|h| now > h) {
+            self.raise_high_water(now);
+        }
+        grant(series, pin, &keys, &self.dir, now)
+    }
+
+    /// The latest time the fallback saw, from [`HIGH_WATER_FILE`].
+    pub fn high_water(&self) -> Option<UtcTime> {
+        let text = std::fs::read_to_string(self.high_water_file.as_ref()?).ok()?;
+        UtcTime::parse(text.trim()).ok()
+    }
+
+    fn raise_high_water(&self, now: UtcTime) {
+        let Some(path) = &self.high_water_file else { return };
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, format!("{now}\n")));
+        if let Err(e) = written {
+            log::warn!("local fallback: the clock's high-water mark {} cannot be written: {e}", path.display());
+        }
     }
 }
 
@@ -90,10 +134,12 @@ fn pinned_identity(text: &str) -> Option<PathBuf> {
     (!value.is_empty()).then(|| PathBuf::from(value))
 }
 
-/// Applies the server's key rules to the keys of `series` among `keys` (scanned from `dir`): the key
-/// information when they give at least one licence, else every key's reason in one line.
+/// Applies the server's key rules to the keys of `series` among `keys` (scanned from `dir`), counting
+/// only keys signed by `pin`: the key information when they give at least one licence, else every key's
+/// reason in one line.
 pub fn grant(
     series: SeriesId,
+    pin: &[u8; 32],
     keys: &BTreeMap<u64, InstalledKey>,
     dir: &Path,
     now: UtcTime,
@@ -103,7 +149,7 @@ pub fn grant(
         return Err(format!("no key of series {series} is installed in {}", dir.display()));
     }
     let pool_keys: Vec<pool::PoolKey> = of_series.iter().filter_map(|k| k.pool_key(now)).collect();
-    let standing = pool::evaluate(&pool_keys);
+    let standing = pool::evaluate_pinned(&pool_keys, &BTreeMap::from([(series, *pin)]));
     let capacity = standing.series(series).map_or(0, |s| s.capacity);
     if capacity == 0 {
         let reasons: Vec<String> = of_series
@@ -171,7 +217,11 @@ mod tests {
         let places = Places::under_root(Path::new("/nowhere/at/all"));
         assert_eq!(
             LocalKeys::at(&places),
-            LocalKeys { dir: PathBuf::from("/nowhere/at/all/data"), machine_id_file: None }
+            LocalKeys {
+                dir: PathBuf::from("/nowhere/at/all/data"),
+                machine_id_file: None,
+                high_water_file: Some(PathBuf::from("/nowhere/at/all/user").join(HIGH_WATER_FILE)),
+            }
         );
     }
 
@@ -217,6 +267,7 @@ mod tests {
         for f in keys {
             std::fs::write(dir.join(f.file_name()), keyfile::issue(f, series, &here.binding())).unwrap();
         }
+        // As the add-in scans: the identity without the server's host secret.
         let (found, _) = keystore::scan(&dir, Some(&here));
         (Folder(dir), found)
     }
@@ -229,17 +280,17 @@ mod tests {
         additional.period = 1000;
         let (dir, found) = scanned("grant", &[fields(1, KeyKind::Main, &here, &series), additional], &series);
         let now = UtcTime::parse("2026-03-01T00:00:00Z").unwrap();
-        let info = grant(series.series, &found, &dir.0, now).unwrap();
+        let info = grant(series.series, &series.public_key(), &found, &dir.0, now).unwrap();
         assert_eq!((info.licence_count, info.licences_used, info.flags), (10, 1, 0b110));
         assert_eq!(info.keys.len(), 2);
         assert!(info.keys.iter().all(|k| k.counts && k.workable));
         assert_eq!(info.keys[0].days_left, Some(306));
 
         let later = UtcTime::parse("2027-06-01T00:00:00Z").unwrap();
-        let why = grant(series.series, &found, &dir.0, later).unwrap_err();
+        let why = grant(series.series, &series.public_key(), &found, &dir.0, later).unwrap_err();
         assert!(why.starts_with("672B.1.licence: key expired on 2027-01-01"), "{why}");
         assert!(why.contains("672B.2.licence: additional key needs a main key of series 672B"), "{why}");
-        let other = grant("1A2B".parse().unwrap(), &found, &dir.0, now).unwrap_err();
+        let other = grant("1A2B".parse().unwrap(), &series.public_key(), &found, &dir.0, now).unwrap_err();
         assert!(other.starts_with("no key of series 1A2B is installed in "), "{other}");
     }
 
@@ -252,8 +303,51 @@ mod tests {
         foreign.computer_id = elsewhere.computer_id();
         let (dir, found) = scanned("refuse", &[foreign, fields(2, KeyKind::Additional, &here, &series)], &series);
         let now = UtcTime::parse("2026-03-01T00:00:00Z").unwrap();
-        let why = grant(series.series, &found, &dir.0, now).unwrap_err();
+        let why = grant(series.series, &series.public_key(), &found, &dir.0, now).unwrap_err();
         assert!(why.starts_with("672B.1.licence: key is bound to another computer"), "{why}");
         assert!(why.contains("672B.2.licence: additional key needs a main key"), "{why}");
+    }
+
+    #[test]
+    fn a_key_signed_by_another_series_key_than_the_pin_gives_nothing() {
+        let genuine = SeriesKeys::generate("672B".parse().unwrap());
+        let forged = SeriesKeys::generate("672B".parse().unwrap());
+        let here = MachineIdentity::from_material(b"this computer");
+        let mut many = fields(1, KeyKind::Main, &here, &forged);
+        many.licence_count = 999;
+        let (dir, found) = scanned("forged", &[many], &forged);
+        let now = UtcTime::parse("2026-03-01T00:00:00Z").unwrap();
+        let why = grant(genuine.series, &genuine.public_key(), &found, &dir.0, now).unwrap_err();
+        assert!(why.starts_with("672B.1.licence: signed by another key than"), "{why}");
+        // The same key counts for a configuration that pins its own signer: only the pin decides.
+        assert_eq!(grant(forged.series, &forged.public_key(), &found, &dir.0, now).unwrap().licence_count, 999);
+    }
+
+    #[test]
+    fn a_clock_set_back_stops_time_limited_keys_and_the_mark_only_rises() {
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        let root = std::env::temp_dir().join(format!("licence-fallback-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let places = Places::under_root(&root);
+        std::fs::create_dir_all(&places.data).unwrap();
+        std::fs::create_dir_all(&places.common).unwrap();
+        let _cleanup = Folder(root.clone());
+        let id_file = root.join("machine-id");
+        std::fs::write(&id_file, "this computer").unwrap();
+        std::fs::write(places.server_config(), format!("[Common]\nMachineIdFile={}\n", id_file.display())).unwrap();
+        let here = MachineIdentity::from_material(b"this computer");
+        let key = fields(1, KeyKind::Main, &here, &series);
+        std::fs::write(places.data.join(key.file_name()), keyfile::issue(&key, &series, &here.binding())).unwrap();
+        let keys = LocalKeys::at(&places);
+        let pin = series.public_key();
+        let june = UtcTime::parse("2026-06-01T00:00:00Z").unwrap();
+        assert_eq!(keys.licence(series.series, &pin, june).unwrap().licence_count, 5);
+        assert_eq!(keys.high_water(), Some(june));
+        let march = UtcTime::parse("2026-03-01T00:00:00Z").unwrap();
+        let why = keys.licence(series.series, &pin, march).unwrap_err();
+        assert!(why.contains("clock"), "{why}");
+        assert_eq!(keys.high_water(), Some(june), "the mark never goes down");
+        let half_day_back = UtcTime::parse("2026-05-31T12:00:00Z").unwrap();
+        assert!(keys.licence(series.series, &pin, half_day_back).is_ok(), "a day's tolerance");
     }
 }
