@@ -1,9 +1,13 @@
 //! Shared by the client's integration tests: starts the real `licenceserver` binary (built once if
 //! missing) in a temporary root on a free loopback port, with real signed key files for the computer
-//! it pretends to be (a pinned machine-id file). Nothing of the server is mocked.
+//! it pretends to be (a pinned machine-id file and the host secret the server keeps in its root), all of
+//! one series whose public key [`caller`] pins. Nothing of the server is mocked.
+//!
+//! The binary is `$CARGO_TARGET_DIR/debug/licenceserver` when that variable is set (built there if
+//! missing), else the workspace's `target/debug/licenceserver` (`licence_testkit::server_binary`).
 #![allow(dead_code)]
 
-use licence_protocol::identity::MachineIdentity;
+use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
 use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
@@ -13,11 +17,33 @@ use licenceaddin_client::conf::Endpoint;
 use licenceaddin_client::facts::Caller;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const SERIES: &str = "672B";
 
-pub use licence_testkit::{free_port, scratch, server_binary};
+pub use licence_testkit::{free_port, scratch};
+
+/// The licence server binary (see the module's doc).
+pub fn server_binary() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let binary = PathBuf::from(dir).join("debug/licenceserver");
+            if !binary.exists() {
+                // Built by cargo, which honours the same variable.
+                licence_testkit::server_binary();
+            }
+            binary
+        }
+        None => licence_testkit::server_binary(),
+    }
+}
+
+/// The genuine series of every test server: the vendor's secret and the public key the add-in pins.
+pub fn series() -> &'static SeriesKeys {
+    static SERIES_KEYS: OnceLock<SeriesKeys> = OnceLock::new();
+    SERIES_KEYS.get_or_init(|| SeriesKeys::generate(SERIES.parse().unwrap()))
+}
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -37,8 +63,7 @@ impl TestServer {
         let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
         let mut server = TestServer { root, port: free_port(), machine: machine.into(), child: None };
-        let series = SeriesKeys::generate(SERIES.parse().unwrap());
-        server.install_key(&series, &key_fields(&series, machine, 1000, licences));
+        server.install_key(series(), &key_fields(series(), machine, 1000, licences));
         server.start();
         server
     }
@@ -104,8 +129,11 @@ impl TestServer {
         agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().unwrap().into_json().unwrap()
     }
 
+    /// Issues `fields` for this server's computer: its machine id and the host secret in its root
+    /// (created here when the server has not created it yet).
     pub fn install_key(&self, series: &SeriesKeys, fields: &KeyFields) {
-        let binding = MachineIdentity::from_material(self.machine.as_bytes()).binding();
+        let host = HostSecret::load_or_create(&self.root.join("3.0").join(HOST_SECRET_FILE)).unwrap();
+        let binding = MachineIdentity::from_material(self.machine.as_bytes()).with_host_secret(host).binding();
         let bytes = keyfile::issue(fields, series, &binding);
         std::fs::write(self.root.join("data").join(fields.file_name()), bytes).unwrap();
     }
@@ -133,6 +161,7 @@ pub fn caller() -> Caller {
         module_name: "liblicenceaddin".into(),
         version: licence_protocol::VERSION.into(),
         key_id: SERIES.parse().unwrap(),
+        series_public_key: Some(series().public_key()),
     }
 }
 
