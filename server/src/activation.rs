@@ -22,7 +22,7 @@ use licence_protocol::activation::ActivationCode;
 use licence_protocol::centre::{
     self, ActivationRequest, ActivationResponse, CentreError, Refusal, ResponseError, MAX_DOCUMENT_LEN,
 };
-use licence_protocol::identity::{BindingRequest, MachineBinding, MachineIdentity};
+use licence_protocol::identity::{MachineBinding, MachineIdentity, PublicTarget};
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::keyfile;
 use licence_protocol::keystore;
@@ -45,9 +45,10 @@ pub struct InstallOrder {
     pub blank_key_no: Option<u64>,
 }
 
-/// Where a key is to be bound: this computer, or a USB blank plugged into it.
+/// Where a key is to be bound: this computer, or a USB blank plugged into it. `public` is what the
+/// request carries (no secret); `binding` stays here and opens what the vendor seals to it.
 pub struct Target {
-    pub computer_id: String,
+    pub public: PublicTarget,
     pub binding: MachineBinding,
     pub blank_key_no: Option<u64>,
 }
@@ -155,11 +156,13 @@ impl InstallOrder {
 
     /// The request document for `target`, dated `now`.
     pub fn request(&self, target: &Target, now: UtcTime) -> ActivationRequest {
-        let binding = BindingRequest { computer_id: target.computer_id.clone(), binding: target.binding.to_hex() };
-        let mut request = ActivationRequest::new(self.code, &binding, target.blank_key_no, now);
-        request.itn = self.itn.clone();
-        request.iec = self.iec.clone();
-        request
+        ActivationRequest::new(
+            self.code,
+            &target.public,
+            target.blank_key_no,
+            (self.itn.clone(), self.iec.clone()),
+            now,
+        )
     }
 }
 
@@ -174,16 +177,18 @@ pub fn resolve_target(
         Some(serial) => {
             let found = crate::usb::scan(usb_enabled).keys.into_iter().find(|k| k.serial == serial && k.blank);
             let blank = found.ok_or(ActivationError::BlankMissing(serial))?;
-            Ok(Target {
-                computer_id: blank.computer_id.clone(),
-                binding: blank.binding().clone(),
-                blank_key_no: Some(serial),
-            })
+            Ok(Target { public: blank.public_target(), binding: blank.binding().clone(), blank_key_no: Some(serial) })
         }
         None => {
             let identity = identity
                 .ok_or_else(|| ActivationError::NoIdentity("see the server log for why it could not be read".into()))?;
-            Ok(Target { computer_id: identity.computer_id(), binding: identity.binding(), blank_key_no: None })
+            if !identity.has_host_secret() {
+                return Err(ActivationError::NoIdentity(
+                    "the host secret cannot be read by this account; run this as the licence server's own account"
+                        .into(),
+                ));
+            }
+            Ok(Target { public: identity.public_target(), binding: identity.binding(), blank_key_no: None })
         }
     }
 }
@@ -195,7 +200,7 @@ pub fn ask_centre(base_url: &str, request: &ActivationRequest) -> Result<Vec<u8>
     let body = serde_json::to_vec(request).map_err(|e| ActivationError::Internal(e.to_string()))?;
     log::info!(
         "asking the activation centre {url} to redeem {} (request {})",
-        request.activation_code,
+        request.code_label(),
         request.request_id
     );
     match agent.post(&url).set("Content-Type", "application/json").send_bytes(&body) {
@@ -245,13 +250,14 @@ pub fn install(
         })?;
     let fields = key.fields.clone();
     let target = target(fields.blank_key_no)?;
-    key.ensure_issued_for(&target.computer_id).map_err(|e| ActivationError::Rejected(e.to_string()))?;
-    key.unwrap_secret(&target.binding).map_err(|_| {
+    key.ensure_issued_for(&target.public.computer_id).map_err(|e| ActivationError::Rejected(e.to_string()))?;
+    key.unwrap_secrets(&target.binding).map_err(|_| {
         ActivationError::Rejected(match target.blank_key_no {
             Some(blank) => format!("key {} is not bound to USB blank {blank}", fields.key_no),
             None => format!("key {} was not issued for this computer", fields.key_no),
         })
     })?;
+    let backup_code = response.backup_code(&target.binding).map_err(|e| ActivationError::Rejected(e.to_string()))?;
     let path = data_dir.join(fields.file_name());
     let replaced = check_newer_than_installed(&path, &fields)?;
     keyfile::write_atomically(&path, response.key_file.as_bytes())
@@ -260,7 +266,7 @@ pub fn install(
         log::error!("key {} installed, but its issue could not be recorded: {e}", fields.key_no);
     }
     let backup_path = backup_code_path(data_dir, fields.key_id, fields.key_no);
-    if let Err(e) = keyfile::write_atomically(&backup_path, format!("{}\n", response.backup_code).as_bytes()) {
+    if let Err(e) = keyfile::write_atomically(&backup_path, format!("{backup_code}\n").as_bytes()) {
         log::error!("key {} installed, but its backup code could not be kept: {e}", fields.key_no);
     }
     log::info!(
@@ -271,7 +277,7 @@ pub fn install(
         path.display(),
         if replaced { ", replacing its earlier issue" } else { "" }
     );
-    Ok(Installed { fields, path, backup_code: response.backup_code, replaced })
+    Ok(Installed { fields, path, backup_code, replaced })
 }
 
 /// An earlier issue of the same key is replaced; a later one is never replaced by an older answer
@@ -374,7 +380,7 @@ mod tests {
     }
 
     fn here(machine: &MachineIdentity) -> impl FnOnce(Option<u64>) -> Result<Target, ActivationError> + '_ {
-        move |_| Ok(Target { computer_id: machine.computer_id(), binding: machine.binding(), blank_key_no: None })
+        move |_| Ok(Target { public: machine.public_target(), binding: machine.binding(), blank_key_no: None })
     }
 
     #[test]
@@ -385,7 +391,14 @@ mod tests {
         let stranger = MachineIdentity::from_material(b"elsewhere");
         let answer = |m: &MachineIdentity, activated: &str| {
             let file = keyfile::issue(&key_for(m, &series, activated), &series, &m.binding());
-            serde_json::to_vec(&ActivationResponse::sign("R1", &file, ActivationCode::generate(), &series)).unwrap()
+            serde_json::to_vec(&ActivationResponse::sign(
+                "R1",
+                &file,
+                ActivationCode::generate(),
+                &m.binding().target_key(),
+                &series,
+            ))
+            .unwrap()
         };
         let newer = answer(&machine, "2026-02-01T00:00:00Z");
         let installed = install(&dir, &newer, Some("R1"), here(&machine)).unwrap();
@@ -399,7 +412,8 @@ mod tests {
         let e = install(&dir, &foreign, None, here(&machine)).unwrap_err();
         assert!(e.to_string().contains("another computer"), "{e}");
         let mut tampered: Value = serde_json::from_slice(&newer).unwrap();
-        tampered["BackupCode"] = json!(ActivationCode::generate().to_string());
+        let other: Value = serde_json::from_slice(&answer(&machine, "2026-02-01T00:00:00Z")).unwrap();
+        tampered["SealedBackupCode"] = other["SealedBackupCode"].clone();
         let e = install(&dir, tampered.to_string().as_bytes(), None, here(&machine)).unwrap_err();
         assert!(e.to_string().contains("altered"), "{e}");
         assert!(install(&dir, &answer(&machine, "2026-03-01T00:00:00Z"), None, here(&machine)).unwrap().replaced);
@@ -423,7 +437,7 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let machine = MachineIdentity::from_material(b"m");
         let order = InstallOrder { code: ActivationCode::generate(), itn: None, iec: None, blank_key_no: None };
-        let target = Target { computer_id: machine.computer_id(), binding: machine.binding(), blank_key_no: None };
+        let target = Target { public: machine.public_target(), binding: machine.binding(), blank_key_no: None };
         let e = ask_centre(&format!("http://127.0.0.1:{port}"), &order.request(&target, UtcTime::now())).unwrap_err();
         assert!(matches!(e, ActivationError::Unreachable { .. }), "{e}");
         assert_eq!(e.status(), 503);

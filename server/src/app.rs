@@ -2,6 +2,15 @@
 //! behind them, and the background work (lease expiry, picking up key files that appear, change or
 //! expire). Every change to leases is committed to the store before the request that made it is
 //! answered, in the order the ledger made them.
+//!
+//! The server's identity includes its host secret (`{root}/3.0/host.secret`, created at first start,
+//! readable by its own account only): without it no key bound to this computer unwraps. The per-key
+//! signing keys of the workable keys are unwrapped once per change of the folder and kept in memory
+//! (zeroized when dropped) for the proofs `connect` gives.
+//!
+//! A series that live connections pin counts only keys signed by that pin (`pool::evaluate_pinned`).
+//! The clock's high-water mark is kept in the lease store under a MAC keyed from the binding, and
+//! time-limited keys stop while the clock reads more than a day before it (`clock`).
 
 use crate::activation::{ActivationError, Target};
 use crate::config::ServerConfig;
@@ -11,15 +20,42 @@ use crate::ledger::{Change, Connection, Ledger, LedgerConfig, LedgerError, Sessi
 use crate::pool::{self, PoolKey, PoolStanding};
 use crate::store::{LeaseStore, Record};
 use crate::sysinfo::ServerInfo;
+use hmac::{Hmac, Mac};
 use licence_protocol::channel::Channel;
-use licence_protocol::identity::MachineIdentity;
+use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
 use licence_protocol::key::SeriesId;
-use licence_protocol::series::SeriesSecret;
+use licence_protocol::keyfile::KeySecrets;
 use licence_protocol::time::UtcTime;
 use licence_protocol::usbkey::PluggedKey;
+use licence_protocol::wire::{ConnectRequest, ErrorCode, WireError};
+use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// A workable key's secrets, unwrapped once when the reload found it, with its file's exact text.
+pub struct HeldKey {
+    pub key_file: String,
+    pub secrets: KeySecrets,
+}
+
+/// What `connect` hands back when it admits an add-in: the lease's end and the keys that prove it.
+pub struct Admitted {
+    pub expire_time: UtcTime,
+    pub provers: Vec<Arc<HeldKey>>,
+}
+
+/// The label of the key the clock high-water mark is authenticated with.
+const CLOCK_KEY_LABEL: &[u8] = b"licence server clock high-water key v1\0";
+
+/// This computer's identity with the host secret (`{root}/3.0/host.secret`, created if missing):
+/// the one the server unwraps keys and makes activation requests with.
+pub fn load_identity(config: &ServerConfig, layout: &Layout) -> Result<MachineIdentity, String> {
+    let identity = MachineIdentity::load(config.machine_id_file.as_deref()).map_err(|e| e.to_string())?;
+    let host = HostSecret::load_or_create(&layout.config_dir().join(HOST_SECRET_FILE)).map_err(|e| e.to_string())?;
+    Ok(identity.with_host_secret(host))
+}
 
 pub struct App {
     /// The configuration read at start. Settings the console can change while the server runs are
@@ -34,6 +70,10 @@ pub struct App {
     pub layout: Layout,
     pub info: ServerInfo,
     identity: Option<MachineIdentity>,
+    /// Why there is no identity, when there is none (said in every key's `OpenError`).
+    identity_problem: Option<String>,
+    /// The MAC key of the clock high-water mark; `None` without an identity (nothing is kept then).
+    clock_key: Option<Zeroizing<[u8; 32]>>,
     inner: Mutex<Inner>,
     store: LeaseStore,
     /// The agreed channel of each connection that offered one (in memory only: a restart forgets
@@ -46,13 +86,30 @@ pub struct App {
 
 pub struct Inner {
     pub ledger: Ledger,
+    /// The keys as listed: the scan, with time-limited keys held back while the clock is behind.
     pub keys: BTreeMap<u64, InstalledKey>,
+    /// The keys as the last scan found them.
+    scanned: BTreeMap<u64, InstalledKey>,
+    /// The unwrapped secrets of the keys the last scan found workable.
+    held: BTreeMap<u64, Arc<HeldKey>>,
+    /// The latest time this server has seen (kept in the lease store).
+    high_water: Option<UtcTime>,
+    /// What was last said about the clock, so it is logged once per change.
+    clock_behind: Option<String>,
     pub standing: PoolStanding,
     fingerprint: Fingerprint,
     /// The USB keys and blanks found at the last reload.
     usb: Vec<PluggedKey>,
     /// What was said about USB at the last reload, so a lasting problem is logged once.
     usb_problems: Vec<String>,
+    /// Records for the store that are not the ledger's (the clock's high-water mark).
+    pending: Vec<Record>,
+}
+
+impl Inner {
+    fn ledger_note(&mut self, record: Record) {
+        self.pending.push(record);
+    }
 }
 
 /// A failed operation: the ledger's refusal, or the store's failure to keep a change.
@@ -65,14 +122,22 @@ pub enum AppError {
 impl App {
     /// Opens the store, loads the keys and restores the leases that were live at the last stop.
     pub fn start(config: ServerConfig, layout: Layout) -> anyhow::Result<Self> {
-        let identity = match MachineIdentity::load(config.machine_id_file.as_deref()) {
-            Ok(id) => Some(id),
+        let (identity, identity_problem) = match load_identity(&config, &layout) {
+            Ok(id) => (Some(id), None),
             Err(e) => {
-                log::error!("{e}; no key can be workable until this is fixed");
-                None
+                log::error!("{e}; no key bound to this computer can be workable until this is fixed");
+                (None, Some(e))
             }
         };
-        let computer_id = identity.as_ref().map(|i| i.computer_id()).unwrap_or_default();
+        let clock_key = identity.as_ref().map(|i| {
+            let binding = Zeroizing::new(i.binding().to_hex());
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(binding.as_bytes()).expect("HMAC takes any key");
+            mac.update(CLOCK_KEY_LABEL);
+            Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()))
+        });
+        let computer_id = identity.as_ref().map(|i| i.computer_id()).unwrap_or_else(|| {
+            MachineIdentity::load(config.machine_id_file.as_deref()).map(|i| i.computer_id()).unwrap_or_default()
+        });
         let started = crate::clock::now();
         let info = ServerInfo::gather(started, computer_id);
         let (store, saved) = LeaseStore::open(&layout.lease_store())?;
@@ -88,15 +153,31 @@ impl App {
             format!("licenceserver:{}", info.computer_id),
             &info.computer_name,
         );
+        let high_water = saved.high_water.as_ref().and_then(|(millis, mac)| {
+            let key = clock_key.as_ref()?;
+            if high_water_mac(key, *millis) != *mac {
+                log::warn!(
+                    "the clock's high-water mark in {} does not match its MAC (it was edited); it is ignored",
+                    layout.lease_store().display()
+                );
+                return None;
+            }
+            UtcTime::from_unix_millis(*millis)
+        });
         let app = App {
             guard,
             inner: Mutex::new(Inner {
                 ledger,
                 keys: BTreeMap::new(),
+                scanned: BTreeMap::new(),
+                held: BTreeMap::new(),
+                high_water,
+                clock_behind: None,
                 standing: PoolStanding::default(),
                 fingerprint: Vec::new(),
                 usb: Vec::new(),
                 usb_problems: Vec::new(),
+                pending: Vec::new(),
             }),
             settings: std::sync::RwLock::new(config.clone()),
             config,
@@ -104,6 +185,8 @@ impl App {
             layout,
             info,
             identity,
+            identity_problem,
+            clock_key,
             store,
             reloading: Mutex::new(()),
             channels: Mutex::new(HashMap::new()),
@@ -131,7 +214,8 @@ impl App {
     }
 
     fn submit(&self, inner: &mut Inner) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
-        let records = inner.ledger.take_changes().into_iter().filter_map(to_record).collect();
+        let mut records: Vec<Record> = inner.ledger.take_changes().into_iter().filter_map(to_record).collect();
+        records.append(&mut inner.pending);
         self.store.submit(records)
     }
 
@@ -176,7 +260,16 @@ impl App {
                     key_file: k.key_file.as_deref(),
                 })
                 .collect();
-            keystore::scan_with_usb(&dir, self.identity.as_ref(), &carriers)
+            let (mut keys, problems) = keystore::scan_with_usb(&dir, self.identity.as_ref(), &carriers);
+            if let Some(problem) = &self.identity_problem {
+                for key in keys.values_mut() {
+                    if key.open_error.as_deref().is_some_and(|e| e.starts_with("this computer's identity is unknown")) {
+                        key.open_error = Some(format!("this computer's identity cannot be used: {problem}"));
+                    }
+                }
+            }
+            let held = self.unwrap_workable(&mut keys, &usb.keys);
+            (keys, problems, held)
         });
         let mut inner = self.lock();
         if usb.problems != inner.usb_problems {
@@ -185,57 +278,183 @@ impl App {
             }
             inner.usb_problems = usb.problems;
         }
-        if let Some((keys, problems)) = rescanned {
+        if let Some((keys, problems, held)) = rescanned {
             for p in &problems {
                 log::warn!("key file {p}");
             }
             log::info!("{} key(s) in {} and {} USB device(s)", keys.len(), dir.display(), usb.keys.len());
-            inner.keys = keys;
+            inner.scanned = keys;
+            inner.held = held;
             inner.fingerprint = fingerprint;
             inner.usb = usb.keys;
         }
-        let standing = pool::evaluate(&pool_keys(&inner.keys, now));
+        self.watch_clock(&mut inner, now);
+        self.apply_pool(&mut inner, now);
+        drop(self.submit(&mut inner));
+    }
+
+    /// Unwraps the secrets of every workable key (its own file, or the copy in a hardware key); a key
+    /// whose secrets do not open after all is made unworkable with the reason.
+    fn unwrap_workable(
+        &self,
+        keys: &mut BTreeMap<u64, InstalledKey>,
+        devices: &[PluggedKey],
+    ) -> BTreeMap<u64, Arc<HeldKey>> {
+        let mut held = BTreeMap::new();
+        for key in keys.values_mut().filter(|k| k.workable) {
+            match self.unwrap_one(key, devices) {
+                Ok(secrets) => {
+                    held.insert(key.key_no, Arc::new(secrets));
+                }
+                Err(reason) => {
+                    key.workable = false;
+                    key.open_error = Some(reason);
+                }
+            }
+        }
+        held
+    }
+
+    fn unwrap_one(&self, key: &InstalledKey, devices: &[PluggedKey]) -> Result<HeldKey, String> {
+        let device = |serial: u64| {
+            devices.iter().find(|d| d.serial == serial).ok_or_else(|| format!("USB device {serial} is gone"))
+        };
+        let bytes = match key.storage {
+            keystore::Storage::File => std::fs::read(&key.path).map_err(|e| format!("cannot read: {e}"))?,
+            keystore::Storage::Usb(serial) => {
+                device(serial)?.key_file.clone().ok_or_else(|| format!("USB key {serial} holds no key file"))?
+            }
+        };
+        let verified = licence_protocol::keyfile::verify(&bytes).map_err(|e| e.to_string())?;
+        let binding = match (key.storage, verified.fields.blank_key_no) {
+            (keystore::Storage::Usb(serial), _) | (keystore::Storage::File, Some(serial)) => {
+                device(serial)?.binding().clone()
+            }
+            (keystore::Storage::File, None) => self
+                .identity
+                .as_ref()
+                .filter(|i| i.has_host_secret())
+                .ok_or("this computer's identity is unknown")?
+                .binding(),
+        };
+        let secrets = verified.unwrap_secrets(&binding).map_err(|e| e.to_string())?;
+        let key_file = String::from_utf8(bytes).map_err(|_| "the key file is not UTF-8 text".to_owned())?;
+        Ok(HeldKey { key_file, secrets })
+    }
+
+    /// Advances the clock's high-water mark and holds time-limited keys back while the clock reads
+    /// more than a day before it or a key's activation (logged once per change).
+    fn watch_clock(&self, inner: &mut Inner, now: UtcTime) {
+        let seen = inner.high_water;
+        let mut keys = inner.scanned.clone();
+        let behind = keystore::hold_back_when_clock_is_behind(&mut keys, now, seen);
+        if behind != inner.clock_behind {
+            match &behind {
+                Some(why) => log::warn!("{why}"),
+                None if inner.clock_behind.is_some() => {
+                    log::info!("the clock is right again: time-limited keys count again")
+                }
+                None => {}
+            }
+            inner.clock_behind = behind;
+        }
+        inner.keys = keys;
+        if seen.is_none_or(|seen| now > seen) {
+            inner.high_water = Some(now);
+            if let Some(key) = &self.clock_key {
+                let millis = now.unix_millis();
+                inner.ledger_note(Record::HighWater { millis, mac: high_water_mac(key, millis) });
+            }
+        }
+    }
+
+    /// Re-applies the key rules with the pins of the live connections. The caller submits the changes.
+    fn apply_pool(&self, inner: &mut Inner, now: UtcTime) {
+        let pins = inner.ledger.pins();
+        let standing = pool::evaluate_pinned(&pool_keys(&inner.keys, now), &pins);
         if standing != inner.standing {
             inner.ledger.set_pool(standing.capacities(), standing.why_none(), now);
             inner.standing = standing;
-            drop(self.submit(&mut inner));
         }
+    }
+
+    /// Admits an add-in's connection `id` pinning `pin`: refused when the series' live connections
+    /// pin another key, or when no workable key of the series signed by `pin` is held here. The
+    /// series' keys are judged again when this is its first pin.
+    pub async fn admit(
+        &self,
+        id: String,
+        facts: ConnectRequest,
+        pin: [u8; 32],
+        peer_ip: String,
+    ) -> Result<Result<Admitted, WireError>, AppError> {
+        let series = facts.key_id;
+        let (admitted, done) = {
+            let mut inner = self.lock();
+            let now = crate::clock::now();
+            let admitted = match inner.ledger.pin(series) {
+                Some(other) if other != pin => Err(WireError::new(
+                    ErrorCode::NoKey,
+                    format!(
+                        "the connections of series {series} on this server pin another series key ({}…) than this                          configuration ({}…): no key of series {series} counts for it",
+                        hex::encode(&other[..4]),
+                        hex::encode(&pin[..4])
+                    ),
+                )),
+                _ => {
+                    let provers: Vec<Arc<HeldKey>> = inner
+                        .keys
+                        .values()
+                        .filter(|k| k.series == series && k.workable && k.signer == Some(pin))
+                        .filter_map(|k| inner.held.get(&k.key_no).cloned())
+                        .collect();
+                    if provers.is_empty() {
+                        Err(WireError::new(
+                            ErrorCode::NoKey,
+                            format!(
+                                "no key of series {series} signed by the series key this configuration pins ({}…) \
+                                 is installed on this server",
+                                hex::encode(&pin[..4])
+                            ),
+                        ))
+                    } else {
+                        let first_pin = inner.ledger.pin(series).is_none();
+                        let expire_time = inner.ledger.connect(id, facts, peer_ip, now).expire_time;
+                        if first_pin {
+                            self.apply_pool(&mut inner, now);
+                        }
+                        Ok(Admitted { expire_time, provers })
+                    }
+                }
+            };
+            (admitted, self.submit(&mut inner))
+        };
+        match done.await {
+            Ok(Ok(())) => Ok(admitted),
+            Ok(Err(e)) => Err(AppError::Internal(e)),
+            Err(_) => Err(AppError::Internal("the lease store has stopped".into())),
+        }
+    }
+
+    /// The held key to open objects of `series` with for a connection pinning `pin`: `preferred` (the
+    /// key the session's licence is counted against) if it counts, else any key of the series that
+    /// counts and is signed by the pin.
+    pub fn held_key(&self, series: SeriesId, pin: [u8; 32], preferred: u64) -> Option<Arc<HeldKey>> {
+        let inner = self.lock();
+        let counting = |k: &&InstalledKey| {
+            k.series == series
+                && k.workable
+                && k.signer == Some(pin)
+                && inner.standing.key(k.key_no).is_some_and(|s| s.counts)
+        };
+        let mut keys: Vec<&InstalledKey> = inner.keys.values().filter(counting).collect();
+        keys.sort_by_key(|k| k.key_no != preferred);
+        keys.into_iter().find_map(|k| inner.held.get(&k.key_no).cloned())
     }
 
     /// Where a key is to be bound: this computer, or the USB blank `blank` plugged into it now.
     pub fn activation_target(&self, blank: Option<u64>) -> Result<Target, ActivationError> {
         crate::activation::resolve_target(self.identity.as_ref(), self.setting(|s| s.usb_enabled), blank)
-    }
-
-    /// The secret of `series` from a key of it that counts now, with that key file's text (the add-in
-    /// checks its signature against the public key the configuration pins). `None` when no counting key
-    /// of the series opens on this computer. The secret is unwrapped afresh each time and zeroized
-    /// when dropped; it is never kept.
-    pub fn series_secret(&self, series: SeriesId) -> Option<(SeriesSecret, String)> {
-        let (candidates, devices) = {
-            let inner = self.lock();
-            let counting = |k: &&InstalledKey| {
-                k.series == series && k.workable && inner.standing.key(k.key_no).is_some_and(|s| s.counts)
-            };
-            let keys: Vec<InstalledKey> = inner.keys.values().filter(counting).cloned().collect();
-            (keys, inner.usb.clone())
-        };
-        candidates.iter().find_map(|key| {
-            let device = |serial: u64| devices.iter().find(|d| d.serial == serial);
-            let bytes = match key.storage {
-                keystore::Storage::File => std::fs::read(&key.path).ok()?,
-                keystore::Storage::Usb(serial) => device(serial)?.key_file.clone()?,
-            };
-            let verified = licence_protocol::keyfile::verify(&bytes).ok()?;
-            let binding = match (key.storage, verified.fields.blank_key_no) {
-                (keystore::Storage::Usb(serial), _) | (keystore::Storage::File, Some(serial)) => {
-                    device(serial)?.binding().clone()
-                }
-                (keystore::Storage::File, None) => self.identity.as_ref()?.binding(),
-            };
-            let secret = verified.unwrap_secret(&binding).ok()?;
-            Some((secret, String::from_utf8(bytes).ok()?))
-        })
     }
 
     /// The connections' channels.
@@ -346,6 +565,13 @@ fn same_devices(a: &[PluggedKey], b: &[PluggedKey]) -> bool {
 
 pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKey> {
     keys.values().filter_map(|k| k.pool_key(now)).collect()
+}
+
+/// The MAC the high-water mark `millis` is kept with.
+fn high_water_mac(key: &[u8; 32], millis: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(&millis.to_be_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn to_record(change: Change) -> Option<Record> {

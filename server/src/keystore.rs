@@ -4,5 +4,6 @@
 //! server keeps this module's path for its callers.
 
 pub use licence_protocol::keystore::{
-    fingerprint, parse_file_name, scan, scan_with_usb, Carrier, Fingerprint, InstalledKey, Storage,
+    fingerprint, hold_back_when_clock_is_behind, parse_file_name, scan, scan_with_usb, Carrier, Fingerprint,
+    InstalledKey, Storage,
 };

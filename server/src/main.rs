@@ -1,6 +1,7 @@
 //! `licenceserver`: the command line. `-r` runs the server in the foreground (as the service unit
 //! does); `--root DIR` moves its whole `/var/1C/licence` tree, `--port N` and `--listen ADDR` override
-//! the config; `identity` prints this computer's ComputerID and binding for issuing a key to it;
+//! the config; `identity` prints this computer's ComputerID and public target key (no secret) for
+//! issuing a key to it;
 //! `activation-request` and `activation-install` activate offline without the server running (or
 //! beside it: it picks up the installed key within seconds).
 #![forbid(unsafe_code)]
@@ -18,7 +19,8 @@ usage: licenceserver -r [--root DIR] [--port N] [--listen ADDR]
        licenceserver --version | --help
 
   -r, --run        run the licence server in the foreground until SIGINT/SIGTERM
-  identity         print this computer's ComputerID and key binding (JSON) for issuing a key to it
+  identity         print this computer's ComputerID and TargetKey (JSON, nothing secret) for issuing a key
+                   to it; run it as the server's account (it reads DIR/3.0/host.secret)
   activation-request  print the offline activation request for an activation or backup code
                    (the vendor answers it with `licenceedit request answer`); --blank binds to a USB blank
   activation-install  install the vendor's response file into the data folder
@@ -123,13 +125,16 @@ fn print_identity(layout: &Layout) -> anyhow::Result<()> {
     for p in problems {
         eprintln!("licenceserver: config {p}");
     }
-    let identity = licence_protocol::identity::MachineIdentity::load(config.machine_id_file.as_deref())?;
-    println!("{}", serde_json::to_string_pretty(&identity.binding_request())?);
+    let identity = licenceserver::app::load_identity(&config, layout).map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string_pretty(&identity.public_target())?);
     Ok(())
 }
 
-fn load_identity(config: &licenceserver::config::ServerConfig) -> Option<licence_protocol::identity::MachineIdentity> {
-    match licence_protocol::identity::MachineIdentity::load(config.machine_id_file.as_deref()) {
+fn load_identity(
+    layout: &Layout,
+    config: &licenceserver::config::ServerConfig,
+) -> Option<licence_protocol::identity::MachineIdentity> {
+    match licenceserver::app::load_identity(config, layout) {
         Ok(identity) => Some(identity),
         Err(e) => {
             eprintln!("licenceserver: {e}");
@@ -147,7 +152,7 @@ fn activation_request(layout: &Layout, args: &Args) -> anyhow::Result<()> {
         "ActivationCodeString": args.operand, "ITN": text(&args.itn), "IEC": text(&args.iec), "BlankKeyNo": text(&args.blank)
     });
     let order = licenceserver::activation::InstallOrder::from_json(&body)?;
-    let identity = load_identity(&config);
+    let identity = load_identity(layout, &config);
     let target = licenceserver::activation::resolve_target(identity.as_ref(), config.usb_enabled, order.blank_key_no)?;
     let request = order.request(&target, licenceserver::clock::now());
     println!("{}", serde_json::to_string_pretty(&request)?);
@@ -161,7 +166,7 @@ fn activation_request(layout: &Layout, args: &Args) -> anyhow::Result<()> {
 fn activation_install(layout: &Layout, file: &str) -> anyhow::Result<()> {
     let (config, _) = licenceserver::config::load(&layout.config_file());
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?;
-    let identity = load_identity(&config);
+    let identity = load_identity(layout, &config);
     std::fs::create_dir_all(layout.data_dir())?;
     let installed = licenceserver::activation::install(&layout.data_dir(), &bytes, None, |blank| {
         licenceserver::activation::resolve_target(identity.as_ref(), config.usb_enabled, blank)

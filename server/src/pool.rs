@@ -40,6 +40,15 @@ pub fn evaluate(keys: &[PoolKey]) -> PoolStanding {
     PoolStanding(licence_protocol::pool::evaluate(keys))
 }
 
+/// [`evaluate`], where a series in `pins` counts only keys signed by its pin (see
+/// `licence_protocol::pool::evaluate_pinned`).
+pub fn evaluate_pinned(
+    keys: &[PoolKey],
+    pins: &std::collections::BTreeMap<licence_protocol::key::SeriesId, [u8; 32]>,
+) -> PoolStanding {
+    PoolStanding(licence_protocol::pool::evaluate_pinned(keys, pins))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,7 +56,8 @@ mod tests {
 
     fn key(key_no: u64, kind: KeyKind, licence_count: u32, workable: bool) -> PoolKey {
         let validity = Validity { expire_date: None, days_left: None, expired: false, not_started: false };
-        PoolKey { key_no, series: "672B".parse().unwrap(), kind, licence_count, workable, enabled: true, validity }
+        let series = "672B".parse().unwrap();
+        PoolKey { key_no, series, signer: [1; 32], kind, licence_count, workable, enabled: true, validity }
     }
 
     #[test]

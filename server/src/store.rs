@@ -15,10 +15,21 @@ use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    Connection { id: String, json: String },
-    Session { id: String, json: String },
+    Connection {
+        id: String,
+        json: String,
+    },
+    Session {
+        id: String,
+        json: String,
+    },
     RemoveConnection(String),
     RemoveSession(String),
+    /// The server's clock high-water mark (Unix milliseconds) and its MAC (`app`'s clock guard).
+    HighWater {
+        millis: i64,
+        mac: String,
+    },
 }
 
 /// What was saved before the last stop.
@@ -26,6 +37,8 @@ pub enum Record {
 pub struct Saved {
     pub connections: Vec<String>,
     pub sessions: Vec<String>,
+    /// The high-water mark of the server's clock and its MAC, as last written.
+    pub high_water: Option<(i64, String)>,
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -70,12 +83,15 @@ impl LeaseStore {
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=OFF;
              CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, record TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), high_water INTEGER NOT NULL,
+                                               mac TEXT NOT NULL);",
         )
         .map_err(fail)?;
         let saved = Saved {
             connections: read_all(&db, "SELECT record FROM connections").map_err(fail)?,
             sessions: read_all(&db, "SELECT record FROM sessions").map_err(fail)?,
+            high_water: read_high_water(&db).map_err(fail)?,
         };
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -101,6 +117,12 @@ fn read_all(db: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = db.prepare(sql)?;
     let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
     rows.collect()
+}
+
+fn read_high_water(db: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    let mut stmt = db.prepare("SELECT high_water, mac FROM clock WHERE id = 1")?;
+    let mut rows = stmt.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    rows.next().transpose()
 }
 
 fn write_loop(mut db: Connection, rx: mpsc::Receiver<(Vec<Record>, Ack)>) {
@@ -129,12 +151,15 @@ fn commit<'a>(db: &mut Connection, records: impl Iterator<Item = &'a Record>) ->
         let mut put_session = tx.prepare_cached("INSERT OR REPLACE INTO sessions (id, record) VALUES (?1, ?2)")?;
         let mut del_conn = tx.prepare_cached("DELETE FROM connections WHERE id = ?1")?;
         let mut del_session = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
+        let mut put_clock =
+            tx.prepare_cached("INSERT OR REPLACE INTO clock (id, high_water, mac) VALUES (1, ?1, ?2)")?;
         for record in records {
             match record {
                 Record::Connection { id, json } => put_conn.execute(params![id, json])?,
                 Record::Session { id, json } => put_session.execute(params![id, json])?,
                 Record::RemoveConnection(id) => del_conn.execute(params![id])?,
                 Record::RemoveSession(id) => del_session.execute(params![id])?,
+                Record::HighWater { millis, mac } => put_clock.execute(params![millis, mac])?,
             };
         }
     }

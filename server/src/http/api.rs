@@ -166,7 +166,7 @@ pub(crate) async fn offline_request(app: &Arc<App>, body: &Value) -> Result<Acti
     let request =
         blocking(move || Ok(order.request(&worker.activation_target(order.blank_key_no)?, crate::clock::now())))
             .await?;
-    log::info!("activation request {} written for code {}", request.request_id, request.activation_code);
+    log::info!("activation request {} written for {}", request.request_id, request.code_label());
     Ok(request)
 }
 

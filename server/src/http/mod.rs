@@ -141,6 +141,18 @@ pub async fn read_json<T: DeserializeOwned, E>(
     state: &Arc<App>,
     fail: impl Fn(StatusCode, String) -> E,
 ) -> Result<T, E> {
+    let bytes = read_body(request, state, &fail).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+}
+
+/// Reads a body's exact bytes (refusing an empty or oversized one), for a caller that needs them as
+/// they came (`connect`'s proofs sign them).
+pub async fn read_body<E>(
+    request: Request,
+    state: &Arc<App>,
+    fail: &impl Fn(StatusCode, String) -> E,
+) -> Result<Bytes, E> {
     let bytes = match Bytes::from_request(request, state).await {
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -156,8 +168,7 @@ pub async fn read_json<T: DeserializeOwned, E>(
     if bytes.is_empty() {
         return Err(fail(StatusCode::BAD_REQUEST, "the request body is empty; a JSON object is expected".into()));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ impl Ledger {
     /// sessions, and then the current keys' capacities apply. Call it after [`Ledger::set_pool`].
     pub fn restore(&mut self, connections: Vec<Connection>, sessions: Vec<Session>, now: UtcTime) {
         self.connections.clear();
+        self.pins.clear();
         self.sessions.clear();
         self.by_identity.clear();
         self.by_connection.clear();
@@ -38,6 +39,10 @@ impl Ledger {
         let connection_end = self.connection_lease_end(now);
         for mut c in connections {
             c.expire_time = connection_end;
+            if let Some(old) = self.connections.remove(&c.id) {
+                self.remove_pin(&old);
+            }
+            self.add_pin(&c);
             self.connections.insert(c.id.clone(), c);
         }
         let mut sessions = sessions;

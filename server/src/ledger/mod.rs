@@ -132,6 +132,17 @@ pub struct Ledger {
     why_none: HashMap<SeriesId, ErrorCode>,
     tombstones: Tombstones,
     changes: Vec<Change>,
+    /// Per series, the series public key its live connections pin and how many pin it, kept as
+    /// connections come and go (all of a series' connections pin the same key: `connect` refuses
+    /// another one).
+    pins: HashMap<SeriesId, ([u8; 32], usize)>,
+}
+
+/// The series public key a connection pins (its `SeriesPublicKey`), if it carries a well-formed one.
+pub fn pin_of(facts: &licence_protocol::wire::ConnectRequest) -> Option<[u8; 32]> {
+    let mut pin = [0u8; 32];
+    hex::decode_to_slice(facts.series_public_key.as_deref()?.trim(), &mut pin).ok()?;
+    Some(pin)
 }
 
 impl Ledger {
@@ -152,6 +163,7 @@ impl Ledger {
             why_none: HashMap::new(),
             tombstones: Tombstones::new(TOMBSTONE_LIMIT),
             changes: Vec::new(),
+            pins: HashMap::new(),
         }
     }
 
@@ -249,8 +261,40 @@ impl Ledger {
         }
     }
 
+    /// The pin of every series that has a live connection with one.
+    pub fn pins(&self) -> std::collections::BTreeMap<SeriesId, [u8; 32]> {
+        self.pins.iter().map(|(series, (pin, _))| (*series, *pin)).collect()
+    }
+
+    /// The key the live connections of `series` pin, if any does.
+    pub fn pin(&self, series: SeriesId) -> Option<[u8; 32]> {
+        self.pins.get(&series).map(|(pin, _)| *pin)
+    }
+
+    fn add_pin(&mut self, connection: &Connection) {
+        if let Some(pin) = pin_of(&connection.facts) {
+            let entry = self.pins.entry(connection.facts.key_id).or_insert((pin, 0));
+            if entry.0 == pin {
+                entry.1 += 1;
+            }
+        }
+    }
+
+    fn remove_pin(&mut self, connection: &Connection) {
+        let series = connection.facts.key_id;
+        if let (Some(pin), Some(entry)) = (pin_of(&connection.facts), self.pins.get_mut(&series)) {
+            if entry.0 == pin {
+                entry.1 -= 1;
+                if entry.1 == 0 {
+                    self.pins.remove(&series);
+                }
+            }
+        }
+    }
+
     fn remove_connection(&mut self, id: &str) -> Option<Connection> {
         let connection = self.connections.remove(id)?;
+        self.remove_pin(&connection);
         self.changes.push(Change::ConnectionRemoved(id.to_owned()));
         Some(connection)
     }

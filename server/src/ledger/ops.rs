@@ -20,6 +20,10 @@ impl Ledger {
             expire_time: self.connection_lease_end(now),
         };
         self.changes.push(Change::ConnectionSaved(connection.clone()));
+        if let Some(old) = self.connections.remove(&id) {
+            self.remove_pin(&old);
+        }
+        self.add_pin(&connection);
         self.connections.entry(id).insert_entry(connection).into_mut()
     }
 
