@@ -184,8 +184,9 @@ impl VendorStore {
         for _ in 0..count {
             let code = fresh_code(&tx)?;
             tx.execute(
-                "INSERT INTO activation_codes (code, article, itn, iec, reg_no, issued) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![code.to_string(), article, itn, iec, reg_no, now.to_string()],
+                "INSERT INTO activation_codes (code, article, itn, iec, reg_no, issued, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![code.to_string(), article, itn, iec, reg_no, now.to_string(), crate::store::code_digest(code)],
             )?;
             codes.push(code);
         }
@@ -241,6 +242,11 @@ const CODE_SELECT: &str =
 
 pub(crate) fn find_product(db: &rusqlite::Connection, article: &str) -> rusqlite::Result<Option<Product>> {
     db.query_row(&format!("{PRODUCT_SELECT} WHERE article = ?1"), params![article], product_row).optional()
+}
+
+/// The activation code whose [`code_digest`](crate::store::code_digest) is `digest` (lower-case hex).
+pub(crate) fn find_code_by_digest(db: &rusqlite::Connection, digest: &str) -> rusqlite::Result<Option<CodeRecord>> {
+    db.query_row(&format!("{CODE_SELECT} WHERE digest = ?1"), params![digest], code_row).optional()
 }
 
 pub(crate) fn find_code(db: &rusqlite::Connection, code: ActivationCode) -> rusqlite::Result<Option<CodeRecord>> {

@@ -1,13 +1,13 @@
 //! The keys the store issued: each one's current fields, key file and target, its backup codes and
 //! the history of every redemption, as the vendor's support looks them up (`key export`,
-//! `key backup-code`). Bindings are never stored: a key file holds the secret wrapped for its target,
-//! and the request's binding is used once, while issuing.
+//! `key backup-code`). No binding ever reaches the vendor: a key file holds its secrets sealed to its
+//! target's public key (`TargetKey`, which the file names), and that public key is all an issue needs.
 
 use crate::catalogue::{find_product, CodeRecord, Product};
 use crate::store::{next_key_no, time_column, VendorStore};
 use crate::{Error, Result};
 use licence_protocol::activation::ActivationCode;
-use licence_protocol::identity::MachineBinding;
+use licence_protocol::identity::TargetKey;
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::keyfile;
 use licence_protocol::time::UtcTime;
@@ -26,6 +26,12 @@ pub(crate) struct KeyRecord {
 impl KeyRecord {
     pub fn target(&self) -> Target {
         Target { computer_id: self.fields.computer_id.clone(), blank_key_no: self.fields.blank_key_no }
+    }
+
+    /// The public key the stored file's secrets are sealed to; `None` for a file of an earlier
+    /// format (issued by an earlier release), which no licence server of this release installs.
+    pub fn sealed_to(&self) -> Option<TargetKey> {
+        keyfile::verify(&self.key_file).ok().map(|key| key.target_key)
     }
 }
 
@@ -107,14 +113,14 @@ impl VendorStore {
     pub fn issue_direct_key(
         &mut self,
         series: SeriesId,
-        binding: &MachineBinding,
+        target: &TargetKey,
         now: UtcTime,
         fields: impl FnOnce(u64) -> KeyFields,
     ) -> Result<(KeyFields, Vec<u8>)> {
         let keys = self.series(series)?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fields = fields(next_key_no(&tx)?);
-        let file = keyfile::try_issue(&fields, &keys, binding).map_err(|e| Error::Invalid(e.to_string()))?;
+        let file = keyfile::try_issue(&fields, &keys, target).map_err(|e| Error::Invalid(e.to_string()))?;
         insert_key(&tx, &fields, None, &file, now)?;
         record(&tx, now, fields.key_no, "demo", &target_of(&fields), None, None)?;
         tx.commit()?;
@@ -197,8 +203,8 @@ pub(crate) fn current_backup(db: &Connection, key_no: u64) -> rusqlite::Result<O
 
 pub(crate) fn add_backup(db: &Connection, key_no: u64, code: ActivationCode, now: UtcTime) -> rusqlite::Result<()> {
     db.execute(
-        "INSERT INTO backup_codes (code, key_no, issued) VALUES (?1, ?2, ?3)",
-        params![code.to_string(), key_no as i64, now.to_string()],
+        "INSERT INTO backup_codes (code, key_no, issued, digest) VALUES (?1, ?2, ?3, ?4)",
+        params![code.to_string(), key_no as i64, now.to_string(), crate::store::code_digest(code)],
     )?;
     Ok(())
 }

@@ -1,8 +1,18 @@
 //! The one redemption rule, applied by the online centre (`POST /activate`) and the offline
-//! `licenceedit request answer` alike. A request's code is looked up as an activation code, then as a
-//! backup code (the two share one space); everything a redemption reads and writes happens in one
+//! `licenceedit request answer` alike. A request (format 2) does not carry its code: the code is found
+//! by the request's `CodeDigest` among the activation codes, then among the backup codes (the two share
+//! one space), and the request must then prove it was made with that code for this very target and
+//! licensee (`ActivationRequest::proves`). A request whose proof does not match is refused exactly as
+//! an unknown code (404, reason 2), so whoever copied the digest out of someone else's request learns
+//! nothing, not even that the code exists. Everything a redemption reads and writes happens in one
 //! `BEGIN IMMEDIATE` transaction, so two redemptions of one code are serialized and only one of two
 //! targets can win.
+//!
+//! The key file is issued to the request's `TargetKey` (public) and the answer's backup code is sealed
+//! to it: nothing the centre sends opens anywhere else. A target is the ComputerID, the BlankKeyNo and
+//! that key together: the same ComputerID with another target key is another target, so that a request
+//! naming a genuine ComputerID beside a key of one's own gets neither the key nor its backup code.
+//! Refusals and logs show a code only by its last group of digits.
 //!
 //! - An activation code is redeemed once: a new KeyNo, the product's fields, a key file for the
 //!   request's target and a first backup code. The same code for the same target (ComputerID and
@@ -14,14 +24,14 @@
 //! - A revoked activation code is refused, and so are its key's backup codes: the key file already
 //!   issued keeps working, but it is never issued again.
 
-use crate::catalogue::{find_code, find_product, CodeRecord, Product};
+use crate::catalogue::{find_code_by_digest, find_product, CodeRecord, Product};
 use crate::keys::{
     add_backup, current_backup, find_key, insert_key, record, replace_key, target_of, KeyRecord, Target,
 };
-use crate::store::{fresh_code, next_key_no, time_column, VendorStore};
+use crate::store::{fill_digests, fresh_code, next_key_no, time_column, VendorStore};
 use licence_protocol::activation::ActivationCode;
 use licence_protocol::centre::{ActivationRequest, ActivationResponse, CentreError, Refusal};
-use licence_protocol::identity::{parse_computer_id, MachineBinding};
+use licence_protocol::identity::{parse_computer_id, TargetKey};
 use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::time::UtcTime;
@@ -31,6 +41,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 #[derive(Debug, Clone)]
 pub struct Redemption {
     pub response: ActivationResponse,
+    /// The code the request proved (an activation or a backup code); for [`shown`] in logs only.
+    pub code: ActivationCode,
     pub key_no: u64,
     pub how: How,
     pub target: Target,
@@ -116,38 +128,87 @@ fn refuse(refusal: Refusal, message: impl Into<String>) -> RedeemError {
 pub fn redeem(store: &mut VendorStore, request: &ActivationRequest, now: UtcTime) -> Result<Redemption, RedeemError> {
     let computer_id =
         parse_computer_id(&request.computer_id).map_err(|e| refuse(Refusal::BadRequest, e.to_string()))?;
-    let binding = MachineBinding::from_hex(&request.binding).map_err(|e| refuse(Refusal::BadRequest, e.to_string()))?;
+    let target_key = request.target().map_err(|e| refuse(Refusal::BadRequest, e))?;
     let wanted = Target { computer_id, blank_key_no: request.blank_key_no };
-    let ask = Ask { request, wanted: &wanted, binding: &binding, now };
+    let ask = Ask { request, wanted: &wanted, target_key: &target_key, now };
 
     let tx = store.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (key, backup, how) = if let Some(code) = find_code(&tx, request.activation_code)? {
-        by_activation_code(&tx, store_series(&store.dir), &ask, &code)?
-    } else if let Some(backup) = find_backup(&tx, request.activation_code)? {
-        by_backup_code(&tx, store_series(&store.dir), &ask, &backup)?
-    } else {
-        return Err(refuse(
-            Refusal::UnknownCode,
-            format!(
-                "code {} was never issued; compare it with the one you received, or contact the vendor",
-                request.activation_code
-            ),
-        ));
+    let digest = request.code_digest.to_ascii_lowercase();
+    let mut found = find_by_digest(&tx, &digest)?;
+    if found.is_none() && fill_digests(&tx)? > 0 {
+        // Codes written by an earlier release's licenceedit into this store had no digest yet.
+        found = find_by_digest(&tx, &digest)?;
+    }
+    // Whoever does not know the code learns nothing from the answer: a request whose proof does not
+    // match is refused exactly as an unknown code, before anything about the code is looked at.
+    let found = found.filter(|found| request.proves(found.code()));
+    let ((key, backup, how), code) = match found {
+        Some(Found::Activation(record)) => {
+            (by_activation_code(&tx, store_series(&store.dir), &ask, &record)?, record.code)
+        }
+        Some(Found::Backup(backup)) => (by_backup_code(&tx, store_series(&store.dir), &ask, &backup)?, backup.code),
+        None => {
+            return Err(refuse(
+                Refusal::UnknownCode,
+                format!(
+                    "the {} was never issued; compare the code with the one you received, or contact the vendor",
+                    request.code_label()
+                ),
+            ))
+        }
     };
     let series = crate::store::read_cryptkey(&store.dir.join(format!("{}.cryptkey", key.series)), key.series)?;
-    let response = ActivationResponse::sign(&request.request_id, &key.key_file, backup, &series);
+    let response = ActivationResponse::sign(&request.request_id, &key.key_file, backup, &target_key, &series);
     let target = key.target();
     record(&tx, now, key.key_no, how.as_str(), &target, Some(&request.request_id), Some(&request.server_version))?;
     tx.commit()?;
-    Ok(Redemption { response, key_no: key.key_no, how, target })
+    Ok(Redemption { response, code, key_no: key.key_no, how, target })
+}
+
+/// A code as the centre shows it in refusals and logs: only its last group of digits, since the whole
+/// code redeems (`****-****-****-****-5369`).
+pub fn shown(code: ActivationCode) -> String {
+    let text = code.to_string();
+    format!("****-****-****-****-{}", &text[text.len().saturating_sub(4)..])
+}
+
+/// The code a request's digest names.
+enum Found {
+    Activation(CodeRecord),
+    Backup(Backup),
+}
+
+impl Found {
+    fn code(&self) -> ActivationCode {
+        match self {
+            Found::Activation(record) => record.code,
+            Found::Backup(backup) => backup.code,
+        }
+    }
+}
+
+fn find_by_digest(tx: &Connection, digest: &str) -> rusqlite::Result<Option<Found>> {
+    if let Some(code) = find_code_by_digest(tx, digest)? {
+        return Ok(Some(Found::Activation(code)));
+    }
+    Ok(find_backup(tx, digest)?.map(Found::Backup))
 }
 
 /// What every rule needs of the request.
 struct Ask<'a> {
     request: &'a ActivationRequest,
     wanted: &'a Target,
-    binding: &'a MachineBinding,
+    /// The public key the key's secrets and the backup code are sealed to.
+    target_key: &'a TargetKey,
     now: UtcTime,
+}
+
+impl Ask<'_> {
+    /// Whether `key` as stored is already the one for this request: the same computer or blank, and
+    /// its secrets sealed to this request's target key.
+    fn is_where(&self, key: &KeyRecord) -> bool {
+        key.target() == *self.wanted && key.sealed_to().as_ref() == Some(self.target_key)
+    }
 }
 
 /// Reads a series' cryptkey from the store's folder.
@@ -166,14 +227,27 @@ fn by_activation_code(
     if let Some(when) = code.revoked {
         return Err(refuse(
             Refusal::CodeRevoked,
-            format!("code {} was revoked by the vendor on {when}; contact the vendor", code.code),
+            format!("code {} was revoked by the vendor on {when}; contact the vendor", shown(code.code)),
         ));
     }
-    let product = find_product(tx, &code.article)?
-        .ok_or_else(|| RedeemError::Internal(format!("code {} names a missing product {}", code.code, code.article)))?;
+    let product = find_product(tx, &code.article)?.ok_or_else(|| {
+        RedeemError::Internal(format!("code {} names a missing product {}", shown(code.code), code.article))
+    })?;
     check_licensee(&product, code, ask.request)?;
     if let Some(key_no) = code.key_no {
         let key = find_key(tx, key_no)?.ok_or_else(|| RedeemError::Internal(format!("key {key_no} is missing")))?;
+        if key.target() == *ask.wanted && !ask.is_where(&key) {
+            return Err(refuse(
+                Refusal::CodeUsed,
+                format!(
+                    "code {} was already redeemed for this {} under another target key (its licence server's \
+                     host secret changed, or the key was issued by an earlier release); to issue the key again, \
+                     use its backup code (the one the first activation returned)",
+                    shown(code.code),
+                    if key.fields.blank_key_no.is_some() { "USB key" } else { "computer" },
+                ),
+            ));
+        }
         if key.target() != *ask.wanted {
             let when = code.redeemed.map_or_else(String::new, |t| format!(" on {t}"));
             return Err(refuse(
@@ -181,7 +255,7 @@ fn by_activation_code(
                 format!(
                     "code {} was already redeemed{when} for another {}; an activation code activates one target. \
                      To move the key, use its backup code (the one the first activation returned)",
-                    code.code,
+                    shown(code.code),
                     if key.fields.blank_key_no.is_some() { "USB key" } else { "computer" },
                 ),
             ));
@@ -194,7 +268,7 @@ fn by_activation_code(
     let keys = series(product.series)?;
     let key_no = next_key_no(tx)?;
     let fields = new_key_fields(&product, code, ask, key_no);
-    let file = keyfile::try_issue(&fields, &keys, ask.binding).map_err(|e| RedeemError::Internal(e.to_string()))?;
+    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(|e| RedeemError::Internal(e.to_string()))?;
     insert_key(tx, &fields, Some(&product.article), &file, ask.now)?;
     tx.execute(
         "UPDATE activation_codes SET key_no = ?2, redeemed = ?3 WHERE code = ?1",
@@ -241,7 +315,7 @@ fn check_licensee(product: &Product, code: &CodeRecord, request: &ActivationRequ
     let required = |what: &str| {
         refuse(
             Refusal::ItnRequired,
-            format!("code {} needs the licensee's {what}; fill it in and ask again", code.code),
+            format!("code {} needs the licensee's {what}; fill it in and ask again", shown(code.code)),
         )
     };
     if product.requires_itn && request.itn.is_none() {
@@ -254,7 +328,7 @@ fn check_licensee(product: &Product, code: &CodeRecord, request: &ActivationRequ
             (Some(sold_to), Some(given)) if sold_to != given => {
                 return Err(refuse(
                     Refusal::ItnMismatch,
-                    format!("code {} was sold to another licensee: the {what} differs; check it", code.code),
+                    format!("code {} was sold to another licensee: the {what} differs; check it", shown(code.code)),
                 ))
             }
             _ => {}
@@ -271,15 +345,19 @@ struct Backup {
     spent_for: Option<Target>,
 }
 
-fn find_backup(db: &Connection, code: ActivationCode) -> rusqlite::Result<Option<Backup>> {
+/// The backup code whose digest is `digest`.
+fn find_backup(db: &Connection, digest: &str) -> rusqlite::Result<Option<Backup>> {
     db.query_row(
-        "SELECT key_no, spent, spent_computer_id, spent_blank_key_no FROM backup_codes WHERE code = ?1",
-        params![code.to_string()],
+        "SELECT key_no, spent, spent_computer_id, spent_blank_key_no, code FROM backup_codes WHERE digest = ?1",
+        params![digest],
         |row| {
             let computer_id: Option<String> = row.get(2)?;
             let blank_key_no: Option<i64> = row.get(3)?;
+            let text: String = row.get(4)?;
             Ok(Backup {
-                code,
+                code: text.parse().map_err(|e: licence_protocol::activation::CodeError| {
+                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+                })?,
                 key_no: row.get::<_, i64>(0)? as u64,
                 spent: time_column(row.get(1)?)?,
                 spent_for: computer_id
@@ -309,7 +387,7 @@ fn by_backup_code(
         ));
     }
     if let Some(when) = backup.spent {
-        let same_target = backup.spent_for.as_ref() == Some(ask.wanted) && key.target() == *ask.wanted;
+        let same_target = backup.spent_for.as_ref() == Some(ask.wanted) && ask.is_where(&key);
         if !same_target {
             return Err(refuse(
                 Refusal::BackupCodeSpent,
@@ -331,7 +409,7 @@ fn by_backup_code(
         activation_date: Some(ask.now),
         ..key.fields.clone()
     };
-    let file = keyfile::try_issue(&fields, &keys, ask.binding).map_err(|e| RedeemError::Internal(e.to_string()))?;
+    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(|e| RedeemError::Internal(e.to_string()))?;
     replace_key(tx, &fields, &file, ask.now)?;
     tx.execute(
         "UPDATE backup_codes SET spent = ?2, spent_computer_id = ?3, spent_blank_key_no = ?4 WHERE code = ?1",

@@ -6,9 +6,25 @@
 //! several processes (the centre, `licenceedit`) can share one store. Redemptions take the write lock
 //! when they begin (`BEGIN IMMEDIATE`), so two redemptions of one code are strictly one after the
 //! other: the second sees what the first did.
+//!
+//! # Code digests (format 2 requests)
+//! An activation request no longer carries its code, only `centre::code_digest(code)` and a proof
+//! made with the code. Every activation and backup code therefore has a `digest` column beside it,
+//! indexed (unique), and the centre finds a request's code by that digest in one look-up, whatever the
+//! number of codes sold; computing the digest of every stored code per request instead would be a full
+//! scan of SHA-256s on each redemption, inside the write lock that serializes redemptions. The digest
+//! is not a secret (every request carries it) and not the code: it gives nothing that redeems.
+//!
+//! A store made by an earlier release has no such column: opening it adds the column to both tables
+//! (`ALTER TABLE … ADD COLUMN`, which keeps every row), fills in the digest of every code whose digest
+//! is missing and creates the indexes, all in the opening transaction, so a store is either not
+//! migrated at all or migrated whole. An earlier release's `licenceedit` may still write into a
+//! migrated store (its inserts leave `digest` NULL); [`fill_digests`] runs again whenever a look-up by
+//! digest finds nothing, so such codes are found too.
 
 use crate::{Error, Result};
 use licence_protocol::activation::ActivationCode;
+pub use licence_protocol::centre::code_digest;
 use licence_protocol::key::SeriesId;
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
@@ -89,6 +105,9 @@ CREATE TABLE IF NOT EXISTS redemptions (
 CREATE INDEX IF NOT EXISTS redemptions_by_key ON redemptions(key_no);
 ";
 
+/// The tables whose codes are found by digest.
+const CODE_TABLES: [&str; 2] = ["activation_codes", "backup_codes"];
+
 /// An open vendor store. One per thread: a connection is not shared between threads.
 pub struct VendorStore {
     pub(crate) dir: PathBuf,
@@ -104,7 +123,15 @@ impl VendorStore {
         let db = Connection::open(dir.join(DATABASE_FILE))?;
         db.busy_timeout(BUSY_TIMEOUT)?;
         db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        db.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
+        db.execute_batch("BEGIN IMMEDIATE")?;
+        let prepared = db.execute_batch(SCHEMA).and_then(|()| migrate(&db));
+        match prepared {
+            Ok(()) => db.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = db.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
         Ok(Self { dir: dir.to_owned(), db })
     }
 
@@ -179,6 +206,44 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         _ => fail(e.to_string()),
     })?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| fail(e.to_string()))
+}
+
+/// Brings a store of an earlier release up to this one (see the module's "Code digests"); does
+/// nothing to a store that is already.
+fn migrate(db: &Connection) -> rusqlite::Result<()> {
+    for table in CODE_TABLES {
+        let has_digest: bool = db.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = 'digest'"),
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_digest {
+            db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN digest TEXT"))?;
+        }
+        db.execute_batch(&format!("CREATE UNIQUE INDEX IF NOT EXISTS {table}_by_digest ON {table}(digest)"))?;
+    }
+    fill_digests(db)?;
+    Ok(())
+}
+
+/// Sets the digest of every code that has none (codes of an earlier release); returns how many.
+pub(crate) fn fill_digests(db: &Connection) -> rusqlite::Result<usize> {
+    let mut filled = 0;
+    for table in CODE_TABLES {
+        let codes: Vec<String> = db
+            .prepare(&format!("SELECT code FROM {table} WHERE digest IS NULL"))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for text in codes {
+            // A row that is not a code (hand-edited) keeps no digest and is simply never found.
+            let Ok(code) = text.parse::<ActivationCode>() else { continue };
+            filled += db.execute(
+                &format!("UPDATE {table} SET digest = ?2 WHERE code = ?1"),
+                params![text, code_digest(code)],
+            )?;
+        }
+    }
+    Ok(filled)
 }
 
 /// Whether `code` is already an activation or a backup code: the two share one space, so the centre

@@ -1,7 +1,7 @@
 //! Drives the real `licenceedit` binary in a temporary directory: creating a series, issuing keys for
 //! a computer given either way, showing them, and the failures a vendor would meet.
 
-use licence_protocol::identity::MachineIdentity;
+use licence_protocol::identity::{HostSecret, MachineIdentity};
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
 use std::io::Write;
@@ -42,7 +42,7 @@ fn with_series() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn computer() -> MachineIdentity {
-    MachineIdentity::from_material(b"test computer")
+    MachineIdentity::from_material(b"test computer").with_host_secret(HostSecret::from_bytes([7; 32]))
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn series_create_refuses_to_overwrite() {
 #[test]
 fn key_issue_with_an_identity_file_unwraps_on_that_computer() {
     let (dir, cryptkey) = with_series();
-    let request = serde_json::to_string(&computer().binding_request()).unwrap();
+    let request = serde_json::to_string(&computer().public_target()).unwrap();
     std::fs::write(dir.path().join("identity.json"), &request).unwrap();
     let out = run(
         dir.path(),
@@ -132,7 +132,7 @@ fn key_issue_with_an_identity_file_unwraps_on_that_computer() {
 #[test]
 fn key_issue_reads_the_identity_from_stdin() {
     let (dir, _) = with_series();
-    let request = serde_json::to_vec(&computer().binding_request()).unwrap();
+    let request = serde_json::to_vec(&computer().public_target()).unwrap();
     let args = [
         "key",
         "issue",
@@ -154,11 +154,12 @@ fn key_issue_reads_the_identity_from_stdin() {
 }
 
 #[test]
-fn key_issue_with_computer_id_and_binding_then_show() {
+fn key_issue_with_computer_id_and_target_key_then_show() {
     let (dir, _) = with_series();
     let identity = computer();
     let computer_id = identity.computer_id().to_ascii_lowercase();
     let binding = identity.binding().to_hex();
+    let target_key = identity.binding().target_key().to_hex().to_ascii_uppercase();
     let out = run(
         dir.path(),
         &[
@@ -168,8 +169,8 @@ fn key_issue_with_computer_id_and_binding_then_show() {
             "672B.cryptkey",
             "--computer-id",
             &computer_id,
-            "--binding",
-            &binding,
+            "--target-key",
+            &target_key,
             "--key-no",
             "3",
             "--type",
@@ -195,13 +196,16 @@ fn key_issue_with_computer_id_and_binding_then_show() {
     assert_eq!(json["ComputerID"], identity.computer_id());
     let public = std::fs::read_to_string(dir.path().join("672B.pub")).unwrap();
     assert_eq!(json["SeriesPublicKey"], public.trim());
+    assert_eq!(json["TargetKey"], target_key.to_ascii_lowercase());
     assert!(!shown.stdout.contains(&binding));
+    let verified = keyfile::verify(&std::fs::read(dir.path().join("672B.3.licence")).unwrap()).unwrap();
+    assert!(verified.unwrap_secrets(&identity.binding()).is_ok(), "the key opens on the computer of its target key");
 }
 
 #[test]
 fn show_of_a_tampered_file_fails() {
     let (dir, _) = with_series();
-    let request = serde_json::to_string(&computer().binding_request()).unwrap();
+    let request = serde_json::to_string(&computer().public_target()).unwrap();
     std::fs::write(dir.path().join("identity.json"), request).unwrap();
     let issue = [
         "key",
@@ -231,6 +235,7 @@ fn show_of_a_tampered_file_fails() {
 fn bad_arguments_fail_with_a_clear_message() {
     let (dir, _) = with_series();
     let binding = computer().binding().to_hex();
+    let target_key = computer().binding().target_key().to_hex();
     let issue = |extra: &[&str]| {
         let mut args = vec!["key", "issue", "--cryptkey", "672B.cryptkey", "--out", "."];
         args.extend_from_slice(extra);
@@ -242,35 +247,47 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("series `67ZB` is not 4 hex digits"), "{}", out.stderr);
 
-    let out = issue(&["--computer-id", "D365", "--binding", &binding, "--key-no", "1"]);
+    let out = issue(&["--computer-id", "D365", "--target-key", &target_key, "--key-no", "1"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("computer id `D365` is not 40 hex digits"), "{}", out.stderr);
 
-    let out = issue(&["--computer-id", &id, "--binding", &binding, "--key-no", "0"]);
+    let out = issue(&["--computer-id", &id, "--target-key", &target_key, "--key-no", "0"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--key-no"), "{}", out.stderr);
 
-    let out = issue(&["--computer-id", &id, "--binding", &binding, "--key-no", "1", "--count", "0"]);
+    let out = issue(&["--computer-id", &id, "--target-key", &target_key, "--key-no", "1", "--count", "0"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--count"), "{}", out.stderr);
 
     let out = issue(&["--computer-id", &id, "--key-no", "1"]);
     assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--target-key"), "{}", out.stderr);
+
+    // The binding is a secret and never goes on a command line: the option is gone.
+    let out = issue(&["--computer-id", &id, "--binding", &binding, "--key-no", "1"]);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--binding"), "{}", out.stderr);
+    assert!(!out.stderr.contains(&binding), "the binding is echoed: {}", out.stderr);
 
     let out = issue(&["--key-no", "1"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--identity"), "{}", out.stderr);
 
-    let out = issue(&["--computer-id", &id, "--binding", &binding, "--key-no", "1", "--expire", "31.12.2026"]);
+    let out = issue(&["--computer-id", &id, "--target-key", &target_key, "--key-no", "1", "--expire", "31.12.2026"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("`31.12.2026` is not a date"), "{}", out.stderr);
 
-    let almost = &binding[..63];
-    let out = issue(&["--computer-id", &id, "--binding", almost, "--key-no", "1"]);
+    let almost = &target_key[..63];
+    let out = issue(&["--computer-id", &id, "--target-key", almost, "--key-no", "1"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("target key `"), "{}", out.stderr);
+
+    let old = serde_json::json!({ "ComputerID": id, "Binding": binding });
+    std::fs::write(dir.path().join("old-identity.json"), old.to_string()).unwrap();
+    let out = issue(&["--identity", "old-identity.json", "--key-no", "1"]);
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.starts_with("licenceedit: binding `"), "{}", out.stderr);
-    assert!(!out.stderr.contains(almost), "the binding leaked: {}", out.stderr);
+    assert!(out.stderr.contains("run `licenceserver identity` again"), "{}", out.stderr);
+    assert!(!out.stderr.contains(&binding), "the binding leaked: {}", out.stderr);
 
     let out = issue(&["--identity", "missing.json", "--key-no", "1"]);
     assert_eq!(out.code, Some(1));
@@ -286,8 +303,8 @@ fn bad_arguments_fail_with_a_clear_message() {
             "broken.cryptkey",
             "--computer-id",
             &id,
-            "--binding",
-            &binding,
+            "--target-key",
+            &target_key,
             "--key-no",
             "1",
             "--out",

@@ -186,12 +186,13 @@ fn offline_answer_is_a_response_the_server_accepts_and_support_can_look_the_key_
     assert_eq!((key.fields.licence_count, key.fields.flags), (10, 0b101));
     assert!(key.unwrap_secret(&machine("offline computer").binding()).is_ok());
 
+    let backup_code = backup_of(&response, "offline computer");
     let backup = licenceedit(&dir, Some(&vendor), &[], &["key", "backup-code", "--key-no", "7100000"]);
-    assert_eq!(ok(&backup), format!("{}\n", response.backup_code));
+    assert_eq!(ok(&backup), format!("{backup_code}\n"));
 
     let export = licenceedit(&dir, Some(&vendor), &[], &["key", "export", "--key-no", "7100000"]);
-    assert!(!ok(&export).contains(&response.backup_code.to_string()));
-    assert!(!export.stdout.contains(&request.binding));
+    assert!(!ok(&export).contains(&backup_code.to_string()));
+    assert!(!export.stdout.contains(&machine("offline computer").binding().to_hex()));
     let json: serde_json::Value = serde_json::from_str(&export.stdout).unwrap();
     assert_eq!(json["Target"]["ComputerID"], machine("offline computer").computer_id());
     assert_eq!(json["Product"]["Article"], "A-1");
@@ -206,6 +207,7 @@ fn offline_answer_is_a_response_the_server_accepts_and_support_can_look_the_key_
     let refused = licenceedit(&dir, Some(&vendor), &[], &["request", "answer", &again, "--out", "again-response.json"]);
     assert_eq!(refused.code, Some(1));
     assert!(refused.stderr.starts_with("licenceedit: refused: code ") && refused.stderr.contains("was revoked"));
+    assert!(!refused.stderr.contains(&code.to_string()), "a refusal shows the whole code: {}", refused.stderr);
     assert!(!dir.join("again-response.json").exists());
 
     let malformed = licenceedit(&dir, Some(&vendor), &[], &["request", "answer", "response.json", "--out", "x.json"]);
@@ -241,7 +243,7 @@ fn the_test_clock_shift_moves_activation_and_subscription() {
 fn a_demo_key_takes_the_stores_next_key_number() {
     let (vendor, _store) = vendor_store("demo");
     let dir = scratch("demo-work");
-    std::fs::write(dir.join("identity.json"), serde_json::to_vec(&machine("demo computer").binding_request()).unwrap())
+    std::fs::write(dir.join("identity.json"), serde_json::to_vec(&machine("demo computer").public_target()).unwrap())
         .unwrap();
     let args = [
         "key",
@@ -267,6 +269,103 @@ fn a_demo_key_takes_the_stores_next_key_number() {
     let no_backup = licenceedit(&dir, Some(&vendor), &[], &["key", "backup-code", "--key-no", "7100000"]);
     assert_eq!(no_backup.code, Some(1));
     assert!(no_backup.stderr.contains("has no backup code"), "{}", no_backup.stderr);
+
+    // An identity file of the earlier release carried the binding: refused with what to do.
+    let old = serde_json::json!({
+        "ComputerID": machine("demo computer").computer_id(),
+        "Binding": machine("demo computer").binding().to_hex(),
+    });
+    std::fs::write(dir.join("old-identity.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+    let mut old_args = args;
+    old_args[5] = "old-identity.json";
+    let refused = licenceedit(&dir, Some(&vendor), &[], &old_args);
+    assert_eq!(refused.code, Some(1));
+    let expected = licence_protocol::identity::IdentityError::OldIdentityFormat.to_string();
+    assert!(refused.stderr.contains(&expected), "{}", refused.stderr);
+    assert!(!refused.stderr.contains(&machine("demo computer").binding().to_hex()), "{}", refused.stderr);
+}
+
+#[test]
+fn request_and_response_files_carry_no_binding() {
+    let (vendor, mut store) = vendor_store("no-binding");
+    let code = one_code(&mut store, "A-1");
+    drop(store);
+    let dir = scratch("no-binding-work");
+    let name = "air-gapped computer";
+    let request = request(code, name, None);
+    let file = write_request(&dir, "request.json", &request);
+    ok(&licenceedit(&dir, Some(&vendor), &[], &["request", "answer", &file, "--out", "response.json"]));
+    let request_text = std::fs::read_to_string(dir.join("request.json")).unwrap();
+    let response_text = std::fs::read_to_string(dir.join("response.json")).unwrap();
+
+    let binding = machine(name).binding().to_hex();
+    let response = ActivationResponse::verify(response_text.as_bytes(), Some(&request.request_id)).unwrap().0;
+    let backup = backup_of(&response, name);
+    for (what, text) in [("request", &request_text), ("response", &response_text)] {
+        let lower = text.to_ascii_lowercase();
+        assert!(!lower.contains(&binding), "the {what} file carries the binding");
+        assert!(!lower.contains("binding"), "the {what} file has a Binding field: {text}");
+        assert!(!text.contains(&backup.to_string()), "the {what} file carries the backup code");
+        let digits = |c: ActivationCode| c.to_string().replace('-', "");
+        assert!(!text.contains(&digits(backup)) && !text.contains(&digits(code)), "the {what} file: {text}");
+    }
+    assert!(!request_text.contains(&code.to_string()), "the request file carries the activation code");
+    // What the request does carry is public: the computer's id and its public target key.
+    let json: serde_json::Value = serde_json::from_str(&request_text).unwrap();
+    assert_eq!(json["TargetKey"], machine(name).binding().target_key().to_hex());
+    assert_eq!(json["ComputerID"], machine(name).computer_id());
+}
+
+#[test]
+fn a_store_of_the_earlier_release_is_migrated_and_its_codes_still_redeem() {
+    let dir = scratch("old-store");
+    // The earlier release's tables, as its licenceedit left them: codes without a digest.
+    let (activation, spare) = (ActivationCode::generate(), ActivationCode::generate());
+    {
+        let mut store = VendorStore::open(&dir).unwrap();
+        store.create_series("672B".parse().unwrap()).unwrap();
+        store.add_product(&product("A-1"), UtcTime::now()).unwrap();
+    }
+    let db = rusqlite::Connection::open(dir.join(licence_devkit::store::DATABASE_FILE)).unwrap();
+    db.execute_batch(
+        "DROP INDEX activation_codes_by_digest; DROP INDEX backup_codes_by_digest;
+         ALTER TABLE activation_codes DROP COLUMN digest; ALTER TABLE backup_codes DROP COLUMN digest;",
+    )
+    .unwrap();
+    for code in [activation, spare] {
+        db.execute(
+            "INSERT INTO activation_codes (code, article, issued) VALUES (?1, 'A-1', ?2)",
+            rusqlite::params![code.to_string(), UtcTime::now().to_string()],
+        )
+        .unwrap();
+    }
+    drop(db);
+
+    let mut store = VendorStore::open(&dir).unwrap();
+    let redeemed = redeem(&mut store, &request(activation, "old customer", None), UtcTime::now()).unwrap();
+    assert_eq!(redeemed.how, How::Activated);
+    // The earlier release's tool may still add codes to the migrated store while the centre runs.
+    let late = ActivationCode::generate();
+    let other = rusqlite::Connection::open(dir.join(licence_devkit::store::DATABASE_FILE)).unwrap();
+    other
+        .execute(
+            "INSERT INTO activation_codes (code, article, issued) VALUES (?1, 'A-1', ?2)",
+            rusqlite::params![late.to_string(), UtcTime::now().to_string()],
+        )
+        .unwrap();
+    drop(other);
+    for code in [spare, late] {
+        let outcome = redeem(&mut store, &request(code, "old customer 2", None), UtcTime::now());
+        let outcome = outcome.map(|r| r.how);
+        assert!(matches!(outcome, Ok(How::Activated)), "{outcome:?}");
+    }
+    // A backup code of the earlier release (no digest) moves its key too.
+    let backup = redeemed.response.backup_code(&machine("old customer").binding()).unwrap();
+    let db = rusqlite::Connection::open(dir.join(licence_devkit::store::DATABASE_FILE)).unwrap();
+    db.execute("UPDATE backup_codes SET digest = NULL", []).unwrap();
+    drop(db);
+    let moved = redeem(&mut store, &request(backup, "new computer", None), UtcTime::now()).unwrap();
+    assert_eq!((moved.how, moved.key_no), (How::Moved, redeemed.key_no));
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use licence_devkit::{NewProduct, VendorStore};
 use licence_protocol::activation::ActivationCode;
-use licence_protocol::centre::ActivationRequest;
-use licence_protocol::identity::MachineIdentity;
+use licence_protocol::centre::{ActivationRequest, ActivationResponse};
+use licence_protocol::identity::{HostSecret, MachineIdentity};
 use licence_protocol::key::KeyKind;
 use licence_protocol::time::UtcTime;
 use std::path::{Path, PathBuf};
@@ -45,13 +45,35 @@ pub fn one_code(store: &mut VendorStore, article: &str) -> ActivationCode {
     store.issue_codes(article, 1, (None, None), None, UtcTime::now()).unwrap()[0]
 }
 
+/// The made-up computer `name` as its licence server sees itself: its machine id and a host secret of
+/// its own (both made from the name, so every call gives the same computer).
 pub fn machine(name: &str) -> MachineIdentity {
-    MachineIdentity::from_material(name.as_bytes())
+    let mut host = [0x5a; 32];
+    for (slot, b) in host.iter_mut().zip(name.bytes()) {
+        *slot ^= b;
+    }
+    MachineIdentity::from_material(name.as_bytes()).with_host_secret(HostSecret::from_bytes(host))
 }
 
 /// A request to redeem `code` for the computer `name` (or for a USB blank in it).
 pub fn request(code: ActivationCode, name: &str, blank_key_no: Option<u64>) -> ActivationRequest {
-    ActivationRequest::new(code, &machine(name).binding_request(), blank_key_no, UtcTime::now())
+    request_with_itn(code, name, blank_key_no, None)
+}
+
+/// [`request`] naming the licensee's ITN.
+pub fn request_with_itn(
+    code: ActivationCode,
+    name: &str,
+    blank_key_no: Option<u64>,
+    itn: Option<&str>,
+) -> ActivationRequest {
+    let tax = (itn.map(str::to_owned), None);
+    ActivationRequest::new(code, &machine(name).public_target(), blank_key_no, tax, UtcTime::now())
+}
+
+/// The backup code of `response`, opened on the computer `name` it was answered for.
+pub fn backup_of(response: &ActivationResponse, name: &str) -> ActivationCode {
+    response.backup_code(&machine(name).binding()).unwrap()
 }
 
 pub struct Run {

@@ -3,10 +3,15 @@
 //! [`CentreError`] with the refusal's HTTP status. It is a thin HTTP layer over
 //! `licence_devkit::redeem`, the same rule `licenceedit request answer` applies offline.
 //!
+//! Requests are of format 2: they carry no code (only its digest and a proof made with it) and no
+//! binding (only the target's public key); format 1 requests are refused (400, reason 1) with what to
+//! do. A request whose proof does not match its code is refused as an unknown code (404, reason 2).
+//!
 //! Redemptions run one at a time on a blocking thread against one store connection; SQLite makes
-//! each one durable before the answer leaves. The log (stderr) names the code (backup codes only by
-//! their last group, since they are bearer credentials), the KeyNo and the ComputerID; never a binding,
-//! a series secret or a signing key.
+//! each one durable before the answer leaves. The log (stderr) names the code only by its last group
+//! of digits (a refusal by the request's `code_label`, since the centre may not know the code), the
+//! KeyNo and the ComputerID; never a whole code, a series secret or a signing key (the centre never
+//! sees a binding).
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result};
@@ -17,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
-use licence_devkit::redeem::{redeem, Redemption};
+use licence_devkit::redeem::{redeem, shown, Redemption};
 use licence_devkit::{clock, VendorStore};
 use licence_protocol::centre::{ActivationRequest, CentreError, Refusal, ACTIVATE_PATH, MAX_DOCUMENT_LEN};
 use std::net::SocketAddr;
@@ -122,7 +127,7 @@ async fn activate(State(store): State<Shared>, body: Body) -> Response {
             (StatusCode::OK, Json(redemption.response)).into_response()
         }
         Ok((request, Err(e))) => {
-            eprintln!("licencecentre: refused {} for ComputerID {}: {e}", request.activation_code, request.computer_id);
+            eprintln!("licencecentre: refused {} for ComputerID {}: {e}", request.code_label(), request.computer_id);
             let body = e.to_centre_error();
             answer(e.refusal(), body)
         }
@@ -134,12 +139,8 @@ async fn activate(State(store): State<Shared>, body: Body) -> Response {
 }
 
 fn log_redemption(request: &ActivationRequest, r: &Redemption) {
-    let code = if r.how.by_backup_code() {
-        let text = request.activation_code.to_string();
-        format!("backup code ****-****-****-****-{}", &text[text.len().saturating_sub(4)..])
-    } else {
-        format!("code {}", request.activation_code)
-    };
+    let kind = if r.how.by_backup_code() { "backup code" } else { "code" };
+    let code = format!("{kind} {} ({})", shown(r.code), request.code_label());
     let blank = r.target.blank_key_no.map_or_else(String::new, |n| format!(", BlankKeyNo {n}"));
     eprintln!(
         "licencecentre: {} {code}: key {} for ComputerID {}{blank} (request {}, server {})",

@@ -1,5 +1,6 @@
 //! `licenceedit key …`: issuing a signed key file for one computer from the series' cryptkey and the
-//! computer's `ComputerID` and binding, issuing a demo key from the vendor store (its KeyNo from the
+//! computer's `ComputerID` and public `TargetKey` (what `licenceserver identity` prints: no secret of the
+//! computer ever reaches the vendor or a command line), issuing a demo key from the vendor store (its KeyNo from the
 //! store's sequence), showing what a key file says once its signature checks out, and support's
 //! look-ups of an activated key (`export`, `backup-code`).
 
@@ -8,7 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use licence_devkit::args::{date_arg, flag_list_arg, flags_arg};
 use licence_devkit::clock;
-use licence_protocol::identity::{parse_computer_id, BindingRequest, MachineBinding};
+use licence_protocol::identity::{parse_computer_id, PublicTarget, TargetKey};
 use licence_protocol::key::{KeyFields, KeyKind, SeriesId};
 use licence_protocol::keyfile::{self, MAX_FILE_LEN};
 use licence_protocol::series::SeriesKeys;
@@ -47,7 +48,7 @@ pub struct Demo {
     /// The series (its cryptkey must be in the vendor store).
     #[arg(long, value_name = "KEYID")]
     series: SeriesId,
-    /// The computer's `licenceserver identity` output (JSON with ComputerID and Binding); `-` reads stdin.
+    /// The computer's `licenceserver identity` output (JSON with ComputerID and TargetKey); `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     identity: PathBuf,
     /// Days the key works, from now.
@@ -81,21 +82,21 @@ pub struct Issue {
     /// The series' {KeyID}.cryptkey; the key's KeyID is its series.
     #[arg(long, value_name = "FILE")]
     cryptkey: PathBuf,
-    /// The computer's `licenceserver identity` output (JSON with ComputerID and Binding); `-` reads stdin.
+    /// The computer's `licenceserver identity` output (JSON with ComputerID and TargetKey); `-` reads stdin.
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["computer_id", "binding"],
-        required_unless_present_all = ["computer_id", "binding"]
+        conflicts_with_all = ["computer_id", "target_key"],
+        required_unless_present_all = ["computer_id", "target_key"]
     )]
     identity: Option<PathBuf>,
-    /// The computer's ComputerID, 40 hex digits (with --binding, instead of --identity).
-    #[arg(long, value_name = "HEX40", value_parser = computer_id_arg, requires = "binding")]
+    /// The computer's ComputerID, 40 hex digits (with --target-key, instead of --identity).
+    #[arg(long, value_name = "HEX40", value_parser = computer_id_arg, requires = "target_key")]
     computer_id: Option<String>,
-    /// The computer's binding, 64 hex digits (with --computer-id). Prefer --identity: arguments
-    /// can be seen by other users of this machine.
-    #[arg(long, value_name = "HEX64", requires = "computer_id")]
-    binding: Option<String>,
+    /// The computer's public TargetKey, 64 hex digits (with --computer-id), as `licenceserver identity`
+    /// prints it. It is public: the key's secrets are sealed to it.
+    #[arg(long, value_name = "HEX64", value_parser = target_key_arg, requires = "computer_id")]
+    target_key: Option<TargetKey>,
     /// The key's number, 1 or more.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     key_no: u64,
@@ -184,10 +185,10 @@ pub fn run(command: KeyCommand, vendor: &Vendor) -> Result<()> {
 
 fn demo(args: Demo, vendor: &Vendor) -> Result<()> {
     anyhow::ensure!(args.out.is_dir(), "output directory {} does not exist", args.out.display());
-    let (computer_id, binding) = read_identity(&args.identity)?;
+    let (computer_id, target) = read_identity(&args.identity)?;
     let mut store = vendor.open()?;
     let now = clock::now();
-    let (fields, bytes) = store.issue_direct_key(args.series, &binding, now, |key_no| KeyFields {
+    let (fields, bytes) = store.issue_direct_key(args.series, &target, now, |key_no| KeyFields {
         key_no,
         key_id: args.series,
         reg_no: args.reg_no.clone().unwrap_or_else(|| format!("R-{key_no}")),
@@ -218,7 +219,7 @@ fn issue(args: Issue) -> Result<()> {
     if !args.out.is_dir() {
         anyhow::bail!("output directory {} does not exist", args.out.display());
     }
-    let (computer_id, binding) = target_computer(&args)?;
+    let (computer_id, target) = target_computer(&args)?;
     let series = read_cryptkey(&args.cryptkey)?;
     let fields = KeyFields {
         key_no: args.key_no,
@@ -242,29 +243,30 @@ fn issue(args: Issue) -> Result<()> {
         support_date: args.support_date,
         computer_id,
     };
-    let bytes = keyfile::try_issue(&fields, &series, &binding)?;
+    let bytes = keyfile::try_issue(&fields, &series, &target)?;
     let path = args.out.join(fields.file_name());
     keyfile::write_atomically(&path, &bytes)?;
     crate::say(path.display())
 }
 
-/// The ComputerID and binding from `--identity` or from `--computer-id` and `--binding`.
-fn target_computer(args: &Issue) -> Result<(String, MachineBinding)> {
+/// The ComputerID and target key from `--identity` or from `--computer-id` and `--target-key`.
+fn target_computer(args: &Issue) -> Result<(String, TargetKey)> {
     if let Some(path) = &args.identity {
         return read_identity(path);
     }
-    match (&args.computer_id, &args.binding) {
-        (Some(computer_id), Some(binding)) => Ok((computer_id.clone(), MachineBinding::from_hex(binding)?)),
-        _ => Err(anyhow!("give --identity, or both --computer-id and --binding")),
+    match (&args.computer_id, &args.target_key) {
+        (Some(computer_id), Some(target)) => Ok((computer_id.clone(), *target)),
+        _ => Err(anyhow!("give --identity, or both --computer-id and --target-key")),
     }
 }
 
-/// A `licenceserver identity` output: the computer's ComputerID and binding.
-fn read_identity(path: &Path) -> Result<(String, MachineBinding)> {
+/// A `licenceserver identity` output: the computer's ComputerID and public target key. An identity
+/// file of an earlier release (with a secret `Binding`) is refused with what to do.
+fn read_identity(path: &Path) -> Result<(String, TargetKey)> {
     let bytes = Zeroizing::new(crate::read_limited(path, MAX_SMALL_FILE)?);
-    let request: BindingRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow!("{} is not a `licenceserver identity` output: {e}", path.display()))?;
-    request.parse().with_context(|| format!("identity in {}", path.display()))
+    let text = std::str::from_utf8(&bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
+    let target = PublicTarget::from_json(text).with_context(|| format!("identity in {}", path.display()))?;
+    target.parse().with_context(|| format!("identity in {}", path.display()))
 }
 
 fn read_cryptkey(path: &Path) -> Result<SeriesKeys> {
@@ -283,10 +285,16 @@ fn show(path: &Path) -> Result<()> {
     let mut json = serde_json::to_value(&verified.fields)?;
     if let Some(object) = json.as_object_mut() {
         object.insert("SeriesPublicKey".into(), hex::encode(verified.series_public_key).into());
+        object.insert("KeyPublicKey".into(), hex::encode(verified.key_public_key).into());
+        object.insert("TargetKey".into(), verified.target_key.to_hex().into());
     }
     crate::say(serde_json::to_string_pretty(&json)?)
 }
 
 fn computer_id_arg(s: &str) -> Result<String, String> {
     parse_computer_id(s).map_err(|e| e.to_string())
+}
+
+fn target_key_arg(s: &str) -> Result<TargetKey, String> {
+    TargetKey::from_hex(s).map_err(|e| e.to_string())
 }
