@@ -19,6 +19,7 @@ const MACHINE: &str = "console-unit-machine";
 struct Fixture {
     app: Arc<App>,
     root: std::path::PathBuf,
+    series: SeriesKeys,
 }
 
 impl Drop for Fixture {
@@ -42,7 +43,12 @@ fn fixture(tag: &str) -> Fixture {
     )
     .unwrap();
     let series = SeriesKeys::generate("672B".parse().unwrap());
-    let binding = MachineIdentity::from_material(MACHINE.as_bytes()).binding();
+    // A known host secret, so the test can issue key files to the server's target key.
+    let host = [0x5a; 32];
+    std::fs::write(layout.config_dir().join(licence_protocol::identity::HOST_SECRET_FILE), host).unwrap();
+    let binding = MachineIdentity::from_material(MACHINE.as_bytes())
+        .with_host_secret(licence_protocol::identity::HostSecret::from_bytes(host))
+        .binding();
     let year = licence_testkit::main_key(&series, MACHINE, 7_121_172, 10);
     let short =
         licence_protocol::key::KeyFields { period: 10, ..licence_testkit::main_key(&series, MACHINE, 7_121_173, 5) };
@@ -53,7 +59,7 @@ fn fixture(tag: &str) -> Fixture {
         ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
     config.console.password = hash;
     let app = Arc::new(App::start(config, layout).unwrap());
-    Fixture { app, root }
+    Fixture { app, root, series }
 }
 
 /// The fixture's console password.
@@ -178,7 +184,9 @@ async fn parameters_are_checked_by_the_config_parser_and_written_in_place() {
     let connect = serde_json::json!({
         "OSVersion": "Linux", "ComputerName": "PC", "LocalIP": "127.0.0.1", "Process": "1cv8c", "CPU": "x86_64",
         "PID": 1, "IsServer": false, "PlatformVersion": "8.3.25.1257", "ModuleName": "addin",
-        "Version": licence_protocol::VERSION, "KeyID": "672B"
+        "Version": licence_protocol::VERSION, "KeyID": "672B", "Protocol": licence_protocol::wire::PROTOCOL,
+        "ClientKey": licence_protocol::channel::Handshake::new().public_hex(),
+        "SeriesPublicKey": hex::encode(f.series.public_key())
     });
     let request = Request::post("/licence/connect")
         .header(header::CONTENT_TYPE, "application/json")
@@ -298,7 +306,9 @@ async fn the_request_file_downloads_and_a_bad_response_file_is_refused_with_the_
     let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap();
     assert!(disposition.starts_with("attachment; filename=\"activation-"), "{disposition}");
     let document: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(document["ActivationCode"].as_str(), Some(code.as_str()));
+    assert!(!body.contains(&code), "the request file carries no code: {body}");
+    let parsed: licence_protocol::activation::ActivationCode = code.parse().unwrap();
+    assert_eq!(document["CodeDigest"].as_str(), Some(licence_protocol::centre::code_digest(parsed).as_str()));
     assert_eq!(document["ITN"], "7701234567");
     let (status, body) = post(&f.app, "/console/install/response?lang=en", "response=%7B%22not%22%3A1%7D").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

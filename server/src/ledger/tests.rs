@@ -25,7 +25,33 @@ pub(super) fn connect_facts(computer: &str, is_server: bool) -> ConnectRequest {
         version: licence_protocol::VERSION.into(),
         key_id: series(),
         client_key: None,
+        protocol: licence_protocol::wire::PROTOCOL,
+        series_public_key: Some(hex::encode([7u8; 32])),
     }
+}
+
+#[test]
+fn a_series_is_pinned_while_a_connection_pinning_it_lives() {
+    let mut ledger =
+        Ledger::new(LedgerConfig { connection_lease: Duration::from_secs(60), session_lease: Duration::from_secs(60) });
+    assert!(ledger.pins().is_empty());
+    ledger.connect("C1".into(), connect_facts("PC1", false), "10.0.0.5".into(), t(0));
+    ledger.connect("C2".into(), connect_facts("PC2", false), "10.0.0.6".into(), t(0));
+    assert_eq!(ledger.pin(series()), Some([7; 32]));
+    ledger.disconnect("C1", t(1)).unwrap();
+    assert_eq!(ledger.pins().get(&series()), Some(&[7; 32]), "C2 still pins it");
+    ledger.expire(t(120));
+    assert_eq!(ledger.pin(series()), None, "no live connection pins the series any more");
+    let restored = vec![Connection {
+        id: "C3".into(),
+        facts: connect_facts("PC3", false),
+        peer_ip: "10.0.0.7".into(),
+        created: t(0),
+        last_used: t(0),
+        expire_time: t(60),
+    }];
+    ledger.restore(restored, Vec::new(), t(200));
+    assert_eq!(ledger.pin(series()), Some([7; 32]), "restored connections pin again");
 }
 
 pub(super) fn session_facts(number: u32, computer: &str, terminal: Option<&str>) -> SessionFacts {
