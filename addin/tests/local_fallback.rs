@@ -1,6 +1,7 @@
 //! The optional local fallback driven through the add-in's vtables by the fake platform (tests/support):
 //! a real key file, signed and bound to a pinned machine id with the protocol's own code, sits in a
-//! temporary data folder of the licence server; the add-in's folders are relocated there. No server
+//! temporary data folder of the licence server; the add-in's folders are relocated there. The keys are
+//! of the genuine series the objects pin (`SeriesPublicKey`) unless a test forges one. No server
 //! answers on the port the objects use (a free loopback port) unless a test starts the real one
 //! (tests/server).
 #![allow(unsafe_code)]
@@ -54,18 +55,24 @@ impl Tree {
         Self { root, places }
     }
 
-    /// Issues a main key of series 672B with 5 licences and flags 0 and 2 for `machine`; returns its path.
+    /// Issues a main key of the genuine series 672B with 5 licences and flags 0 and 2 for `machine`;
+    /// returns its path.
     fn install_key(&self, machine: &str) -> PathBuf {
-        let series = SeriesKeys::generate(SERIES.parse().unwrap());
+        self.install_key_of(genuine(), machine, 5)
+    }
+
+    /// Key 2000 of `series` with `licences` licences for `machine`, bound to the machine id alone (the
+    /// server's host secret only adds to the sealing of its secrets, which the fallback never opens).
+    fn install_key_of(&self, series: &SeriesKeys, machine: &str, licences: u32) -> PathBuf {
         let identity = MachineIdentity::from_material(machine.as_bytes());
         let fields = KeyFields {
             flags: 0b101,
             product_name: "Склад".into(),
             article: "ART-2".into(),
-            ..licence_testkit::main_key(&series, machine, 2000, 5)
+            ..licence_testkit::main_key(series, machine, 2000, licences)
         };
         let path = self.places.data.join(fields.file_name());
-        std::fs::write(&path, keyfile::issue(&fields, &series, &identity.binding())).unwrap();
+        std::fs::write(&path, keyfile::issue(&fields, series, &identity.binding())).unwrap();
         path
     }
 
@@ -154,22 +161,76 @@ fn a_file_mode_client_takes_the_licence_of_a_local_key() {
 }
 
 #[test]
-fn licenceaddin_conf_turns_the_fallback_on_for_its_series() {
+fn licenceaddin_conf_can_turn_the_fallback_off_but_not_on() {
     let _serial = serial();
     let tree = Tree::new();
     tree.install_key(MACHINE);
-    tree.write_user_conf("[672B]\nLocalFallback=1\n");
+    // A file any user of the computer can write does not turn it on (the line is logged and ignored).
+    tree.write_user_conf("[Common]\nForceUseConfig=1\n[672B]\nLocalFallback=1\n");
     let l = licence(free_port(), false);
+    let text = obtain_fails(&l, FILE_BASE, 1);
+    assert!(!text.contains("local"), "{text}");
+    l.destroy();
+    let l = licence(free_port(), false);
+    assert!(l.set("ЛокальныйРезерв", Arg::B(true)));
     obtain_succeeds(&l, FILE_BASE);
     assert_eq!(l.string("ServerInUse"), "local");
-    assert_eq!(l.number("LastErrorCode"), 13);
     l.destroy();
 
-    // The code's explicit "no" wins over a file that does not force its settings.
+    // It does turn it off, over the code's "yes".
+    tree.write_user_conf("[672B]\nLocalFallback=0\n");
     let l = licence(free_port(), false);
-    assert!(l.set("ЛокальныйРезерв", Arg::B(false)));
-    obtain_fails(&l, FILE_BASE, 1);
+    assert!(l.set("ЛокальныйРезерв", Arg::B(true)));
+    let text = obtain_fails(&l, FILE_BASE, 1);
+    assert!(!text.contains("local"), "{text}");
     l.destroy();
+}
+
+#[test]
+fn a_forged_key_for_the_local_fallback_gives_nothing() {
+    let _serial = serial();
+    let tree = Tree::new();
+    // A self-made series of the same KeyID, a key of 999 licences for this very computer.
+    let forger = SeriesKeys::generate(SERIES.parse().unwrap());
+    tree.install_key_of(&forger, MACHINE, 999);
+    let l = licence(free_port(), false);
+    assert!(l.set("LocalFallback", Arg::B(true)));
+    let text = obtain_fails(&l, FILE_BASE, 1);
+    assert!(
+        text.contains("the local fallback gave no licence: 672B.2000.licence: signed by another key than"),
+        "{text}"
+    );
+    // No key parameter comes from the forged key either.
+    l.fails("ПараметрКлюча", &[Arg::S("LicenceCount")], 1);
+    l.destroy();
+}
+
+#[test]
+fn no_pin_no_licence() {
+    let _serial = serial();
+    let tree = Tree::new();
+    tree.install_key(MACHINE);
+    let server = TestServer::start(2, "");
+    for port in [server.port, free_port()] {
+        let l = Licence::unpinned(port);
+        assert!(l.set("ЭтоСервер", Arg::B(false)));
+        assert!(l.set("LocalFallback", Arg::B(true)));
+        let text = obtain_fails(&l, FILE_BASE, 16);
+        assert!(text.starts_with("SeriesPublicKey is not set"), "{text}");
+        assert!(text.contains("Не задан открытый ключ серии"), "{text}");
+        for (method, args) in [
+            ("Подключиться", vec![]),
+            ("CheckLicence", vec![]),
+            ("KeyParameter", vec![Arg::S("LicenceCount")]),
+            ("HasFlag", vec![Arg::N(0)]),
+        ] {
+            let text = l.fails(method, &args, 16);
+            assert!(text.contains("SeriesPublicKey"), "{method}: {text}");
+        }
+        assert_eq!(l.string("ServerInUse"), "");
+        l.destroy();
+    }
+    assert!(server.sessions().is_empty(), "nothing reached the server");
 }
 
 #[test]

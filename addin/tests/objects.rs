@@ -6,23 +6,23 @@
 #![allow(unsafe_code)]
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
+#[path = "support/attacker.rs"]
+mod attacker;
 #[path = "support/licence.rs"]
 mod licence;
 mod server;
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
 
+use attacker::{granting_server, Proof};
 use licence::*;
-use licence_protocol::channel::{Handshake, Role, SealedMessage};
+use licence_protocol::channel::SealedMessage;
 use licence_protocol::datafile::{self, NewObject, ObjectKind};
-use licence_protocol::identity::MachineIdentity;
-use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
-use licence_protocol::wire::{path, ConnectResponse, LicenceGrant, ObjectGrant, ObjectRequest};
+use licence_protocol::wire::path;
 use server::{scratch, TestServer, SERIES};
 use support::*;
 
@@ -132,10 +132,10 @@ fn datafiles_of_another_series_or_signer_and_altered_ones_are_refused_before_any
     let value = open(&l, &small, "Отчёт");
     assert_eq!(l.mem.take_blob(&value), MARKER);
 
-    // Without the pin nothing opens.
-    let unpinned = Licence::of(server.port);
-    unpinned.succeeds("ПолучитьЛицензию", &Licence::obtain_args(2, "Сидоров"));
-    let text = unpinned.fails("OpenObject", &[Arg::Blob(&small), Arg::S("Отчёт")], 5);
+    // Without the pin no licence is obtained and nothing opens.
+    let unpinned = Licence::unpinned(server.port);
+    unpinned.fails("ПолучитьЛицензию", &Licence::obtain_args(2, "Сидоров"), 16);
+    let text = unpinned.fails("OpenObject", &[Arg::Blob(&small), Arg::S("Отчёт")], 16);
     assert!(text.contains("SeriesPublicKey"), "{text}");
     unpinned.destroy();
     l.destroy();
@@ -259,117 +259,18 @@ fn the_wire_shows_no_plaintext_and_sealed_requests_cannot_be_replayed_or_altered
     l.destroy();
 }
 
-/// A fake licence server on loopback that grants everything: it agrees channels, grants every
-/// licence, and answers every object request with `grant(request)`.
-fn fake_server(grant: impl Fn(&ObjectRequest) -> ObjectGrant + Send + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut channels = std::collections::HashMap::new();
-        for stream in listener.incoming().take(8).flatten() {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut stream = stream;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0u8; length];
-                reader.read_exact(&mut body).unwrap();
-                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let answer = match path.as_str() {
-                    path::CONNECT => {
-                        let handshake = Handshake::new();
-                        let server_key = handshake.public_hex();
-                        let id = format!("FAKE{}", channels.len());
-                        let channel = handshake.finish(Role::Server, &id, json["ClientKey"].as_str().unwrap()).unwrap();
-                        channels.insert(id.clone(), channel);
-                        serde_json::to_string(&ConnectResponse {
-                            connection_id: id,
-                            server_version: licence_protocol::VERSION.into(),
-                            expire_time: licence_protocol::time::UtcTime::now(),
-                            connection_lease_seconds: 20,
-                            session_lease_seconds: 60,
-                            heartbeat_seconds: 5,
-                            server_key: Some(server_key),
-                            reserved_servers: Vec::new(),
-                        })
-                        .unwrap()
-                    }
-                    path::OBTAIN | path::CHECK => serde_json::to_string(&LicenceGrant {
-                        session_id: "FAKESESSION".into(),
-                        key_id: SERIES.parse().unwrap(),
-                        used_licence: 1,
-                        expire_time: licence_protocol::time::UtcTime::now(),
-                        reused: false,
-                    })
-                    .unwrap(),
-                    path::OBJECT => {
-                        let sealed: SealedMessage = serde_json::from_slice(&body).unwrap();
-                        let channel = channels.get_mut(&sealed.connection_id).unwrap();
-                        let plain = channel.open_request(path::OBJECT, &sealed).unwrap();
-                        let request: ObjectRequest = serde_json::from_slice(&plain).unwrap();
-                        let grant = serde_json::to_vec(&grant(&request)).unwrap();
-                        serde_json::to_string(&channel.seal(path::OBJECT, sealed.seq, &grant)).unwrap()
-                    }
-                    _ => r#"{"Released": true, "ExpireTime": "2026-11-24T09:00:00.000Z", "LostSessions": []}"#.into(),
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    answer.len()
-                );
-                if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(answer.as_bytes())).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    port
-}
-
 #[test]
-fn a_server_that_grants_everything_without_a_genuine_key_opens_nothing() {
+fn protected_objects_are_refused_without_a_genuine_key() {
     let _serial = serial();
-    let series = SeriesKeys::generate(SERIES.parse().unwrap());
-    let data = datafile(&series);
-    // A genuine key file of the series (stolen from some installation) with a made-up object key.
-    let machine = MachineIdentity::from_material(b"somewhere else");
-    let fields = licence_protocol::key::KeyFields {
-        computer_id: machine.computer_id(),
-        ..licence_testkit::main_key(&series, "somewhere else", 77, 5)
-    };
-    let genuine = String::from_utf8(keyfile::issue(&fields, &series, &machine.binding())).unwrap();
-    let port = fake_server(move |_| ObjectGrant { object_key: "11".repeat(32), key_file: genuine.clone() });
-    let l = pinned(port, &series);
-    l.succeeds("ПолучитьЛицензию", &Licence::obtain_args(1, "Иванов"));
-    let text = l.fails("OpenObject", &[Arg::Blob(&data), Arg::S("Report")], 15);
-    assert!(text.contains("holds no genuine key"), "{text}");
-    l.destroy();
-
-    // A key of its own making opens its own objects, but the configuration's pin refuses it.
-    let impostor = SeriesKeys::generate(SERIES.parse().unwrap());
-    let forged = String::from_utf8(keyfile::issue(&fields, &impostor, &machine.binding())).unwrap();
-    let secret = SeriesKeys::from_cryptkey(&impostor.to_cryptkey()).unwrap();
-    let port = fake_server(move |request| ObjectGrant {
-        object_key: hex::encode(datafile::derive_object_key(&secret.secret, &request.object).as_bytes()),
-        key_file: forged.clone(),
-    });
-    let l = pinned(port, &series);
-    l.succeeds("ПолучитьЛицензию", &Licence::obtain_args(1, "Иванов"));
-    let text = l.fails("OpenObject", &[Arg::Blob(&data), Arg::S("Report")], 15);
-    assert!(text.contains("pinned series key"), "{text}");
-    l.destroy();
+    let data = datafile(genuine());
+    // A server granting everything, showing a stolen genuine key file or a key of its own making: it
+    // gets no licence accepted, so no object request is even sent.
+    for proof in [Proof::Stolen, Proof::SelfMade, Proof::None] {
+        let port = granting_server(genuine(), proof);
+        let l = Licence::of(port);
+        l.fails("ПолучитьЛицензию", &Licence::obtain_args(1, "Иванов"), 17);
+        let text = l.fails("OpenObject", &[Arg::Blob(&data), Arg::S("Report")], 8);
+        assert!(text.contains("ObtainLicence"), "{text}");
+        l.destroy();
+    }
 }

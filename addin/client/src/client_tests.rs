@@ -122,14 +122,18 @@ impl Fake {
             path::CHECK => {
                 let id = req["SessionID"].as_str().unwrap();
                 if id.starts_with(&port.to_string()) {
-                    Ok(json!({"SessionID": id, "KeyID": "672B", "UsedLicence": key, "ExpireTime": expire, "Reused": true}))
+                    Ok(
+                        json!({"SessionID": id, "KeyID": "672B", "UsedLicence": key, "ExpireTime": expire, "Reused": true}),
+                    )
                 } else {
                     Err(WireError::new(ErrorCode::LicenceLost, "no such session"))
                 }
             }
             path::HEARTBEAT => Ok(json!({"ExpireTime": expire, "LostSessions": []})),
             path::RELEASE | path::DISCONNECT => Ok(json!({"Released": true})),
-            path::KEY_INFO => Ok(json!({"KeyID": "672B", "LicenceCount": 10, "LicencesUsed": 1, "Flags": 11, "Keys": []})),
+            path::KEY_INFO => {
+                Ok(json!({"KeyID": "672B", "LicenceCount": 10, "LicencesUsed": 1, "Flags": 11, "Keys": []}))
+            }
             _ => Err(WireError::new(ErrorCode::BadRequest, "no such call")),
         };
         if s.plain_answers.load(Ordering::SeqCst) {
@@ -356,9 +360,10 @@ fn without_a_pin_nothing_is_sent() {
 
 #[test]
 fn a_server_that_proves_no_genuine_key_is_passed_over_and_refused_when_alone() {
-    for misbehave in [|s: &Script| s.no_proof.store(true, Ordering::SeqCst), |s: &Script| {
-        s.stolen_file.store(true, Ordering::SeqCst)
-    }] {
+    for misbehave in [
+        |s: &Script| s.no_proof.store(true, Ordering::SeqCst),
+        |s: &Script| s.stolen_file.store(true, Ordering::SeqCst),
+    ] {
         let (mut client, _, scripts) = setup(&[1, 2], &[1, 2]);
         misbehave(&scripts[0]);
         client.obtain(&session("1")).unwrap();
@@ -417,6 +422,9 @@ fn the_add_ins_own_codes_from_a_server_are_not_believed() {
     scripts[0].plain_answers.store(true, Ordering::SeqCst);
     // A server may not claim "unreachable" to push the add-in onto its local fallback.
     let wire = WireError::new(ErrorCode::ServerUnreachable, "nobody here");
-    let e = plain_failure(&Endpoint::new("127.0.0.1", 1), &Answer { status: 502, body: serde_json::to_string(&wire).unwrap() });
+    let e = plain_failure(
+        &Endpoint::new("127.0.0.1", 1),
+        &Answer { status: 502, body: serde_json::to_string(&wire).unwrap() },
+    );
     assert_eq!(e.code(), ErrorCode::Internal);
 }

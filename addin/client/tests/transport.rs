@@ -6,7 +6,10 @@
 mod common;
 
 use common::*;
-use licence_protocol::wire::{path, ConnectResponse, LicenceGrant, ObtainRequest, SessionRequest};
+use licence_protocol::channel::{Channel, Handshake, Role, SealedAnswer, SealedMessage};
+use licence_protocol::wire::{
+    path, ConnectRequest, ConnectResponse, ErrorCode, LicenceGrant, ObtainRequest, SessionRequest, WireError,
+};
 use licenceaddin_client::conf::Endpoint;
 use licenceaddin_client::facts;
 use licenceaddin_client::transport::{Answer, HttpTransport, NoAnswer, Timeouts, Transport};
@@ -30,21 +33,68 @@ fn post_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&answer.body).unwrap()
 }
 
-/// Connects and obtains one licence; the session's check request.
-fn hold_licence(transport: &HttpTransport, endpoint: &Endpoint) -> SessionRequest {
-    let connected: ConnectResponse = post_json(transport, endpoint, path::CONNECT, &facts::connect_request(&caller()));
+/// A held licence: the connection's channel, its last request number and the session's check request.
+struct Held {
+    channel: Channel,
+    seq: u64,
+    check: SessionRequest,
+}
+
+/// One sealed call in `held`'s channel, as the client makes it: the raw answer.
+fn sealed_post(
+    transport: &HttpTransport,
+    endpoint: &Endpoint,
+    held: &mut Held,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Answer {
+    held.seq += 1;
+    let sealed = held.channel.seal(path, held.seq, &serde_json::to_vec(body).unwrap());
+    transport.post(endpoint, path, &serde_json::to_string(&sealed).unwrap()).unwrap()
+}
+
+/// [`sealed_post`] that must succeed: the opened answer.
+fn sealed_json<T: serde::de::DeserializeOwned>(
+    transport: &HttpTransport,
+    endpoint: &Endpoint,
+    held: &mut Held,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> T {
+    let answer = sealed_post(transport, endpoint, held, path, body);
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    let message: SealedMessage = serde_json::from_str(&answer.body).unwrap();
+    let plain = held.channel.open_answer(path, held.seq, &message).unwrap();
+    match serde_json::from_slice::<SealedAnswer<T>>(&plain).unwrap() {
+        SealedAnswer::Ok(value) => value,
+        SealedAnswer::Err(e) => panic!("{path}: {e:?}"),
+    }
+}
+
+/// Connects (protocol 2, with a channel key) and obtains one licence.
+fn hold_licence(transport: &HttpTransport, endpoint: &Endpoint) -> Held {
+    let handshake = Handshake::new();
+    let hello = ConnectRequest { client_key: Some(handshake.public_hex()), ..facts::connect_request(&caller()) };
+    let connected: ConnectResponse = post_json(transport, endpoint, path::CONNECT, &hello);
+    assert!(!connected.proofs.is_empty());
+    let channel =
+        handshake.finish(Role::Client, &connected.connection_id, connected.server_key.as_deref().unwrap()).unwrap();
+    let check = SessionRequest { connection_id: connected.connection_id.clone(), session_id: String::new() };
+    let mut held = Held { channel, seq: 0, check };
     let obtain = ObtainRequest { connection_id: connected.connection_id.clone(), session: session(1) };
-    let grant: LicenceGrant = post_json(transport, endpoint, path::OBTAIN, &obtain);
-    SessionRequest { connection_id: connected.connection_id, session_id: grant.session_id }
+    let grant: LicenceGrant = sealed_json(transport, endpoint, &mut held, path::OBTAIN, &obtain);
+    held.check.session_id = grant.session_id;
+    held
 }
 
 #[test]
 fn many_checks_against_the_real_server_answer_over_keep_alive() {
     let server = TestServer::with_licences("transport-keepalive", 1, "");
     let transport = HttpTransport::new(Timeouts::default());
-    let check = hold_licence(&transport, &server.endpoint());
+    let mut held = hold_licence(&transport, &server.endpoint());
+    let check = held.check.clone();
     for _ in 0..200 {
-        let grant: LicenceGrant = post_json(&transport, &server.endpoint(), path::CHECK, &check);
+        let grant: LicenceGrant = sealed_json(&transport, &server.endpoint(), &mut held, path::CHECK, &check);
         assert_eq!(grant.session_id, check.session_id);
         assert!(grant.reused);
     }
@@ -56,12 +106,16 @@ fn many_checks_against_the_real_server_answer_over_keep_alive() {
 fn a_server_restarted_under_an_idle_connection_is_reached_on_a_fresh_one() {
     let mut server = TestServer::with_licences("transport-restart", 1, "");
     let transport = HttpTransport::new(Timeouts::default());
-    let check = hold_licence(&transport, &server.endpoint());
+    let mut held = hold_licence(&transport, &server.endpoint());
     server.kill();
     server.start();
-    // The idle connection died with the old process; the check goes out once more on a new one.
-    let grant: LicenceGrant = post_json(&transport, &server.endpoint(), path::CHECK, &check);
-    assert_eq!(grant.session_id, check.session_id);
+    // The idle connection died with the old process; the check goes out once more on a new one, and
+    // the restarted server, which kept the connection's lease but not its channel, answers 14.
+    let check = held.check.clone();
+    let answer = sealed_post(&transport, &server.endpoint(), &mut held, path::CHECK, &check);
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    let error: WireError = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(error.code, ErrorCode::NoChannel, "{}", answer.body);
 }
 
 /// A server on 127.0.0.1 run by `script` in its own thread; what the script returns comes back on join.

@@ -1,13 +1,16 @@
-//! The real licence server for the add-in's integration tests: `target/debug/licenceserver` (built
-//! with `cargo build -p licenceserver` when missing) in a temporary root on a free loopback port,
-//! for a pinned machine id, with a main key issued by `keyfile::issue`. Nothing of it is mocked.
+//! The real licence server for the add-in's integration tests: `target/debug/licenceserver` (or
+//! `$CARGO_TARGET_DIR/debug/licenceserver` when that is set; built with `cargo build -p licenceserver`
+//! when missing) in a temporary root on a free loopback port, for a pinned machine id and the host
+//! secret in its root, with a main key issued by `keyfile::issue` — of the genuine series
+//! ([`crate::licence::genuine`], which `Licence::of` pins) unless a test brings its own. Nothing of it is
+//! mocked.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use licence_protocol::identity::MachineIdentity;
+use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
 use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
@@ -18,8 +21,22 @@ pub const FLAGS: u64 = 0b1011;
 pub const PRODUCT: &str = "Управление складом";
 const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
 
-use licence_testkit::server_binary;
 pub use licence_testkit::{free_port, scratch};
+
+/// The licence server binary (see the module's doc).
+pub fn server_binary() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let binary = PathBuf::from(dir).join("debug/licenceserver");
+            if !binary.exists() {
+                // Built by cargo, which honours the same variable.
+                licence_testkit::server_binary();
+            }
+            binary
+        }
+        None => licence_testkit::server_binary(),
+    }
+}
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -36,7 +53,7 @@ impl TestServer {
     /// [`TestServer::start`] with the key's fields changed by `adjust` before it is issued (its
     /// period, `ExpireDate`, `SupportDate`…).
     pub fn start_with(licences: u32, common: &str, adjust: impl FnOnce(&mut KeyFields)) -> Self {
-        Self::start_for(&SeriesKeys::generate(SERIES.parse().unwrap()), licences, common, adjust)
+        Self::start_for(crate::licence::genuine(), licences, common, adjust)
     }
 
     /// [`TestServer::start_with`] with a key of `series` (whose secret and public key the test knows).
@@ -50,7 +67,8 @@ impl TestServer {
         let config = format!("[Common]\nMachineIdFile={}\n{common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
 
-        let identity = MachineIdentity::from_material(machine.as_bytes());
+        let host = HostSecret::load_or_create(&root.join("3.0").join(HOST_SECRET_FILE)).unwrap();
+        let identity = MachineIdentity::from_material(machine.as_bytes()).with_host_secret(host);
         let mut fields = KeyFields {
             flags: FLAGS,
             product_name: PRODUCT.into(),

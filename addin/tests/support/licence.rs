@@ -6,6 +6,7 @@
 
 use std::ffi::{c_long, c_void};
 
+use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
 use licenceaddin::ffi::{DestroyObject, GetClassObject};
 
@@ -24,6 +25,12 @@ pub enum Arg<'a> {
     B(bool),
     /// `ДвоичныеДанные`.
     Blob(&'a [u8]),
+}
+
+/// The genuine series of the tests' servers: the vendor's secret, and the public key `Licence::of` pins.
+pub fn genuine() -> &'static SeriesKeys {
+    static GENUINE: std::sync::OnceLock<SeriesKeys> = std::sync::OnceLock::new();
+    GENUINE.get_or_init(|| SeriesKeys::generate("672B".parse().unwrap()))
 }
 
 /// One `Новый("AddIn.Лицензирование.Licence")` with its platform.
@@ -45,9 +52,16 @@ impl Licence {
         Self { addin, mem, host }
     }
 
-    /// An object of the tests' series 672B with `ServerAddr`, `ServerPort`, `KeyID` and `IsServer` (one
-    /// licence per session) set.
+    /// An object of the tests' series 672B with `ServerAddr`, `ServerPort`, `KeyID`, `IsServer` (one
+    /// licence per session) and `SeriesPublicKey` (the [`genuine`] series' key) set.
     pub fn of(port: u16) -> Self {
+        let l = Self::unpinned(port);
+        assert!(l.set("SeriesPublicKey", Arg::S(&hex::encode(genuine().public_key()))));
+        l
+    }
+
+    /// [`Licence::of`] without `SeriesPublicKey`.
+    pub fn unpinned(port: u16) -> Self {
         let l = Self::new();
         assert!(l.set("ServerAddr", Arg::S("127.0.0.1")));
         assert!(l.set("ServerPort", Arg::N(i32::from(port))));
