@@ -123,13 +123,16 @@ fn no_free_licence_is_false_with_code_2_and_the_retry_succeeds() {
 }
 
 #[test]
-fn unreachable_server_is_code_1_and_a_missing_key_id_code_5() {
+fn unreachable_server_is_code_1_a_missing_key_id_code_5_and_a_missing_pin_code_16() {
     let _serial = serial();
     let l = Licence::new();
     assert!(l.set("ServerAddr", Arg::S("127.0.0.1")));
     assert!(l.set("ServerPort", Arg::N(i32::from(free_port()))));
     assert_eq!(l.fails("Connect", &[], 5), "KeyID is not set");
     assert!(l.set("KeyID", Arg::S(SERIES)));
+    let text = l.fails("Подключиться", &[], 16);
+    assert!(text.starts_with("SeriesPublicKey is not set"), "{text}");
+    assert!(l.set("ОткрытыйКлючСерии", Arg::S(&hex::encode(genuine().public_key()))));
     let text = l.fails("Подключиться", &[], 1);
     assert!(text.starts_with("no licence server answered: 127.0.0.1:"), "{text}");
     assert!(text.ends_with("(Сервер лицензий недоступен)"), "{text}");
@@ -209,7 +212,8 @@ fn destroying_a_holding_object_releases_and_leaves_no_thread_or_event() {
     assert!(wait_until(Duration::from_secs(5), || heartbeat_threads() == 0), "an earlier test left a heartbeat");
     let l = Licence::of(server.port);
     l.succeeds("ObtainLicence", &Licence::obtain_args(9, "user9"));
-    assert_eq!(heartbeat_threads(), 1);
+    // A new thread names itself once it runs, which may be a moment after it was spawned.
+    assert!(wait_until(Duration::from_secs(2), || heartbeat_threads() == 1), "one heartbeat thread");
     std::thread::sleep(Duration::from_millis(1500));
     let host = l.destroy();
     // Joined before DestroyObject returned; the same reaping lag as above is allowed for.
