@@ -3,9 +3,11 @@
  * then (while the licence is held) runs a command given on its command line, so scripts/demo.sh can
  * show the server's /api/sessions, and finally ОсвободитьЛицензию and DestroyObject.
  *
- * Usage: demo LIBRARY HOST PORT [COMMAND ARGS…]
+ * Usage: [LICENCE_SERIES_PUBLIC_KEY=HEX64] demo LIBRARY HOST PORT [COMMAND ARGS…]
+ * LICENCE_SERIES_PUBLIC_KEY is the series' public key (the vendor's 672B.pub) that the configuration
+ * pins in ОткрытыйКлючСерии: without it every licence method fails with code 16.
  * Exit codes: 0 done, 1 a call failed (its LastError is printed), 3 the add-in lacks the licence
- * methods (scripts/demo.sh then falls back to playing the add-in's protocol with curl).
+ * methods.
  * It shares the harness's platform side (host.c, calls.c) and memory accounting (report.c).
  */
 #define _GNU_SOURCE
@@ -174,6 +176,9 @@ int main(int argc, char **argv)
 
     printf("-- the configuration's code (BSL) drives it\n");
     set_string("СерияКлючей", "672B");
+    const char *pin = getenv("LICENCE_SERIES_PUBLIC_KEY");
+    if (pin && *pin)
+        set_string("ОткрытыйКлючСерии", pin);
     set_string("АдресСервера", argv[2]);
     tVariant port = variant_i4(atoi(argv[3]));
     say(fmt("Лицензия.ПортСервера = %s;", argv[3]),

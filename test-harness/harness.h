@@ -108,7 +108,7 @@ void run_licence_scenario(struct object *o, struct object *unreachable, const ch
 
 /* Protected objects against real servers (objects.c): OpenObject through `o` (aimed at a recording
  * relay in front of a real server when LICENCE_OBJECT_RELAY is set), and through `fake`, aimed at a
- * server that grants everything but agrees no channel (LICENCE_FAKE_SERVER). */
+ * server that grants everything and shows a stolen key file as its proof (LICENCE_FAKE_SERVER). */
 void run_object_checks(struct object *o, struct object *fake, const char *server);
 
 #endif

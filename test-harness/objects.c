@@ -10,12 +10,12 @@
  *   LICENCE_SERIES_PUBLIC_KEY=HEX          the 672B series' Ed25519 public key (the pin)
  *   LICENCE_OBJECT_RELAY=127.0.0.1:PORT    a recording relay in front of a real server (relay.py)
  *   LICENCE_OBJECT_CAPTURE=FILE            what the relay recorded
- *   LICENCE_FAKE_SERVER=127.0.0.1:PORT     a server that grants everything but agrees no channel
- *                                          (fake_server.py)
+ *   LICENCE_FAKE_SERVER=127.0.0.1:PORT     a server that grants everything, showing a stolen
+ *                                          genuine key file as its proof (fake_server.py)
  * The plaintext comes back byte for byte (BLOB) or as the exact text (PWSTR); a missing licence,
  * a released one, a missing pin, another series or signer, any altered byte, wrong argument types and
  * a granting fake server are all refused with the documented LastErrorCode; the relay's capture holds
- * the object calls but no plaintext.
+ * the object calls but no plaintext, and no field of a licence call (the user name, "UsedLicence").
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -32,7 +32,7 @@
 #define BINARY_MARKER "PROTECTED-PLAINTEXT-7f3a9c"
 #define TEXT_MARKER "PROTECTED-BSL-51e2"
 
-enum { LICENCE_LOST = 8, BAD_REQUEST = 5, NO_CHANNEL = 14, OBJECT_REFUSED = 15 };
+enum { LICENCE_LOST = 8, OBJECT_REFUSED = 15, NOT_PINNED = 16, NOT_TRUSTED = 17 };
 
 struct bytes {
     unsigned char *data;
@@ -270,10 +270,17 @@ static void check_capture(const char *path, struct bytes *files)
     check(!contains(&wire, files[REPORT].data, files[REPORT].len) &&
               !contains(&wire, files[MODULE].data, files[MODULE].len),
           "relay: neither Report.bin nor ОбщийМодуль.bsl appears whole in the capture", "found in the capture");
+    check(contains(&wire, "/licence/obtain", strlen("/licence/obtain")) &&
+              !contains(&wire, "Администратор", strlen("Администратор")) &&
+              !contains(&wire, "UsedLicence", strlen("UsedLicence")) &&
+              !contains(&wire, "SessionNumber", strlen("SessionNumber")),
+          "relay: the obtain and check calls crossed sealed: no user name, no SessionNumber, no UsedLicence in clear",
+          "found in the capture (or no /licence/obtain)");
     free(wire.data);
 }
 
-/* A server that grants every call but agrees no channel: nothing opens. */
+/* A server that grants every call and shows a stolen genuine key file as its proof, with a signature
+ * it cannot make: no licence (code 17), no key parameter, and nothing opens. */
 static void check_fake_server(struct object *f, const struct endpoint *fake, const char *pin, struct bytes *files)
 {
     set_context("settings for the fake server");
@@ -281,16 +288,25 @@ static void check_fake_server(struct object *f, const struct endpoint *fake, con
                set_number(f, "ServerPort", fake->port) && set_string(f, "SeriesPublicKey", pin);
     int result;
     struct outcome r = obtain(f, &result);
-    check(set && succeeded(&r, result),
-          fmt("fake server: ObtainLicence through %s (it grants everything) returns true", fake->text),
-          "settings %d; %s, result %d", set, outcome_text(&r), result);
-    check_refused(f, "OpenObject", &files[DATAFILE], "Report", NO_CHANNEL, 0,
-                  "fake server, no channel agreed");
-    check_refused(f, "ОткрытьОбъект", &files[DATAFILE], "Отчёт по складу", NO_CHANNEL, 0,
-                  "fake server, no channel agreed");
+    double code = read_number(f, "LastErrorCode");
+    check(set && !*refusal_problem(&r) && code == NOT_TRUSTED && read_bool(f, "LicenceHeld") == 0,
+          fmt("fake server: ObtainLicence through %s (it grants everything) returns false with LastErrorCode 17 "
+              "(ServerNotTrusted)",
+              fake->text),
+          "settings %d; %s, LastErrorCode %g (\"%s\")", set, outcome_text(&r), code, read_string(f, "LastError"));
+    tVariant name = variant_str("LicenceCount"), value = variant_empty();
+    struct outcome k = call_value(f, find_method(f, "KeyParameter"), &name, 1, &value);
+    code = read_number(f, "LastErrorCode");
+    check(!*refusal_problem(&k) && value.vt == VTYPE_EMPTY && code == NOT_TRUSTED,
+          "fake server: KeyParameter(\"LicenceCount\") gives nothing (LastErrorCode 17)", "%s, vt %u, LastErrorCode %g",
+          outcome_text(&k), value.vt, code);
+    variant_release(&value);
+    variant_free_input(&name);
+    check_refused(f, "OpenObject", &files[DATAFILE], "Report", LICENCE_LOST, 0, "fake server, no licence");
+    check_refused(f, "ОткрытьОбъект", &files[DATAFILE], "Отчёт по складу", LICENCE_LOST, 0, "fake server, no licence");
     r = call_bool(f, "ReleaseLicence", NULL, 0, &result);
-    check(succeeded(&r, result), "fake server: ReleaseLicence() returns true", "%s, result %d", outcome_text(&r),
-          result);
+    check(succeeded(&r, result), "fake server: ReleaseLicence() with nothing held returns true", "%s, result %d",
+          outcome_text(&r), result);
 }
 
 static void run_held(struct object *o, struct bytes *files)
@@ -321,7 +337,7 @@ static void run_held(struct object *o, struct bytes *files)
     bool cleared = set_string(o, "SeriesPublicKey", "") && strcmp(read_string(o, "SeriesPublicKey"), "") == 0;
     check(cleared, "objects: SeriesPublicKey accepts \"\" (no pin) and reads \"\"", "reads \"%s\"",
           read_string(o, "SeriesPublicKey"));
-    check_refused(o, "OpenObject", &files[DATAFILE], "Report", BAD_REQUEST, 0, "no SeriesPublicKey");
+    check_refused(o, "OpenObject", &files[DATAFILE], "Report", NOT_PINNED, 0, "no SeriesPublicKey");
     set_string(o, "SeriesPublicKey", pin);
     check_opens(o, "OpenObject", &files[DATAFILE], "Report", &files[REPORT], false, "Report.bin (pinned again)");
 

@@ -10,8 +10,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-library="${1:-$root/target/debug/liblicenceaddin.so}"
-bin="$root/target/debug"
+# Cargo's target folder: $CARGO_TARGET_DIR when set (as cargo itself does), else the workspace's.
+target="${CARGO_TARGET_DIR:-$root/target}"
+library="${1:-$target/debug/liblicenceaddin.so}"
+bin="$target/debug"
 
 (cd "$root" && cargo build -p licenceaddin -p licenceserver -p licence-devkit)
 make -s -C "$here" harness
@@ -71,11 +73,16 @@ for s in socks: s.close()' "$1"
 cat /proc/sys/kernel/random/uuid >"$work/machine-id"
 mkdir -p "$work/vendor" "$work/key" "$work/home"
 "$bin/licenceedit" series create 672B --out "$work/vendor" >/dev/null
-make_root() { # make_root DIR: a server root with the shared machine id and short leases
+make_root() { # make_root DIR: a server root with the shared machine id, host secret and short leases
     mkdir -p "$1/3.0" "$1/data"
     printf '[Common]\nMachineIdFile=%s\nConnectionTimeout=4\nSessionTimeout=6\n' "$work/machine-id" \
         >"$1/3.0/licenceserver.conf"
+    if [ -f "$work/identity-root/3.0/host.secret" ] && [ "$1" != "$work/identity-root" ]; then
+        install -m 600 "$work/identity-root/3.0/host.secret" "$1/3.0/host.secret"
+    fi
 }
+# The identity (ComputerID and TargetKey) of the machine id with the host secret this root creates;
+# every server root gets the same host secret, so the one key file works on each of them.
 make_root "$work/identity-root"
 "$bin/licenceserver" --root "$work/identity-root" identity >"$work/id.json"
 "$bin/licenceedit" key issue --cryptkey "$work/vendor/672B.cryptkey" --identity "$work/id.json" \
@@ -176,9 +183,11 @@ scenario_run() {
     # The real server binary announcing another major version (its documented test switch).
     start_server other "$other" LICENCESERVER_TEST_VERSION=4.0.0.0 || { stop_servers; return 1; }
     # The protected objects go through a recording relay to the reserved server (the primary is
-    # killed by then); a fake server grants everything but agrees no channel.
+    # killed by then); a fake server grants everything, showing the genuine key file (as if stolen)
+    # with a signature it cannot make.
     start_helper relay "$relay" relay.py "$reserved" "$capture" 300 || { stop_servers; return 1; }
-    start_helper fake "$fake" fake_server.py "$server_version" 300 || { stop_servers; return 1; }
+    start_helper fake "$fake" fake_server.py "$server_version" 300 "$(ls "$work"/key/*.licence | head -n 1)" ||
+        { stop_servers; return 1; }
     echo "== $label: primary 127.0.0.1:$primary (pid $primary_pid), reserved 127.0.0.1:$reserved," \
         "version 4.0 at 127.0.0.1:$other, relay 127.0.0.1:$relay, fake 127.0.0.1:$fake" >&2
     HOME="$work/home" LICENCE_SERVER="127.0.0.1:$primary" LICENCE_RESERVED="127.0.0.1:$reserved" \
@@ -195,7 +204,7 @@ scenario_status=0
 run=1
 echo "== harness with the licence scenario (real servers, failover)"
 scenario_output="$(scenario_run "scenario" 10)" || scenario_status=$?
-printf '%s\n' "$scenario_output" | grep -E '(scenario|unreachable|other version|objects|relay|fake server)|^(FAIL|skip|#) ' || true
+printf '%s\n' "$scenario_output" | grep -E '(scenario|unreachable|other version|objects|relay|fake server|no pin)|^(FAIL|skip|#) ' || true
 
 scenario_valgrind_status=0
 run=2

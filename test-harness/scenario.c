@@ -350,12 +350,18 @@ static void check_failover(struct object *o, const struct endpoint *reserved, lo
           *problem ? problem : "not listed");
 }
 
+bool set_pin(struct object *o)
+{
+    const char *pin = getenv("LICENCE_SERIES_PUBLIC_KEY");
+    return pin && strlen(pin) == 64 && set_string(o, "SeriesPublicKey", pin);
+}
+
 static void check_unreachable(struct object *u)
 {
     int port = dead_port();
     set_context("Connect to a port where nothing listens");
     bool set = set_string(u, "KeyID", SERIES) && set_string(u, "ServerAddr", "127.0.0.1") &&
-               set_number(u, "ServerPort", port);
+               set_number(u, "ServerPort", port) && set_pin(u);
     int result;
     struct outcome r = call_bool(u, "Connect", NULL, 0, &result);
     double code = read_number(u, "LastErrorCode");
@@ -517,6 +523,20 @@ static void run_held_part(struct object *o, const struct endpoint *primary_ep, c
                    with_reserved ? reserved.text : ""),
           "a set returned false (LastError \"%s\")", read_string(o, "LastError"));
     check(read_bool(o, "IsServer") == 0, "scenario: IsServer is false by default", "reads %d", read_bool(o, "IsServer"));
+
+    /* No pin, no licence: nothing is sent to the server without SeriesPublicKey. */
+    set_context("ObtainLicence without SeriesPublicKey");
+    int unpinned;
+    struct outcome nopin = obtain(o, &unpinned);
+    double nopin_code = read_number(o, "LastErrorCode");
+    const char *nopin_text = read_string(o, "LastError");
+    check(!*refusal_problem(&nopin) && nopin_code == 16 && strstr(nopin_text, "SeriesPublicKey"),
+          "no pin: ObtainLicence without SeriesPublicKey returns false, AddError, LastErrorCode 16 (SeriesKeyNotPinned)",
+          "%s, LastErrorCode %g (\"%s\")", outcome_text(&nopin), nopin_code, nopin_text);
+    check(strcmp(read_string(o, "ServerInUse"), "") == 0, "no pin: ServerInUse stays \"\" (no server was asked)",
+          "reads \"%s\"", read_string(o, "ServerInUse"));
+    check(set_pin(o), "scenario: SeriesPublicKey (LICENCE_SERIES_PUBLIC_KEY) is accepted", "LastError \"%s\"",
+          read_string(o, "LastError"));
     check(strcmp(read_string(o, "ServerInUse"), "") == 0 && read_bool(o, "LicenceHeld") == 0,
           "scenario: before Connect ServerInUse is \"\" and LicenceHeld false", "ServerInUse \"%s\", LicenceHeld %d",
           read_string(o, "ServerInUse"), read_bool(o, "LicenceHeld"));

@@ -38,6 +38,9 @@ double read_number(struct object *o, const char *prop);
 struct outcome call_bool(struct object *o, const char *method, tVariant *params, long count, int *result);
 /* True, no AddError, a BOOL true result, well formed. */
 bool succeeded(const struct outcome *r, int result);
+/* Sets SeriesPublicKey to LICENCE_SERIES_PUBLIC_KEY (the 672B series' public key, which every licence
+ * method needs); false when it is not given or the set failed. */
+bool set_pin(struct object *o);
 /* ObtainLicence(1, connection string, "1CV8C", computer, "Администратор", now as VTYPE_TM, EMPTY). */
 struct outcome obtain(struct object *o, int *result);
 
