@@ -163,6 +163,8 @@ fn key_kind_rules() {
     // With a main key both count: 2 + 4.
     server.install_key(&s, &key_fields(&s, "acc-kinds", 20, KeyKind::Main, 2));
     server.wait_for_licences(2);
+    // The add-in connects again when a grant names a key its connect did not prove (one installed since).
+    let conn = server.connect("672B", "APPSRV", true);
     for n in 1..=6 {
         let (status, g) = server.obtain(&conn, n, "APPSRV");
         assert_eq!(status, 200, "session {n}: {g}");

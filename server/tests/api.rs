@@ -189,6 +189,8 @@ fn authorization_modes_and_changed_credentials() {
 fn switched_off_api_answers_503() {
     let server = TestServer::new("machine-api-off", "");
     server.append_config("[API]\nEnabled=0\n");
+    let s = SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &key_fields(&s, "machine-api-off", 1, KeyKind::Main, 1));
     let mut server = server;
     // The harness waits for /api to answer anything, 503 included.
     server.start();

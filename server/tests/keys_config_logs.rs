@@ -80,6 +80,8 @@ fn bad_key_files_are_reported_and_good_ones_still_work() {
 fn a_broken_config_is_located_and_the_rest_applies() {
     let server = TestServer::new("config-broken", "ServerPort=notaport\nthis is not ini\nSessionTimeout=7\n");
     server.append_config("[API]\nEnabled=maybe\nUserName=ops\nPassword=pw\n");
+    let s = SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &key_fields(&s, "config-broken", 1, KeyKind::Main, 1));
     let server = server.started();
     let conf = server.root.join("3.0/licenceserver.conf");
     let log = server.log();

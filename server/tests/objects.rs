@@ -1,28 +1,18 @@
-//! `/licence/object` on the real server, spoken directly with the protocol crate's channel: the object
-//! key is the one the series secret makes, and only for a session of the connection holding a licence of
-//! the object's series; everything else is refused with its number.
+//! `/licence/object` on the real server, through the test add-in's channel: the object key is the one
+//! the series secret makes, and only for a session of the connection holding a licence of the object's
+//! series; everything else is refused with its number, sealed, and the envelope's own failures in
+//! plain.
 
 mod common;
 
+use common::addin::{post_bytes, Addin};
 use common::{connect_body, key_fields, session_body, TestServer};
-use licence_protocol::channel::{Channel, Handshake, Role, SealedMessage};
+use licence_protocol::channel::{Handshake, Role};
 use licence_protocol::datafile::{derive_object_key, ObjectKeyRequest};
 use licence_protocol::key::KeyKind;
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::wire::{path, ObjectGrant, ObjectRequest};
 use serde_json::Value;
-
-/// Connects offering a channel key; the connection ID and the agreed channel.
-fn connect_sealed(server: &TestServer, series: &str) -> (String, Channel) {
-    let handshake = Handshake::new();
-    let mut body = connect_body(series, "APPSRV", true);
-    body["ClientKey"] = Value::String(handshake.public_hex());
-    let (status, answer) = server.post(path::CONNECT, &body);
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["ConnectionID"].as_str().unwrap().to_owned();
-    let channel = handshake.finish(Role::Client, &id, answer["ServerKey"].as_str().unwrap()).unwrap();
-    (id, channel)
-}
 
 fn request(series: &SeriesKeys, session_id: &str) -> ObjectRequest {
     ObjectRequest {
@@ -32,16 +22,22 @@ fn request(series: &SeriesKeys, session_id: &str) -> ObjectRequest {
     }
 }
 
-/// Sends `request` sealed as message `seq`: the status, and the opened grant or the error body.
-fn ask(server: &TestServer, channel: &Channel, seq: u64, request: &ObjectRequest) -> (u16, Result<ObjectGrant, Value>) {
-    let sealed = channel.seal(path::OBJECT, seq, &serde_json::to_vec(request).unwrap());
-    let (status, body) = server.post(path::OBJECT, &serde_json::to_value(&sealed).unwrap());
-    if status != 200 {
-        return (status, Err(body));
+/// Sends `request` sealed as the connection's next call: the status, and the grant or the error body.
+fn ask(server: &TestServer, connection: &str, request: &ObjectRequest) -> (u16, Result<ObjectGrant, Value>) {
+    let addin = server.addin(connection);
+    let (status, body) = addin.lock().unwrap().call(path::OBJECT, &serde_json::to_value(request).unwrap());
+    match status {
+        200 => (status, Ok(serde_json::from_value(body).unwrap())),
+        _ => (status, Err(body)),
     }
-    let answer: SealedMessage = serde_json::from_value(body).unwrap();
-    let plain = channel.open_answer(path::OBJECT, seq, &answer).unwrap();
-    (status, Ok(serde_json::from_slice(&plain).unwrap()))
+}
+
+/// Sends `request` again under the number the connection used last: a replay.
+fn replay(server: &TestServer, connection: &str, request: &ObjectRequest) -> (u16, Value) {
+    let addin = server.addin(connection);
+    let addin: &Addin = &addin.lock().unwrap();
+    let sealed = addin.channel.seal(path::OBJECT, addin.seq, &serde_json::to_vec(request).unwrap());
+    post_bytes(&server.url(path::OBJECT), &serde_json::to_vec(&sealed).unwrap())
 }
 
 #[test]
@@ -50,12 +46,12 @@ fn the_object_key_comes_only_to_a_session_holding_a_licence_of_its_series() {
     let series = SeriesKeys::generate("672B".parse().unwrap());
     server.install_key(&series, &key_fields(&series, &server.machine, 10, KeyKind::Main, 2));
     server.wait_for_licences(1);
-    let (connection, channel) = connect_sealed(&server, "672B");
+    let connection = server.connect("672B", "APPSRV", true);
     let (status, grant) = server.post(path::OBTAIN, &session_body(&connection, 1, "APPSRV"));
     assert_eq!(status, 200, "{grant}");
     let session = grant["SessionID"].as_str().unwrap().to_owned();
 
-    let (status, answer) = ask(&server, &channel, 1, &request(&series, &session));
+    let (status, answer) = ask(&server, &connection, &request(&series, &session));
     assert_eq!(status, 200);
     let grant = answer.unwrap();
     let expected = derive_object_key(&series.secret, &request(&series, &session).object);
@@ -63,14 +59,13 @@ fn the_object_key_comes_only_to_a_session_holding_a_licence_of_its_series() {
     let key = licence_protocol::keyfile::verify(grant.key_file.as_bytes()).unwrap();
     assert_eq!((key.series_public_key, key.fields.key_no), (series.public_key(), 10));
 
-    // Another series than the connection's: 15. A session that is not held: 7/8. A number used again: 5.
+    // Another series than the connection's: 15. A session that is not held: 8. A number used again: 5.
     let other = SeriesKeys::generate("672C".parse().unwrap());
-    let (status, body) = ask(&server, &channel, 2, &request(&other, &session));
+    let (status, body) = ask(&server, &connection, &request(&other, &session));
     assert_eq!((status, body.unwrap_err()["Code"].as_u64()), (403, Some(15)));
-    let (status, body) = ask(&server, &channel, 3, &request(&series, "NO-SUCH-SESSION"));
+    let (status, body) = ask(&server, &connection, &request(&series, "NO-SUCH-SESSION"));
     assert_eq!(status, 404, "{body:?}");
-    let (status, body) = ask(&server, &channel, 3, &request(&series, &session));
-    let body = body.unwrap_err();
+    let (status, body) = replay(&server, &connection, &request(&series, &session));
     assert_eq!((status, body["Code"].as_u64()), (400, Some(5)), "{body}");
     assert!(body["Message"].as_str().unwrap().contains("replay"), "{body}");
 
@@ -78,40 +73,44 @@ fn the_object_key_comes_only_to_a_session_holding_a_licence_of_its_series() {
     let (status, _) =
         server.post(path::RELEASE, &serde_json::json!({"ConnectionID": connection, "SessionID": session}));
     assert_eq!(status, 200);
-    let (status, body) = ask(&server, &channel, 4, &request(&series, &session));
+    let (status, body) = ask(&server, &connection, &request(&series, &session));
     assert_eq!((status, body.unwrap_err()["Code"].as_u64()), (404, Some(8)));
     assert!(!server.log().contains(&hex::encode(expected.as_bytes())), "the object key reached the log");
 }
 
 #[test]
 fn without_a_channel_nothing_is_given() {
-    let server = TestServer::new("objects-nochannel", "").started();
+    let mut server = TestServer::new("objects-nochannel", "").started();
     let series = SeriesKeys::generate("672B".parse().unwrap());
     server.install_key(&series, &key_fields(&series, &server.machine, 11, KeyKind::Main, 2));
     server.wait_for_licences(1);
 
-    // A connection that offered no key has no channel: 14.
-    let (status, answer) = server.post(path::CONNECT, &connect_body("672B", "APPSRV", true));
-    assert_eq!(status, 200);
-    assert!(answer.get("ServerKey").is_none(), "{answer}");
-    let id = answer["ConnectionID"].as_str().unwrap();
-    let stranger = Handshake::new().finish(Role::Client, id, &Handshake::new().public_hex()).unwrap();
-    let (status, body) = ask(&server, &stranger, 1, &request(&series, "S"));
-    assert_eq!((status, body.unwrap_err()["Code"].as_u64()), (404, Some(14)));
+    // A connect that offers no channel key, or one that is not a key, is refused: 5.
+    let mut body = connect_body("672B", "APPSRV", true);
+    body["SeriesPublicKey"] = Value::String(hex::encode(series.public_key()));
+    let (status, answer) = server.request("POST", path::CONNECT, Some(&body.to_string()), None);
+    assert_eq!((status, answer["Code"].as_u64()), (400, Some(5)), "{answer}");
+    body["ClientKey"] = Value::String("zz".into());
+    let (status, answer) = server.request("POST", path::CONNECT, Some(&body.to_string()), None);
+    assert_eq!((status, answer["Code"].as_u64()), (400, Some(5)), "{answer}");
 
-    // A channel key that is not one refuses the connection; an unknown connection is 7.
-    let mut bad = connect_body("672B", "APPSRV", true);
-    bad["ClientKey"] = Value::String("zz".into());
-    assert_eq!(server.post(path::CONNECT, &bad).0, 400);
+    // An unknown connection is 7.
     let unknown = Handshake::new().finish(Role::Client, "NOPE", &Handshake::new().public_hex()).unwrap();
-    let (status, body) = ask(&server, &unknown, 1, &request(&series, "S"));
-    assert_eq!((status, body.unwrap_err()["Code"].as_u64()), (404, Some(7)));
+    let sealed = unknown.seal(path::OBJECT, 1, &serde_json::to_vec(&request(&series, "S")).unwrap());
+    let (status, body) = post_bytes(&server.url(path::OBJECT), &serde_json::to_vec(&sealed).unwrap());
+    assert_eq!((status, body["Code"].as_u64()), (404, Some(7)), "{body}");
 
     // A sealed connection gets the key, and the key file it shows is the counting key's.
-    let (connection, channel) = connect_sealed(&server, "672B");
+    let connection = server.connect("672B", "APPSRV", true);
     let (_, grant) = server.post(path::OBTAIN, &session_body(&connection, 1, "APPSRV"));
-    let session = grant["SessionID"].as_str().unwrap();
-    let (status, answer) = ask(&server, &channel, 1, &request(&series, session));
+    let session = grant["SessionID"].as_str().unwrap().to_owned();
+    let (status, answer) = ask(&server, &connection, &request(&series, &session));
     assert_eq!(status, 200);
     assert_eq!(licence_protocol::keyfile::verify(answer.unwrap().key_file.as_bytes()).unwrap().fields.key_no, 11);
+
+    // After a restart the connection is known but its channel is gone: 14, in plain.
+    server.stop();
+    server.start();
+    let (status, body) = ask(&server, &connection, &request(&series, &session));
+    assert_eq!((status, body.unwrap_err()["Code"].as_u64()), (404, Some(14)));
 }

@@ -39,11 +39,20 @@ fn run_restart(machine: &str, crash: bool) {
     assert!(ids.contains(&sessions[0].as_str()) && ids.contains(&sessions[1].as_str()));
     assert_eq!(server.get("/api/licences/500").1["LicencesUsed"], 2);
 
-    // The live sessions continue on their old connection without noticing.
+    // The old connection is known but its channel is gone (it lived in memory): the add-in hears 14
+    // and connects again, and its live sessions get their own licences back.
+    let (status, g) = server.post("/licence/check", &json!({"ConnectionID": conn, "SessionID": sessions[0]}));
+    assert_eq!((status, g["Code"].as_u64()), (404, Some(14)), "{g}");
+    let conn = server.connect("672B", "APPSRV", true);
+    for (n, sid) in (1..=2).zip(&sessions[..2]) {
+        let (status, g) = server.obtain(&conn, n, "APPSRV");
+        assert_eq!(status, 200, "session {sid} after restart: {g}");
+        assert_eq!((g["SessionID"].as_str(), g["UsedLicence"].as_u64()), (Some(sid.as_str()), Some(500)));
+        assert_eq!(g["Reused"], true);
+    }
     for sid in &sessions[..2] {
         let (status, g) = server.post("/licence/check", &json!({"ConnectionID": conn, "SessionID": sid}));
-        assert_eq!(status, 200, "session {sid} after restart: {g}");
-        assert_eq!(g["UsedLicence"], 500);
+        assert_eq!(status, 200, "session {sid} after reconnecting: {g}");
     }
     let (status, beat) =
         server.post("/licence/heartbeat", &json!({"ConnectionID": conn, "Sessions": [sessions[0], sessions[1]]}));
@@ -82,16 +91,13 @@ fn kill_9_in_the_middle_of_a_burst_never_loses_an_acknowledged_licence() {
     // A client obtains licences as fast as it can while the server is killed under it.
     let acknowledged: Vec<String> = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(2)).build();
+            let addin = server.addin(&conn);
+            let mut addin = addin.lock().unwrap();
             let mut got = Vec::new();
             for n in 1..=20_000u32 {
-                let body = session_body(&conn, n, "APPSRV").to_string();
-                match agent.post(&server.url("/licence/obtain")).send_string(&body) {
-                    Ok(r) => {
-                        let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-                        got.push(v["SessionID"].as_str().unwrap().to_owned());
-                    }
-                    Err(_) => break,
+                match addin.try_call_sealed("/licence/obtain", &session_body(&conn, n, "APPSRV")) {
+                    Ok(common::addin::Reply::Sealed(Ok(v))) => got.push(v["SessionID"].as_str().unwrap().to_owned()),
+                    _ => break,
                 }
             }
             got

@@ -236,6 +236,9 @@ fn api_tokens_work_and_every_abuse_is_refused() {
 fn addresses_host_names_and_other_sites_are_refused() {
     let server = TestServer::new("access-limits", "");
     server.append_config("[API]\nAllowedAddresses=10.0.0.0/8\n[Console]\nAuthorization=2\n");
+    let s = licence_protocol::series::SeriesKeys::generate("672B".parse().unwrap());
+    let fields = common::key_fields(&s, "access-limits", 1, licence_protocol::key::KeyKind::Main, 1);
+    server.install_key(&s, &fields);
     let server = server.started();
     let (status, body) = server.get("/api/licences");
     assert_eq!(status, 403, "loopback is not in 10.0.0.0/8: {body}");

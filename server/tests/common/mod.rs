@@ -1,9 +1,16 @@
 //! Shared by the integration tests: starts the real `licenceserver` binary in its own temporary
 //! root on a free loopback port, issues real signed key files for the computer it pretends to be
-//! (its pinned machine-id file), and talks to it over HTTP. Nothing of the server is mocked.
+//! (its pinned machine-id file and a known host secret written into its root), and talks to it over
+//! HTTP — the add-in protocol through the test add-in of [`addin`] (connect proofs checked, every
+//! later call sealed). Nothing of the server is mocked.
 #![allow(dead_code)]
 
+pub mod addin;
 pub mod vendor;
+
+use licence_protocol::identity::{HostSecret, HOST_SECRET_FILE};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use licence_protocol::identity::MachineIdentity;
 use licence_protocol::key::{KeyFields, KeyKind};
@@ -24,7 +31,16 @@ pub struct TestServer {
     /// Environment variables the server is started with.
     pub env: Vec<(String, String)>,
     child: Option<Child>,
+    /// The series public key the test add-in pins, per series: the signer of the first key installed
+    /// through [`TestServer::install_key`], unless set with [`TestServer::pin`].
+    pins: Mutex<HashMap<String, [u8; 32]>>,
+    /// The test add-in's connections, by `ConnectionID`.
+    addins: Mutex<HashMap<String, Arc<Mutex<addin::Addin>>>>,
 }
+
+/// The host secret every test server is given (written into `{root}/3.0/host.secret`), so the tests
+/// can issue key files to its target key.
+pub const HOST_SECRET: [u8; 32] = [0x42; 32];
 
 pub use licence_testkit::{free_port, scratch};
 
@@ -39,7 +55,16 @@ impl TestServer {
         std::fs::write(&machine_file, machine).unwrap();
         let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
-        TestServer { root, port: free_port(), machine: machine.into(), env: Vec::new(), child: None }
+        std::fs::write(root.join("3.0").join(HOST_SECRET_FILE), HOST_SECRET).unwrap();
+        TestServer {
+            root,
+            port: free_port(),
+            machine: machine.into(),
+            env: Vec::new(),
+            child: None,
+            pins: Mutex::default(),
+            addins: Mutex::default(),
+        }
     }
 
     pub fn append_config(&self, text: &str) {
@@ -127,8 +152,24 @@ impl TestServer {
         files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect::<Vec<_>>().join("\n")
     }
 
+    /// The server's identity as it sees it: its machine id and its host secret.
     pub fn identity(&self) -> MachineIdentity {
-        MachineIdentity::from_material(self.machine.as_bytes())
+        MachineIdentity::from_material(self.machine.as_bytes()).with_host_secret(HostSecret::from_bytes(HOST_SECRET))
+    }
+
+    /// Makes the test add-in pin `pin` for `series` from now on.
+    pub fn pin(&self, series: &str, pin: [u8; 32]) {
+        self.pins.lock().unwrap().insert(series.to_owned(), pin);
+    }
+
+    /// The key the test add-in pins for `series`.
+    pub fn pin_of(&self, series: &str) -> Option<[u8; 32]> {
+        self.pins.lock().unwrap().get(series).copied()
+    }
+
+    /// The test add-in's connection `id`.
+    pub fn addin(&self, id: &str) -> Arc<Mutex<addin::Addin>> {
+        self.addins.lock().unwrap().get(id).cloned().expect("a connection of the test add-in")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,12 +215,45 @@ impl TestServer {
         self.request("DELETE", path, None, Some(ADMIN))
     }
 
+    /// POSTs `body` to `path`. The add-in protocol goes through the test add-in: `connect` adds the
+    /// protocol, a channel key and the pin of the body's series (when one is known) and checks the
+    /// proofs; a call naming a connection of the test add-in is sealed in its channel (a sealed
+    /// refusal comes back with its code's HTTP status); one naming an unknown connection is sent as a
+    /// sealed message that cannot open. Anything else is sent as it is.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        if path == "/licence/connect" {
+            let series = body["KeyID"].as_str().unwrap_or_default();
+            let Some(pin) = self.pin_of(series) else {
+                return self.request("POST", path, Some(&body.to_string()), None);
+            };
+            return match addin::connect(&self.url(""), body, &pin) {
+                Ok(addin) => {
+                    let answer = serde_json::to_value(&addin.response).unwrap();
+                    self.addins.lock().unwrap().insert(addin.connection_id.clone(), Arc::new(Mutex::new(addin)));
+                    (200, answer)
+                }
+                Err(refused) => refused,
+            };
+        }
+        if path.starts_with("/licence/") {
+            if let Some(id) = body["ConnectionID"].as_str() {
+                let known = self.addins.lock().unwrap().get(id).cloned();
+                return match known {
+                    Some(addin) => addin.lock().unwrap().call(path, body),
+                    None => {
+                        let message = json!({"ConnectionID": id, "Seq": 1, "Sealed": "AAAA"});
+                        self.request("POST", path, Some(&message.to_string()), None)
+                    }
+                };
+            }
+        }
         self.request("POST", path, Some(&body.to_string()), None)
     }
 
-    /// Writes a key file for this server's computer into its data folder.
+    /// Writes a key file for this server's computer into its data folder (the first key of a series
+    /// sets the pin the test add-in uses for it).
     pub fn install_key(&self, series: &SeriesKeys, fields: &KeyFields) -> PathBuf {
+        self.pins.lock().unwrap().entry(series.series.to_string()).or_insert(series.public_key());
         let bytes = keyfile::issue(fields, series, &self.identity().binding());
         let path = self.data_dir().join(fields.file_name());
         std::fs::write(&path, bytes).unwrap();
@@ -229,7 +303,7 @@ pub fn connect_body(series: &str, computer: &str, is_server: bool) -> Value {
         "OSVersion": "Debian GNU/Linux 12 (x86_64)", "ComputerName": computer, "LocalIP": "127.0.0.1",
         "Process": "/opt/1cv8/x86_64/8.3.25.1257/1cv8c", "CPU": "x86_64", "PID": 4242, "IsServer": is_server,
         "PlatformVersion": "8.3.25.1257", "ModuleName": "/tmp/v8_3F2F_d.tmp",
-        "Version": licence_protocol::VERSION, "KeyID": series
+        "Version": licence_protocol::VERSION, "KeyID": series, "Protocol": licence_protocol::wire::PROTOCOL
     })
 }
 

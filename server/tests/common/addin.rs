@@ -1,0 +1,150 @@
+//! A small add-in client for the integration tests: it speaks protocol 2 exactly as the add-in does —
+//! `connect` with a fresh channel key and the pinned series public key, the proofs checked against
+//! the pin and the exact bytes sent, every later call sealed in the channel and its answer opened
+//! with the same number. Tests that attack the server use its pieces directly.
+
+use licence_protocol::channel::{self, Channel, Handshake, Role, SealedAnswer, SealedMessage};
+use licence_protocol::wire::{ConnectResponse, ErrorCode, WireError, PROTOCOL};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// One connection of the test add-in.
+pub struct Addin {
+    pub base: String,
+    pub connection_id: String,
+    pub response: ConnectResponse,
+    /// The `KeyNo`s whose proofs passed.
+    pub proved: BTreeSet<u64>,
+    pub channel: Channel,
+    /// The number of the last request sent.
+    pub seq: u64,
+}
+
+/// What a sealed call came back with.
+#[derive(Debug)]
+pub enum Reply {
+    /// A sealed answer, opened: the call's answer or its refusal.
+    Sealed(Result<Value, WireError>),
+    /// A plain answer (only ever a failure of the envelope: 5, 7, 14).
+    Plain(u16, Value),
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build()
+}
+
+/// POSTs `body` as it is; the status and the parsed answer.
+pub fn post_bytes(url: &str, body: &[u8]) -> (u16, Value) {
+    try_post_bytes(url, body).unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// [`post_bytes`], with a failure to reach the server as an error.
+pub fn try_post_bytes(url: &str, body: &[u8]) -> Result<(u16, Value), String> {
+    let response = match agent().post(url).set("Content-Type", "application/json").send_bytes(body) {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = response.status();
+    let text = response.into_string().map_err(|e| e.to_string())?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+/// What the test add-in says when it does not trust a server (its own code 17).
+pub fn not_trusted(why: &str) -> (u16, Value) {
+    let e = WireError::new(ErrorCode::ServerNotTrusted, why);
+    (e.code.http_status(), json!(e))
+}
+
+/// Connects to `base` with the connect body `facts` (the fields the add-in sends about itself),
+/// pinning `pin`: `Protocol`, a fresh `ClientKey` and `SeriesPublicKey` are set here. A refusal
+/// comes back as its status and body; a server whose proofs do not pass as code 17.
+pub fn connect(base: &str, facts: &Value, pin: &[u8; 32]) -> Result<Addin, (u16, Value)> {
+    let handshake = Handshake::new();
+    let mut body = facts.clone();
+    body["Protocol"] = json!(PROTOCOL);
+    body["ClientKey"] = json!(handshake.public_hex());
+    body["SeriesPublicKey"] = json!(hex::encode(pin));
+    connect_raw(base, &body, handshake, pin)
+}
+
+/// [`connect`] with the body exactly as given (its `ClientKey` must be `handshake`'s).
+pub fn connect_raw(base: &str, body: &Value, handshake: Handshake, pin: &[u8; 32]) -> Result<Addin, (u16, Value)> {
+    let sent = serde_json::to_vec(body).unwrap();
+    let (status, answer) = post_bytes(&format!("{base}/licence/connect"), &sent);
+    if status != 200 {
+        return Err((status, answer));
+    }
+    let response: ConnectResponse = serde_json::from_value(answer.clone()).expect("a connect answer");
+    if response.protocol != PROTOCOL {
+        return Err(not_trusted("the server is of an earlier release"));
+    }
+    let series = body["KeyID"].as_str().unwrap().parse().unwrap();
+    let terms = response.terms();
+    let proved: BTreeSet<u64> = response
+        .proofs
+        .iter()
+        .filter_map(|p| channel::verify_proof(p, pin, series, &sent, &terms).ok())
+        .map(|key| key.fields.key_no)
+        .collect();
+    if proved.is_empty() {
+        return Err(not_trusted("no proof of a key signed by the pinned series key passed"));
+    }
+    let server_key = response.server_key.clone().expect("a server key");
+    let channel = handshake.finish(Role::Client, &response.connection_id, &server_key).expect("a channel");
+    Ok(Addin {
+        base: base.to_owned(),
+        connection_id: response.connection_id.clone(),
+        response,
+        proved,
+        channel,
+        seq: 0,
+    })
+}
+
+impl Addin {
+    /// Seals `inner` as the next request of `path` and opens the answer.
+    pub fn call_sealed(&mut self, path: &str, inner: &Value) -> Reply {
+        self.try_call_sealed(path, inner).unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// [`Addin::call_sealed`], with a failure to reach the server as an error.
+    pub fn try_call_sealed(&mut self, path: &str, inner: &Value) -> Result<Reply, String> {
+        self.seq += 1;
+        let message = self.channel.seal(path, self.seq, inner.to_string().as_bytes());
+        let (status, answer) = try_post_bytes(&format!("{}{path}", self.base), &serde_json::to_vec(&message).unwrap())?;
+        Ok(self.open_reply(path, status, answer))
+    }
+
+    fn open_reply(&self, path: &str, status: u16, answer: Value) -> Reply {
+        if status != 200 {
+            return Reply::Plain(status, answer);
+        }
+        let sealed: SealedMessage = match serde_json::from_value(answer.clone()) {
+            Ok(m) => m,
+            Err(_) => return Reply::Plain(status, answer),
+        };
+        let plain = self.channel.open_answer(path, self.seq, &sealed).expect("the answer opens in the channel");
+        match serde_json::from_slice::<SealedAnswer<Value>>(&plain).expect("a sealed answer") {
+            SealedAnswer::Ok(v) => Reply::Sealed(Ok(v)),
+            SealedAnswer::Err(e) => Reply::Sealed(Err(e)),
+        }
+    }
+
+    /// [`Addin::call_sealed`] as a status and a body: a sealed refusal gets its code's HTTP status, so
+    /// tests read it like the plain answers of the protocol's first release. A grant naming a key
+    /// the connect did not prove fails the test.
+    pub fn call(&mut self, path: &str, inner: &Value) -> (u16, Value) {
+        match self.call_sealed(path, inner) {
+            Reply::Sealed(Ok(v)) => {
+                if let Some(used) = v.get("UsedLicence").and_then(Value::as_u64) {
+                    assert!(self.proved.contains(&used), "grant of key {used}, proved were {:?}", self.proved);
+                }
+                (200, v)
+            }
+            Reply::Sealed(Err(e)) => (e.code.http_status(), json!(e)),
+            Reply::Plain(status, body) => (status, body),
+        }
+    }
+}
