@@ -69,6 +69,9 @@ say "Creating series $series and a key with 20,000 licences for this computer"
 root="$work/root"
 mkdir -p "$root/3.0" "$root/data" "$work/vendor"
 # Pin the machine identity so the key binds to this scratch server whatever the container provides.
+# `licenceserver identity` creates the server's host secret ($root/3.0/host.secret) and prints the
+# ComputerID and public TargetKey the key (format 2) is sealed to; licencebench pins the series' .pub
+# as the add-in does and checks the server's proofs against it.
 echo "licencebench-$(hostname)" >"$root/machine-id"
 printf '[Common]\nMachineIdFile=%s\n' "$root/machine-id" >"$root/3.0/licenceserver.conf"
 "$bin/licenceedit" series create "$series" --out "$work/vendor" >/dev/null
@@ -117,7 +120,8 @@ status=0
 "$bin/licencebench" all \
   --server "127.0.0.1:$server_port" --server-pid "$server_pid" \
   --static "127.0.0.1:$nginx_port" --static-path /answer.json --static-pid "$nginx_pid" \
-  --series "$series" --clients "${BENCH_CLIENTS:-50}" --seconds "${BENCH_SECONDS:-10}" \
+  --series "$series" --series-key "$work/vendor/$series.pub" \
+  --clients "${BENCH_CLIENTS:-50}" --seconds "${BENCH_SECONDS:-10}" \
   --hold "${BENCH_HOLD:-20}" --threads "${BENCH_THREADS:-1}" \
   --out bench-results/summary.txt "$@" || status=$?
 

@@ -27,6 +27,8 @@ Options:
   --static-path PATH        what to GET from it [default: /answer.json]
   --static-pid PID          its (master) process, for CPU figures
   --series KEYID            the key series the server has licences of [default: 672B]
+  --series-key KEY          the series public key to pin, as the add-in does: the series' {KeyID}.pub
+                            file or its 64 hex digits (needed by every scenario but static)
   --clients N               concurrent clients in the throughput scenarios [default: 50]
   --seconds S               measured seconds per throughput scenario [default: 10, at most 600]
   --warmup S                unmeasured seconds before them [default: 1]
@@ -64,6 +66,7 @@ impl Scenario {
     }
 }
 
+#[derive(Debug)]
 pub struct Args {
     pub scenarios: Vec<Scenario>,
     pub settings: Settings,
@@ -81,6 +84,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         static_path: "/answer.json".into(),
         static_pid: None,
         series: "672B".parse().map_err(|_| "the default series is malformed")?,
+        pin: None,
         clients: 50,
         warmup: Duration::from_secs(1),
         seconds: Duration::from_secs(10),
@@ -103,6 +107,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--static-path" => s.static_path = path(value()?)?,
             "--static-pid" => s.static_pid = Some(number(&value()?, 1, u64::from(u32::MAX))? as u32),
             "--series" => s.series = value()?.parse().map_err(|e| format!("--series: {e}"))?,
+            "--series-key" => s.pin = Some(series_key(&value()?)?),
             "--clients" => s.clients = number(&value()?, 1, 10_000)? as usize,
             "--seconds" => s.seconds = seconds(&value()?, 600.0)?,
             "--warmup" => s.warmup = seconds(&value()?, 60.0)?,
@@ -132,7 +137,23 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     if s.static_addr.is_none() {
         scenarios.retain(|&sc| sc != Scenario::Static);
     }
+    if s.pin.is_none() && scenarios.iter().any(|&sc| sc != Scenario::Static) {
+        return Err("give --series-key: the licence server proves its keys to the series key the add-in pins".into());
+    }
     Ok(Some(Args { scenarios, settings: s, threads, out }))
+}
+
+/// A series public key: 64 hex digits, or a file holding them (`{KeyID}.pub`).
+fn series_key(text: &str) -> Result<[u8; 32], String> {
+    let hex_key = |s: &str| {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut key).ok().map(|()| key)
+    };
+    if let Some(key) = hex_key(text) {
+        return Ok(key);
+    }
+    let contents = std::fs::read_to_string(text).map_err(|e| format!("--series-key: cannot read {text}: {e}"))?;
+    hex_key(&contents).ok_or_else(|| format!("--series-key: {text} does not hold a series public key (64 hex digits)"))
 }
 
 fn address(text: &str) -> Result<SocketAddr, String> {
@@ -170,18 +191,39 @@ mod tests {
         parse(line.split_whitespace().map(str::to_owned))
     }
 
+    const KEY: &str = "--series-key 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
     #[test]
     fn defaults_run_every_scenario_that_has_a_target() {
-        let a = args("").unwrap().unwrap();
+        let a = args(KEY).unwrap().unwrap();
         assert_eq!(a.scenarios, [Scenario::ObtainRelease, Scenario::Heartbeat, Scenario::Sessions]);
-        let a = args("--static 127.0.0.1:8080 all").unwrap().unwrap();
+        assert_eq!(a.settings.pin.unwrap()[..2], [0x00, 0x11]);
+        let a = args(&format!("--static 127.0.0.1:8080 all {KEY}")).unwrap().unwrap();
         assert_eq!(a.scenarios, Scenario::ALL);
         assert_eq!((a.settings.clients, a.settings.seconds, a.threads), (50, Duration::from_secs(10), 1));
     }
 
     #[test]
+    fn the_licence_scenarios_need_a_series_key_to_pin() {
+        assert!(args("").unwrap_err().contains("--series-key"));
+        assert!(args("--static 127.0.0.1:8080 static").unwrap().is_some());
+        assert!(args("--series-key 0011").unwrap_err().contains("cannot read 0011"));
+        let dir = std::env::temp_dir().join(format!("licencebench-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("672B.pub");
+        std::fs::write(&file, format!("{}\n", "ab".repeat(32))).unwrap();
+        let a = args(&format!("--series-key {}", file.display())).unwrap().unwrap();
+        assert_eq!(a.settings.pin, Some([0xab; 32]));
+        std::fs::write(&file, "not a key").unwrap();
+        assert!(args(&format!("--series-key {}", file.display())).unwrap_err().contains("does not hold"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn options_are_read_and_bounded() {
-        let a = args("--server 127.0.0.1:19099 --server-pid 42 --seconds 2.5 --clients 8 heartbeat").unwrap().unwrap();
+        let a = args(&format!("--server 127.0.0.1:19099 --server-pid 42 --seconds 2.5 --clients 8 heartbeat {KEY}"))
+            .unwrap()
+            .unwrap();
         assert_eq!(a.scenarios, [Scenario::Heartbeat]);
         assert_eq!(a.settings.server_pid, Some(42));
         assert_eq!(a.settings.seconds, Duration::from_millis(2500));

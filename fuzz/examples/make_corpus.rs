@@ -1,11 +1,17 @@
 //! Writes the seed corpus of every fuzz target into `fuzz/corpus/<target>/`: genuinely signed key
-//! files (which the fuzzer could never forge) and a few broken ones, the example config file, well
-//! formed protocol messages of every type, key file names and `Authorization` headers. Run it with
+//! files of format 2 (which the fuzzer could never forge) and a few broken ones (one of format 1), the
+//! example config file, well formed protocol messages of every type (protocol 2: sealed messages and
+//! answers, connect proofs), activation documents of format 2, a genuine `connect` answer with its
+//! proof, key file names and `Authorization` headers. Run it with
 //! `cargo run --manifest-path fuzz/Cargo.toml --example make_corpus` after a format change; the
 //! files it writes are small and kept in the repository.
 #![forbid(unsafe_code)]
 
-use licence_protocol::identity::MachineIdentity;
+#[path = "../seeds/connect.rs"]
+mod connect;
+
+use licence_protocol::channel::{self, Handshake, Role, SealedAnswer};
+use licence_protocol::identity::{HostSecret, MachineIdentity};
 use licence_protocol::key::{KeyFields, KeyKind, SeriesId};
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
@@ -17,8 +23,15 @@ use licence_protocol::wire::{
 };
 use std::path::{Path, PathBuf};
 
-/// Must match `SEED_MATERIAL` in `fuzz_targets/keyfile_verify.rs`.
+/// Must match `SEED_MATERIAL` in `fuzz_targets/keyfile_verify.rs` and `activation_documents.rs`.
 const SEED_MATERIAL: &[u8] = b"fuzz seed computer";
+/// Must match `SEED_HOST_SECRET` there.
+const SEED_HOST_SECRET: [u8; 32] = [0x5e; 32];
+
+/// The seed server as it sees itself: its machine id and its host secret.
+fn seed_server() -> MachineIdentity {
+    MachineIdentity::from_material(SEED_MATERIAL).with_host_secret(HostSecret::from_bytes(SEED_HOST_SECRET))
+}
 const EXAMPLE_CONFIG: &str = include_str!("../../packaging/licenceserver.conf");
 
 fn main() -> std::io::Result<()> {
@@ -32,6 +45,7 @@ fn main() -> std::io::Result<()> {
     key_file_names(&mut corpus)?;
     auth_headers(&mut corpus)?;
     activation_documents(&mut corpus)?;
+    connect_proofs(&mut corpus)?;
     println!("wrote {} seed files under {}", corpus.written, corpus.root.display());
     Ok(())
 }
@@ -87,13 +101,14 @@ fn main_key(computer_id: String) -> KeyFields {
 fn key_files(corpus: &mut Corpus) -> std::io::Result<()> {
     const T: &str = "keyfile_verify";
     let keys = SeriesKeys::generate(series());
-    let here = MachineIdentity::from_material(SEED_MATERIAL);
+    let here = seed_server();
     let elsewhere = MachineIdentity::from_material(b"seed computer elsewhere");
 
     let valid = keyfile::issue(&main_key(here.computer_id()), &keys, &here.binding());
     let verified = keyfile::verify(&valid).expect("a freshly issued key file verifies");
     verified.ensure_issued_for(&here.computer_id()).expect("the seed key is issued for the seed computer");
-    verified.unwrap_secret(&here.binding()).expect("the seed key unwraps on the seed computer");
+    verified.unwrap_secrets(&here.binding()).expect("the seed key unwraps on the seed computer");
+    assert!(verified.unwrap_secrets(&MachineIdentity::from_material(SEED_MATERIAL).binding()).is_err());
     corpus.put(T, "valid.licence", &valid)?;
 
     let demo = KeyFields {
@@ -115,7 +130,11 @@ fn key_files(corpus: &mut Corpus) -> std::io::Result<()> {
     corpus.put(T, "truncated.licence", &valid[..valid.len() / 2])?;
     corpus.put(T, "no_final_newline.licence", &valid[..valid.len() - 1])?;
     corpus.put(T, "altered_field.licence", text.replacen("\"LicenceCount\":10", "\"LicenceCount\":99", 1))?;
-    corpus.put(T, "format_2.licence", text.replacen("\"Format\":1", "\"Format\":2", 1))?;
+    corpus.put(T, "format_1.licence", text.replacen("\"Format\":2", "\"Format\":1", 1))?;
+    corpus.put(T, "format_3.licence", text.replacen("\"Format\":2", "\"Format\":3", 1))?;
+    // Sealed to the machine id alone (no host secret): verifies, opens for none of the fuzzed targets.
+    let bare = MachineIdentity::from_material(SEED_MATERIAL);
+    corpus.put(T, "no_host_secret.licence", keyfile::issue(&main_key(bare.computer_id()), &keys, &bare.binding()))?;
     corpus.put(T, "bad_marker.licence", text.replacen("SIGNATURE", "SIGNATUR", 1))?;
     corpus.put(T, "crlf.licence", text.replace('\n', "\r\n"))?;
     corpus.put(T, "empty.licence", "")
@@ -181,7 +200,27 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
         article_name: "Основная поставка".into(),
         support_date: None,
     };
-    let here = MachineIdentity::from_material(SEED_MATERIAL);
+    let here = seed_server();
+    let keys = SeriesKeys::generate(series());
+    let key_file = String::from_utf8(keyfile::issue(&main_key(here.computer_id()), &keys, &here.binding()))
+        .expect("key files are UTF-8");
+    let signing = keyfile::verify(key_file.as_bytes())
+        .and_then(|k| k.unwrap_secrets(&here.binding()))
+        .expect("the seed key opens on the seed server")
+        .key;
+    let proof = channel::prove(&signing, &key_file, b"connect request", b"terms");
+    let (client, server) = (Handshake::new(), Handshake::new());
+    let (client_key, server_key) = (client.public_hex(), server.public_hex());
+    let server_end = server.finish(Role::Server, &connection_id, &client_key).expect("fresh keys agree");
+    let grant = LicenceGrant {
+        session_id: "s-1".into(),
+        key_id: series(),
+        used_licence: 7_121_172,
+        expire_time: now,
+        reused: false,
+    };
+    let sealed_answer = json(&SealedAnswer::Ok(grant));
+    let refusal = json(&SealedAnswer::<LicenceGrant>::Err(WireError::new(ErrorCode::NoFreeLicence, "none free")));
     let messages: Vec<(&str, Vec<u8>)> = vec![
         (
             "connect.json",
@@ -197,7 +236,9 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
                 module_name: "liblicenceaddin.so".into(),
                 version: licence_protocol::VERSION.into(),
                 key_id: series(),
-                client_key: None,
+                client_key: Some(client_key),
+                protocol: licence_protocol::wire::PROTOCOL,
+                series_public_key: Some(hex::encode(keys.public_key())),
             }),
         ),
         ("obtain.json", json(&ObtainRequest { connection_id: connection_id.clone(), session })),
@@ -210,6 +251,10 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
             }),
         ),
         ("connection.json", json(&ConnectionRequest { connection_id: connection_id.clone() })),
+        ("sealed_call.json", json(&server_end.seal("/licence/obtain", 1, &sealed_answer))),
+        ("sealed_answer.json", sealed_answer.clone()),
+        ("sealed_refusal.json", refusal),
+        ("key_proof.json", json(&proof)),
         (
             "connect_response.json",
             json(&ConnectResponse {
@@ -219,8 +264,10 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
                 connection_lease_seconds: 20,
                 session_lease_seconds: 60,
                 heartbeat_seconds: 5,
-                server_key: None,
-                reserved_servers: Vec::new(),
+                server_key: Some(server_key),
+                reserved_servers: vec!["backup:9099".into()],
+                protocol: licence_protocol::wire::PROTOCOL,
+                proofs: vec![proof.clone()],
             }),
         ),
         (
@@ -241,7 +288,11 @@ fn wire_messages(corpus: &mut Corpus) -> std::io::Result<()> {
         ),
         ("error.json", json(&WireError::new(ErrorCode::NoFreeLicence, "no free licence of series 672B"))),
         ("key_fields.json", json(&main_key(here.computer_id()))),
-        ("binding_request.json", json(&here.binding_request())),
+        ("public_target.json", json(&here.public_target())),
+        (
+            "old_identity.json",
+            format!(r#"{{"ComputerID":"{}","Binding":"{}"}}"#, here.computer_id(), "ab".repeat(32)).into_bytes(),
+        ),
         ("time.json", b"\"2018-04-03T17:06:58.1234+03:00\"".to_vec()),
         ("series.json", b"\"672b\"".to_vec()),
     ];
@@ -282,15 +333,32 @@ fn activation_documents(corpus: &mut Corpus) -> std::io::Result<()> {
     use licence_protocol::activation::ActivationCode;
     use licence_protocol::centre::{ActivationRequest, ActivationResponse};
     const TARGET: &str = "activation_documents";
-    let seed = MachineIdentity::from_material(SEED_MATERIAL);
+    let seed = seed_server();
     let keys = SeriesKeys::generate(series());
+    // Must match `SEED_CODE` in `fuzz_targets/activation_documents.rs`.
     let code: ActivationCode = "4345-9320-2035-7421-5369".parse().expect("a valid code");
-    let mut request = ActivationRequest::new(code, &seed.binding_request(), None, time("2026-11-24T09:00:00Z"));
-    request.itn = Some("1234567890".into());
+    let tax = (Some("1234567890".into()), None);
+    let request = ActivationRequest::new(code, &seed.public_target(), None, tax, time("2026-11-24T09:00:00Z"));
+    assert!(request.proves(code));
     corpus.put(TARGET, "request.json", serde_json::to_vec_pretty(&request)?)?;
-    let file = keyfile::issue(&main_key(seed.computer_id()), &keys, &seed.binding());
+    let blank =
+        ActivationRequest::new(code, &seed.public_target(), Some(555), (None, None), time("2026-11-24T09:00:00Z"));
+    corpus.put(TARGET, "request_blank.json", serde_json::to_vec(&blank)?)?;
+    corpus.put(
+        TARGET,
+        "request_format_1.json",
+        format!(
+            r#"{{"Format":1,"RequestID":"{}","Created":"2026-11-24T09:00:00.000Z","ActivationCode":"{code}","ITN":null,"IEC":null,"ComputerID":"{}","Binding":"{}","BlankKeyNo":null,"ServerVersion":"3.0.0"}}"#,
+            request.request_id,
+            seed.computer_id(),
+            "ab".repeat(32)
+        ),
+    )?;
+    let target = seed.binding().target_key();
+    let file = keyfile::issue(&main_key(seed.computer_id()), &keys, &target);
     let backup: ActivationCode = "1234-5678-9012-3456-7892".parse().unwrap_or(code);
-    let response = ActivationResponse::sign(&request.request_id, &file, backup, &keys);
+    let response = ActivationResponse::sign(&request.request_id, &file, backup, &target, &keys);
+    assert_eq!(response.backup_code(&seed.binding()).ok(), Some(backup));
     corpus.put(TARGET, "response.json", serde_json::to_vec(&response)?)?;
     corpus.put(
         TARGET,
@@ -299,4 +367,42 @@ fn activation_documents(corpus: &mut Corpus) -> std::io::Result<()> {
     )?;
     let blank = licence_protocol::usbkey::SoftwareKey::manufacture(555, &licence_protocol::usbkey::test_root());
     corpus.put(TARGET, "blank.usbkey", blank.to_bytes())
+}
+
+/// A genuine `connect` answer of the seed series (`seeds/connect.rs`) with a proof per key, the proof
+/// alone, and answers whose terms or proof were altered.
+fn connect_proofs(corpus: &mut Corpus) -> std::io::Result<()> {
+    const T: &str = "connect_proof";
+    let keys = connect::seed_series();
+    let server = MachineIdentity::from_material(connect::SERVER_MATERIAL)
+        .with_host_secret(HostSecret::from_bytes(SEED_HOST_SECRET));
+    let mut answer = connect::seed_answer();
+    let terms = answer.terms();
+    for key_no in [7_121_172, 7_121_173] {
+        let fields = KeyFields { key_no, ..main_key(server.computer_id()) };
+        let file = String::from_utf8(keyfile::issue(&fields, &keys, &server.binding())).expect("UTF-8");
+        let signing = keyfile::verify(file.as_bytes())
+            .and_then(|k| k.unwrap_secrets(&server.binding()))
+            .expect("the seed key opens on the seed server")
+            .key;
+        answer.proofs.push(channel::prove(&signing, &file, connect::REQUEST_BODY, &terms));
+    }
+    for proof in &answer.proofs {
+        channel::verify_proof(proof, &keys.public_key(), connect::series(), connect::REQUEST_BODY, &terms)
+            .expect("the seed proofs verify");
+    }
+    corpus.put(T, "answer.json", json(&answer))?;
+    corpus.put(T, "proof.json", json(&answer.proofs[0]))?;
+    let relayed = licence_protocol::wire::ConnectResponse { server_key: Some("00".repeat(32)), ..answer.clone() };
+    corpus.put(T, "other_server_key.json", json(&relayed))?;
+    let stranger = SeriesKeys::generate(series());
+    let fields = main_key(server.computer_id());
+    let forged_file = String::from_utf8(keyfile::issue(&fields, &stranger, &server.binding())).expect("UTF-8");
+    let forged_key = keyfile::verify(forged_file.as_bytes())
+        .and_then(|k| k.unwrap_secrets(&server.binding()))
+        .expect("a self-made key opens where it was sealed")
+        .key;
+    let forged = channel::prove(&forged_key, &forged_file, connect::REQUEST_BODY, &terms);
+    let self_made = licence_protocol::wire::ConnectResponse { proofs: vec![forged], ..answer };
+    corpus.put(T, "self_made_series.json", json(&self_made))
 }

@@ -1,6 +1,7 @@
 //! Every add-in call's body is JSON from the network, and the add-in in turn reads the server's
 //! answers. One input is tried as each message type of the protocol (and as the times, series, key
-//! fields, binding requests and activation codes they are made of); whatever parses must write back
+//! fields, public targets and activation codes they are made of; protocol 2's sealed messages, sealed
+//! answers and connect proofs); whatever parses must write back
 //! out and read back in as the same value, so nothing the server accepts can come back to it in a
 //! form it refuses.
 #![no_main]
@@ -8,7 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use licence_protocol::activation::ActivationCode;
-use licence_protocol::identity::BindingRequest;
+use licence_protocol::channel::{KeyProof, SealedAnswer, SealedMessage};
+use licence_protocol::identity::PublicTarget;
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{
@@ -35,7 +37,16 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<KeyInfoResponse>(data);
     round_trip::<WireError>(data);
     round_trip::<KeyFields>(data);
-    round_trip::<BindingRequest>(data);
+    round_trip::<PublicTarget>(data);
+    round_trip::<SealedMessage>(data);
+    round_trip::<KeyProof>(data);
+    round_trip::<SealedAnswer<LicenceGrant>>(data);
+    round_trip::<SealedAnswer<HeartbeatResponse>>(data);
+    round_trip::<SealedAnswer<ReleaseResponse>>(data);
+    // What `licenceedit key demo --identity` reads: an accepted target has both halves well formed.
+    if let Ok(Ok(target)) = std::str::from_utf8(data).map(PublicTarget::from_json) {
+        assert!(target.parse().is_ok(), "{target:?} accepted but not well formed");
+    }
 });
 
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(data: &[u8]) {

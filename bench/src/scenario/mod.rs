@@ -23,6 +23,8 @@ pub struct Settings {
     pub static_path: String,
     pub static_pid: Option<u32>,
     pub series: SeriesId,
+    /// The series public key the add-in connections pin (`--series-key`).
+    pub pin: Option<[u8; 32]>,
     pub clients: usize,
     pub warmup: Duration,
     pub seconds: Duration,
@@ -45,6 +47,17 @@ pub struct Row {
     pub answer_bytes: Option<usize>,
     /// The licence server's resident memory right after the scenario, in KiB.
     pub server_rss_kib: Option<u64>,
+}
+
+impl Settings {
+    /// The pin every add-in connection sends; the licence scenarios need one.
+    pub fn pin(&self) -> std::io::Result<[u8; 32]> {
+        self.pin.ok_or_else(|| {
+            std::io::Error::other(
+                "no series key to pin: give --series-key (the series' {KeyID}.pub or its 64 hex digits)",
+            )
+        })
+    }
 }
 
 /// The licence server's resident memory now, in KiB.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub async fn run(s: &Settings) -> io::Result<Row> {
-    let (server, series) = (s.server, s.series);
+    let (server, series, pin) = (s.server, s.series, s.pin()?);
     let answer_bytes = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&answer_bytes);
     let budget = Arc::new(Budget::new(s.warmup, s.seconds, s.max_requests));
@@ -20,7 +20,7 @@ pub async fn run(s: &Settings) -> io::Result<Row> {
     let (samples, window) = run_workers(s.clients, budget, move |id, budget| {
         let seen = Arc::clone(&seen);
         async move {
-            let mut client = AddinClient::connect(server, format!("BENCH-OR-{id}"), series).await?;
+            let mut client = AddinClient::connect(server, format!("BENCH-OR-{id}"), series, pin).await?;
             let mut samples = Samples::default();
             let mut n = 0u64;
             while let Some(turn) = budget.take(2) {

@@ -101,8 +101,10 @@ async fn fill(s: &Settings) -> io::Result<(Vec<Holder>, Row)> {
     let tasks: Vec<JoinHandle<_>> = (0..s.session_connections)
         .map(|i| {
             let (server, series, count) = (s.server, s.series, share(s.sessions, s.session_connections, i));
+            let pin = s.pin;
             tokio::spawn(tokio::time::timeout(FILL_LIMIT, async move {
-                let client = AddinClient::connect(server, format!("BENCH-HOLD-{i}"), series).await?;
+                let pin = pin.ok_or_else(|| io::Error::other("no series key to pin: give --series-key"))?;
+                let client = AddinClient::connect(server, format!("BENCH-HOLD-{i}"), series, pin).await?;
                 obtain_sessions(client, i, count).await
             }))
         })
