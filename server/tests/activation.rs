@@ -73,6 +73,7 @@ fn from_a_new_series_to_a_session_holding_a_licence_with_every_refusal_said_exac
     assert!(file.exists() && key["FileName"] == file.display().to_string().as_str(), "{key}");
 
     // A 1C server process takes the key's two licences and no third.
+    server.pin("672B", vendor.series().public_key());
     let connection = server.connect("672B", "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 200);
     assert_eq!(server.obtain(&connection, 2, "APPSRV").0, 200);
@@ -148,6 +149,10 @@ fn offline_activation_by_files_and_a_tampered_response_is_refused() {
     let (status, request) = server.request("POST", "/api/licences/request", Some(&body.to_string()), Some(ADMIN));
     assert_eq!(status, 200, "{request}");
     assert_eq!(request["ComputerID"], server.identity().computer_id().as_str());
+    // The request file carries nothing secret: no code, no binding; the target's public key only.
+    assert!(!request.to_string().contains(&code), "{request}");
+    assert!(!request.to_string().contains(&server.identity().binding().to_hex()), "{request}");
+    assert_eq!(request["TargetKey"], server.identity().binding().target_key().to_hex().as_str());
     let request_file = vendor.dir.join("request.json");
     let response_file = vendor.dir.join("response.json");
     std::fs::write(&request_file, request.to_string()).unwrap();
@@ -156,7 +161,9 @@ fn offline_activation_by_files_and_a_tampered_response_is_refused() {
 
     let post_response = |text: &str| server.request("POST", "/api/licences/response", Some(text), Some(ADMIN));
     let mut tampered: Value = serde_json::from_str(&response).unwrap();
-    tampered["BackupCode"] = json!(ActivationCode::generate().to_string());
+    let sealed = tampered["SealedBackupCode"].as_str().unwrap().to_owned();
+    let flipped = if sealed.ends_with('0') { "1" } else { "0" };
+    tampered["SealedBackupCode"] = json!(format!("{}{flipped}", &sealed[..sealed.len() - 1]));
     let (status, body) = post_response(&tampered.to_string());
     assert_eq!(status, 400, "{body}");
     assert!(message(&body).contains("altered"), "{body}");
@@ -180,14 +187,14 @@ fn offline_activation_by_files_and_a_tampered_response_is_refused() {
     assert_eq!(server.request("GET", &path, None, None).0, 401);
     let (status, backup) = server.get(&path);
     assert_eq!(status, 200, "{backup}");
-    assert_eq!(backup["BackupCode"], tampered_backup_code_is_not(&response, &tampered));
+    assert_eq!(backup["BackupCode"], sealed_backup_code(&server, &response));
+    assert!(!response.contains(backup["BackupCode"].as_str().unwrap()), "the backup code is sealed in the response");
 }
 
-/// The backup code the untampered response carried (and not the one swapped in).
-fn tampered_backup_code_is_not(response: &str, tampered: &Value) -> String {
-    let genuine: Value = serde_json::from_str(response).unwrap();
-    assert_ne!(genuine["BackupCode"], tampered["BackupCode"]);
-    genuine["BackupCode"].as_str().unwrap().to_owned()
+/// The backup code a response carries, opened with the server's binding.
+fn sealed_backup_code(server: &TestServer, response: &str) -> String {
+    let parsed: licence_protocol::centre::ActivationResponse = serde_json::from_str(response).unwrap();
+    parsed.backup_code(&server.identity().binding()).unwrap().to_string()
 }
 
 #[test]
@@ -213,13 +220,15 @@ fn backup_codes_rebind_a_key_after_the_computer_changed_and_move_it_onto_a_usb_b
     let (_, stale) = server.get(&format!("/api/licences/{key_no}"));
     assert_eq!(stale["Workable"], false, "{stale}");
     assert!(stale["OpenError"].as_str().unwrap().contains("backup code"), "{stale}");
-    let connection = server.connect("672B", "APPSRV", true);
-    assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 404, "no workable key");
+    server.pin("672B", vendor.series().public_key());
+    let (status, refused) = server.post("/licence/connect", &common::connect_body("672B", "APPSRV", true));
+    assert_eq!((status, refused["Code"].as_u64()), (404, Some(6)), "no workable key: {refused}");
 
     let (status, rebound) = install(&server, &first_backup, Value::Null, Value::Null);
     assert_eq!(status, 201, "{rebound}");
     assert_eq!((rebound["KeyNo"].as_u64(), rebound["Workable"].as_bool()), (Some(key_no), Some(true)));
     assert_eq!(rebound["ComputerID"], server.identity().computer_id().as_str());
+    let connection = server.connect("672B", "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 200);
     // Used again here it answers the same (a lost answer can be fetched again); anywhere else it is spent.
     let (status, body) = install(&server, &first_backup, Value::Null, Value::Null);
@@ -282,6 +291,7 @@ fn a_hardware_key_is_listed_as_usb_and_counts_only_while_plugged_in() {
     let listed = wait_for_key(&server, 9_100_001, |k| k["Workable"] == true);
     assert_eq!((listed["Type"].as_str(), listed["Serial"].as_u64()), (Some("USB"), Some(777)), "{listed}");
     assert_eq!(listed["FileName"], Value::Null);
+    server.pin(series.series.as_str(), series.public_key());
     let connection = server.connect(series.series.as_str(), "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 200);
 
@@ -324,6 +334,7 @@ fn main_additional_and_demo_keys_count_by_their_kind_and_expire_on_the_shifted_c
     assert!(demo["OpenError"].as_str().is_some_and(|e| !e.is_empty()), "a demo key beside a main key says why: {demo}");
     assert_eq!(main["DaysLeft"], 30);
 
+    server.pin("672B", vendor.series().public_key());
     let connection = server.connect("672B", "APPSRV", true);
     for n in 1..=5 {
         assert_eq!(server.obtain(&connection, n, "APPSRV").0, 200, "session {n} of 3 + 2");
@@ -347,6 +358,7 @@ fn main_additional_and_demo_keys_count_by_their_kind_and_expire_on_the_shifted_c
     assert_eq!(additional["Enabled"], false, "{additional}");
     // The subscription ended a month after activation; the key itself said so from the start.
     assert!(day(&main["SupportDate"]) > day(&main["ActivationDate"]), "{main}");
+    server.pin("672B", vendor.series().public_key());
     let fresh = server.connect("672B", "APPSRV2", true);
     let (status, body) = server.obtain(&fresh, 1, "APPSRV2");
     assert_eq!(status, 403, "{body}");
@@ -365,6 +377,7 @@ fn a_key_activated_long_ago_has_expired_and_its_subscription_ended() {
     let now = licence_protocol::time::UtcTime::now().to_string();
     assert!(day(&key["SupportDate"]) < &now[..10], "the subscription ended long ago: {key}");
     assert!(day(&key["ActivationDate"]) < day(&key["SupportDate"]), "{key}");
+    server.pin("672B", vendor.series().public_key());
     let connection = server.connect("672B", "APPSRV", true);
     assert_eq!(server.obtain(&connection, 1, "APPSRV").0, 403, "an expired key gives no licence");
 }

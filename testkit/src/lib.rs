@@ -28,29 +28,33 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `target/debug/licenceserver`, built with `cargo build -p licenceserver` if it is not there (for
-/// the crates whose tests cannot name it with `CARGO_BIN_EXE_licenceserver`).
+/// `{target}/debug/licenceserver` (the target folder is `CARGO_TARGET_DIR` when set, else the
+/// workspace's `target`), brought up to date with `cargo build -p licenceserver` once per test process
+/// (for the crates whose tests cannot name it with `CARGO_BIN_EXE_licenceserver`).
 pub fn server_binary() -> PathBuf {
     workspace_binary("licenceserver", "licenceserver")
 }
 
-/// `target/debug/{name}` of the vendor's kit (`licenceedit`, `licencecentre`), built if it is not there.
+/// `{target}/debug/{name}` of the vendor's kit (`licenceedit`, `licencecentre`), brought up to date
+/// once per test process, so a test never runs a binary built from older sources.
 pub fn devkit_binary(name: &str) -> PathBuf {
     workspace_binary("licence-devkit", name)
 }
 
 fn workspace_binary(package: &str, name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let binary = workspace.join("target/debug").join(name);
-    let _guard = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    if !binary.exists() {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
+    let binary = target.join("debug").join(name);
+    let mut built = BUILT.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
         let status = Command::new(env!("CARGO"))
             .args(["build", "-p", package, "--bin", name])
             .current_dir(&workspace)
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cargo build -p {package} --bin {name} failed");
+        built.push(name.to_owned());
     }
     binary
 }
