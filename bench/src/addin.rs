@@ -248,3 +248,54 @@ fn refused(call: &str, status: u16, body: &[u8]) -> io::Error {
 fn untrusted(why: String) -> io::Error {
     io::Error::other(format!("the licence server is not trusted: {why}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use licence_protocol::identity::{HostSecret, MachineIdentity};
+    use licence_protocol::keyfile;
+    use licence_protocol::series::SeriesKeys;
+
+    /// A `connect` answer with the proof of key 7 of `series`, issued to a server with a host secret.
+    fn answer(series: &SeriesKeys, body: &[u8]) -> ConnectResponse {
+        let server = MachineIdentity::from_material(b"bench server").with_host_secret(HostSecret::from_bytes([3; 32]));
+        let fields = licence_testkit::main_key(series, "bench server", 7, 10);
+        let file = String::from_utf8(keyfile::issue(&fields, series, &server.binding())).unwrap();
+        let key = keyfile::verify(file.as_bytes()).unwrap().unwrap_secrets(&server.binding()).unwrap().key;
+        let mut answer = ConnectResponse {
+            connection_id: "C1".into(),
+            server_version: licence_protocol::VERSION.into(),
+            expire_time: UtcTime::now(),
+            connection_lease_seconds: 20,
+            session_lease_seconds: 60,
+            heartbeat_seconds: 5,
+            server_key: Some(Handshake::new().public_hex()),
+            reserved_servers: Vec::new(),
+            protocol: PROTOCOL,
+            proofs: Vec::new(),
+        };
+        let terms = answer.terms();
+        answer.proofs.push(channel::prove(&key, &file, body, &terms));
+        answer
+    }
+
+    #[test]
+    fn a_connection_is_taken_only_with_a_proof_for_the_pin_this_request_and_these_terms() {
+        let series = SeriesKeys::generate("672B".parse().unwrap());
+        let pin = series.public_key();
+        let genuine = answer(&series, b"request");
+        assert_eq!(check_connect(&genuine, &pin, series.series, b"request").unwrap(), [7]);
+
+        let other_request = check_connect(&genuine, &pin, series.series, b"another request").unwrap_err();
+        assert!(other_request.to_string().contains("does not cover this connection"), "{other_request}");
+        let other_pin = SeriesKeys::generate(series.series).public_key();
+        let err = check_connect(&genuine, &other_pin, series.series, b"request").unwrap_err();
+        assert!(err.to_string().contains("signed by another key"), "{err}");
+        let relayed = ConnectResponse { server_key: Some(Handshake::new().public_hex()), ..genuine.clone() };
+        assert!(check_connect(&relayed, &pin, series.series, b"request").is_err(), "a swapped ServerKey passed");
+        let none = ConnectResponse { proofs: Vec::new(), ..genuine.clone() };
+        assert!(check_connect(&none, &pin, series.series, b"request").unwrap_err().to_string().contains("no proof"));
+        let old = ConnectResponse { protocol: 1, ..genuine };
+        assert!(check_connect(&old, &pin, series.series, b"request").unwrap_err().to_string().contains("protocol 1"));
+    }
+}
