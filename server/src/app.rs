@@ -396,7 +396,8 @@ impl App {
                 Some(other) if other != pin => Err(WireError::new(
                     ErrorCode::NoKey,
                     format!(
-                        "the connections of series {series} on this server pin another series key ({}…) than this                          configuration ({}…): no key of series {series} counts for it",
+                        "the connections of series {series} on this server pin another series key ({}…) than this \
+                         configuration ({}…): no key of series {series} counts for it",
                         hex::encode(&other[..4]),
                         hex::encode(&pin[..4])
                     ),
