@@ -2,10 +2,12 @@
 //! testable Rust with no `unsafe`:
 //! - [`conf`]: where `licenceaddin.conf` lives and how it combines with the configuration's settings
 //!   into the ordered list of servers to try;
-//! - [`client`]: the blocking client of the licence server with failover (over [`transport`], which
-//!   speaks HTTP/1.1 through [`http1`], with this process's [`facts`]);
+//! - [`client`]: the blocking client of the licence server with failover, which believes only a server
+//!   that proves at connect it holds a key signed by the configuration's pin, and seals every later
+//!   call (over [`transport`], which speaks HTTP/1.1 through [`http1`], with this process's [`facts`]);
 //! - [`session`]: a held licence kept alive by a heartbeat thread that follows it to a reserved server;
-//! - [`fallback`]: the optional local fallback to a key installed on this computer when no server answers;
+//! - [`fallback`]: the optional local fallback to a key installed on this computer, signed by the pin,
+//!   when no server answers;
 //! - [`logfile`]: the add-in's log files;
 //! - [`error`]: the one error type, with the protocol's stable numbers and Russian messages.
 #![forbid(unsafe_code)]
