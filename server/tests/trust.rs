@@ -248,6 +248,32 @@ fn the_clock_set_back_past_a_demo_keys_end_keeps_it_stopped() {
     assert!(open_error(&server, 1).contains("expired"), "{}", open_error(&server, 1));
     let conn = server.connect("672B", "APPSRV", true);
     assert_eq!(server.obtain(&conn, 1, "APPSRV").0, 200);
+    server.stop();
+
+    // An edited high-water mark is detected (its MAC is keyed from the host secret) and ignored.
+    let store = rusqlite::Connection::open(server.root.join("3.0/leases.sqlite")).unwrap();
+    let edited = store.execute("UPDATE clock SET high_water = high_water - 86400000 * 400", []).unwrap();
+    assert_eq!(edited, 1);
+    drop(store);
+    server.start();
+    assert!(server.log().contains("does not match its MAC (it was edited); it is ignored"), "{}", server.log());
+}
+
+#[test]
+fn a_host_secret_that_cannot_be_used_makes_every_key_unworkable_with_the_reason() {
+    let mut server = TestServer::new("trust-damaged-secret", "");
+    let s = series("672B");
+    server.install_key(&s, &key_fields(&s, &server.machine, 1, KeyKind::Main, 5));
+    std::fs::write(server.root.join("3.0/host.secret"), b"short").unwrap();
+    server.start();
+    server.wait_for_licences(1);
+    let why = open_error(&server, 1);
+    assert!(why.contains("host secret") && why.contains("is 5 bytes"), "{why}");
+    assert_eq!(listed(&server, 1)["Workable"], false);
+    let said = server.log().matches("no key bound to this computer can be workable until this is fixed").count();
+    assert_eq!(said, 1, "one clear line:\n{}", server.log());
+    let (status, body) = server.post("/licence/connect", &connect_body("672B", "APPSRV", true));
+    assert_eq!((status, body["Code"].as_u64()), (404, Some(6)), "{body}");
 }
 
 #[test]
