@@ -1,6 +1,5 @@
-//! The real licence server for the add-in's integration tests: `target/debug/licenceserver` (or
-//! `$CARGO_TARGET_DIR/debug/licenceserver` when that is set; built with `cargo build -p licenceserver`
-//! when missing) in a temporary root on a free loopback port, for a pinned machine id and the host
+//! The real licence server for the add-in's integration tests: `licence_testkit::server_binary` (in
+//! `CARGO_TARGET_DIR` when set, brought up to date once per test process) in a temporary root on a free loopback port, for a pinned machine id and the host
 //! secret in its root, with a main key issued by `keyfile::issue` — of the genuine series
 //! ([`crate::licence::genuine`], which `Licence::of` pins) unless a test brings its own. Nothing of it is
 //! mocked.
@@ -21,22 +20,8 @@ pub const FLAGS: u64 = 0b1011;
 pub const PRODUCT: &str = "Управление складом";
 const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
 
+use licence_testkit::server_binary;
 pub use licence_testkit::{free_port, scratch};
-
-/// The licence server binary (see the module's doc).
-pub fn server_binary() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => {
-            let binary = PathBuf::from(dir).join("debug/licenceserver");
-            if !binary.exists() {
-                // Built by cargo, which honours the same variable.
-                licence_testkit::server_binary();
-            }
-            binary
-        }
-        None => licence_testkit::server_binary(),
-    }
-}
 
 pub struct TestServer {
     pub root: PathBuf,

@@ -3,8 +3,8 @@
 //! it pretends to be (a pinned machine-id file and the host secret the server keeps in its root), all of
 //! one series whose public key [`caller`] pins. Nothing of the server is mocked.
 //!
-//! The binary is `$CARGO_TARGET_DIR/debug/licenceserver` when that variable is set (built there if
-//! missing), else the workspace's `target/debug/licenceserver` (`licence_testkit::server_binary`).
+//! The binary is `licence_testkit::server_binary` (in `CARGO_TARGET_DIR` when set, brought up to date once
+//! per test process).
 #![allow(dead_code)]
 
 use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
@@ -22,22 +22,7 @@ use std::time::{Duration, Instant};
 
 pub const SERIES: &str = "672B";
 
-pub use licence_testkit::{free_port, scratch};
-
-/// The licence server binary (see the module's doc).
-pub fn server_binary() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => {
-            let binary = PathBuf::from(dir).join("debug/licenceserver");
-            if !binary.exists() {
-                // Built by cargo, which honours the same variable.
-                licence_testkit::server_binary();
-            }
-            binary
-        }
-        None => licence_testkit::server_binary(),
-    }
-}
+pub use licence_testkit::{free_port, scratch, server_binary};
 
 /// The genuine series of every test server: the vendor's secret and the public key the add-in pins.
 pub fn series() -> &'static SeriesKeys {
