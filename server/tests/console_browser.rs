@@ -179,9 +179,11 @@ impl Drop for Browser {
 }
 
 /// The C harness's demo platform (`test-harness/demo`) holding a licence through the real add-in,
-/// loaded as 1C loads it, for as long as its `sleep` runs; built here if need be.
-fn harness_holds_a_licence(port: u16, seconds: u32) -> Child {
+/// loaded as 1C loads it, for as long as its `sleep` runs, its configuration pinning `pin`; built here
+/// if need be.
+fn harness_holds_a_licence(port: u16, seconds: u32, pin: &[u8; 32]) -> Child {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
     let status =
         Command::new(env!("CARGO")).args(["build", "-q", "-p", "licenceaddin"]).current_dir(&workspace).status();
     assert!(status.is_ok_and(|s| s.success()), "cargo build -p licenceaddin failed");
@@ -189,9 +191,10 @@ fn harness_holds_a_licence(port: u16, seconds: u32) -> Child {
     assert!(status.is_ok_and(|s| s.success()), "make -C test-harness demo failed (needs a C compiler)");
     let home = licence_testkit::scratch("console-demo-home");
     Command::new(workspace.join("test-harness/demo"))
-        .arg(workspace.join("target/debug/liblicenceaddin.so"))
+        .arg(target.join("debug/liblicenceaddin.so"))
         .args(["127.0.0.1", &port.to_string(), "sleep", &seconds.to_string()])
         .env("HOME", &home)
+        .env("LICENCE_SERIES_PUBLIC_KEY", hex::encode(pin))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(home.join("demo.out")).unwrap())
         .stderr(Stdio::null())
@@ -255,7 +258,7 @@ fn the_administrator_does_the_daily_work_in_a_browser() {
 
     // The C harness loads the real add-in as 1C does and obtains a licence; the administrator sees the
     // session and ends it with the button.
-    let mut demo = harness_holds_a_licence(server.port, 30);
+    let mut demo = harness_holds_a_licence(server.port, 30, &vendor.series().public_key());
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.get("/api/sessions").1["Sessions"].as_array().is_none_or(Vec::is_empty) {
         assert!(Instant::now() < deadline, "the C harness never obtained a licence");
