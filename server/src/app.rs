@@ -94,6 +94,10 @@ pub struct Inner {
     held: BTreeMap<u64, Arc<HeldKey>>,
     /// The latest time this server has seen (kept in the lease store).
     high_water: Option<UtcTime>,
+    /// The key each series' add-ins last pinned (kept in the lease store): while no live connection
+    /// pins a series, its keys are judged against this one, so a key of another signer is listed as
+    /// not counting from the first connection on, not only while an add-in is connected.
+    remembered_pins: BTreeMap<SeriesId, [u8; 32]>,
     /// What was last said about the clock, so it is logged once per change.
     clock_behind: Option<String>,
     pub standing: PoolStanding,
@@ -172,6 +176,7 @@ impl App {
                 scanned: BTreeMap::new(),
                 held: BTreeMap::new(),
                 high_water,
+                remembered_pins: remembered_pins(&saved.pins),
                 clock_behind: None,
                 standing: PoolStanding::default(),
                 fingerprint: Vec::new(),
@@ -370,7 +375,8 @@ impl App {
 
     /// Re-applies the key rules with the pins of the live connections. The caller submits the changes.
     fn apply_pool(&self, inner: &mut Inner, now: UtcTime) {
-        let pins = inner.ledger.pins();
+        let mut pins = inner.remembered_pins.clone();
+        pins.extend(inner.ledger.pins());
         let standing = pool::evaluate_pinned(&pool_keys(&inner.keys, now), &pins);
         if standing != inner.standing {
             inner.ledger.set_pool(standing.capacities(), standing.why_none(), now);
@@ -421,6 +427,10 @@ impl App {
                     } else {
                         let first_pin = inner.ledger.pin(series).is_none();
                         let expire_time = inner.ledger.connect(id, facts, peer_ip, now).expire_time;
+                        if inner.remembered_pins.get(&series) != Some(&pin) {
+                            inner.remembered_pins.insert(series, pin);
+                            inner.ledger_note(Record::Pin { series: series.to_string(), pin: hex::encode(pin) });
+                        }
                         if first_pin {
                             self.apply_pool(&mut inner, now);
                         }
@@ -569,6 +579,18 @@ pub fn pool_keys(keys: &BTreeMap<u64, InstalledKey>, now: UtcTime) -> Vec<PoolKe
 }
 
 /// The MAC the high-water mark `millis` is kept with.
+/// The remembered pins as the lease store keeps them; unreadable rows are skipped.
+fn remembered_pins(saved: &[(String, String)]) -> BTreeMap<SeriesId, [u8; 32]> {
+    saved
+        .iter()
+        .filter_map(|(series, pin)| {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(pin, &mut bytes).ok()?;
+            Some((series.parse().ok()?, bytes))
+        })
+        .collect()
+}
+
 fn high_water_mac(key: &[u8; 32], millis: i64) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(&millis.to_be_bytes());

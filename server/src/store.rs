@@ -30,6 +30,12 @@ pub enum Record {
         millis: i64,
         mac: String,
     },
+    /// The series public key the add-ins of a series last pinned (64 hex digits), so that keys of
+    /// other signers are listed as not counting even while no add-in is connected.
+    Pin {
+        series: String,
+        pin: String,
+    },
 }
 
 /// What was saved before the last stop.
@@ -39,6 +45,8 @@ pub struct Saved {
     pub sessions: Vec<String>,
     /// The high-water mark of the server's clock and its MAC, as last written.
     pub high_water: Option<(i64, String)>,
+    /// The series and the key their add-ins last pinned.
+    pub pins: Vec<(String, String)>,
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -85,13 +93,15 @@ impl LeaseStore {
              CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), high_water INTEGER NOT NULL,
-                                               mac TEXT NOT NULL);",
+                                               mac TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS pins (series TEXT PRIMARY KEY, pin TEXT NOT NULL);",
         )
         .map_err(fail)?;
         let saved = Saved {
             connections: read_all(&db, "SELECT record FROM connections").map_err(fail)?,
             sessions: read_all(&db, "SELECT record FROM sessions").map_err(fail)?,
             high_water: read_high_water(&db).map_err(fail)?,
+            pins: read_pins(&db).map_err(fail)?,
         };
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -125,6 +135,12 @@ fn read_high_water(db: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
     rows.next().transpose()
 }
 
+fn read_pins(db: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = db.prepare("SELECT series, pin FROM pins")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    rows.collect()
+}
+
 fn write_loop(mut db: Connection, rx: mpsc::Receiver<(Vec<Record>, Ack)>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -153,6 +169,7 @@ fn commit<'a>(db: &mut Connection, records: impl Iterator<Item = &'a Record>) ->
         let mut del_session = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
         let mut put_clock =
             tx.prepare_cached("INSERT OR REPLACE INTO clock (id, high_water, mac) VALUES (1, ?1, ?2)")?;
+        let mut put_pin = tx.prepare_cached("INSERT OR REPLACE INTO pins (series, pin) VALUES (?1, ?2)")?;
         for record in records {
             match record {
                 Record::Connection { id, json } => put_conn.execute(params![id, json])?,
@@ -160,6 +177,7 @@ fn commit<'a>(db: &mut Connection, records: impl Iterator<Item = &'a Record>) ->
                 Record::RemoveConnection(id) => del_conn.execute(params![id])?,
                 Record::RemoveSession(id) => del_session.execute(params![id])?,
                 Record::HighWater { millis, mac } => put_clock.execute(params![millis, mac])?,
+                Record::Pin { series, pin } => put_pin.execute(params![series, pin])?,
             };
         }
     }

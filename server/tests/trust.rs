@@ -31,7 +31,7 @@ fn open_error(server: &TestServer, key_no: u64) -> String {
 
 #[test]
 fn forged_main_and_additional_keys_of_a_self_made_series_count_nothing_for_a_pinned_connection() {
-    let server = TestServer::new("trust-forged", "").started();
+    let mut server = TestServer::new("trust-forged", "").started();
     let genuine = series("672B");
     server.install_key(&genuine, &key_fields(&genuine, &server.machine, 1, KeyKind::Main, 2));
     // The attacker makes a series of their own with the same KeyID and issues keys to the server's
@@ -66,6 +66,19 @@ fn forged_main_and_additional_keys_of_a_self_made_series_count_nothing_for_a_pin
     let (_, info) = server.post("/licence/keyinfo", &json!({"ConnectionID": conn}));
     let numbers: Vec<u64> = info["Keys"].as_array().unwrap().iter().map(|k| k["KeyNo"].as_u64().unwrap()).collect();
     assert_eq!((numbers, info["LicenceCount"].as_u64()), (vec![1], Some(2)), "{info}");
+
+    // With no add-in connected, and after a restart, the server still judges the series against the key
+    // its add-ins pinned: the forged keys stay listed as giving nothing.
+    let (status, _) = server.post("/licence/disconnect", &json!({"ConnectionID": conn}));
+    assert_eq!(status, 200);
+    server.stop();
+    server.start();
+    for key_no in [2, 3] {
+        let why = open_error(&server, key_no);
+        assert!(why.starts_with("signed by another key than"), "after a restart, key {key_no}: {why}");
+        assert_eq!(listed(&server, key_no)["Enabled"], false);
+    }
+    assert_eq!(listed(&server, 1)["Enabled"], true);
 }
 
 #[test]
