@@ -302,7 +302,7 @@ impl Client {
             Err(no) => return Err(Error::Unreachable { tried: format!("{endpoint} ({})", no.0) }),
         };
         if !(200..300).contains(&answer.status) {
-            return Err(plain_failure(&endpoint, &answer));
+            return Err(envelope_refused(plain_failure(&endpoint, &answer)));
         }
         let untrusted = |reason: String| Error::Untrusted { endpoint: endpoint.to_string(), reason };
         let message: SealedMessage = serde_json::from_str(&answer.body).map_err(|_| {
@@ -652,6 +652,23 @@ fn decode<Resp: DeserializeOwned>(endpoint: &Endpoint, answer: Answer) -> Result
         return serde_json::from_str(&answer.body).map_err(|_| bad(&answer));
     }
     Err(plain_failure(endpoint, &answer))
+}
+
+/// A sealed call refused in plain with code 5: the server could not open it as the connection's next
+/// message — most often a request the transport sent again on a fresh socket after the server had
+/// taken the first one and the answer was lost. The channels no longer agree, so this is "connect again"
+/// (14), which reconnects to the same server and repeats the call once (sessions get their own seats
+/// back). A relay that forges it gains nothing but a reconnection.
+fn envelope_refused(e: Error) -> Error {
+    match e {
+        Error::Server { code: ErrorCode::BadRequest, status, message, endpoint } => Error::Server {
+            code: ErrorCode::NoChannel,
+            status,
+            message: format!("the server refused the sealed call ({message}); connecting again"),
+            endpoint,
+        },
+        other => other,
+    }
 }
 
 /// A plain (unsealed) answer of a non-2xx status: the protocol error it carries. It is only ever a

@@ -50,6 +50,9 @@ struct Script {
     plain_answers: AtomicBool,
     /// Grants licences of key 2, which it never proved.
     grants_unproved: AtomicBool,
+    /// Refuses the next sealed call in plain with code 5, as the real server answers a request number it
+    /// has seen already (a request the transport sent again after the first answer was lost).
+    refuse_next_sealed: AtomicBool,
     connects: AtomicU32,
     channels: Mutex<HashMap<String, Channel>>,
 }
@@ -111,6 +114,9 @@ impl Fake {
         let Some(channel) = channels.get_mut(&message.connection_id) else {
             return error(ErrorCode::UnknownConnection, "unknown connection");
         };
+        if s.refuse_next_sealed.swap(false, Ordering::SeqCst) {
+            return error(ErrorCode::BadRequest, "the sealed request was refused: message number 1 was already used");
+        }
         let req: Value = serde_json::from_slice(&channel.open_request(path, &message).unwrap()).unwrap();
         let expire = UtcTime::now();
         let key = if s.grants_unproved.load(Ordering::SeqCst) { 2 } else { 1 };
@@ -427,4 +433,14 @@ fn the_add_ins_own_codes_from_a_server_are_not_believed() {
         &Answer { status: 502, body: serde_json::to_string(&wire).unwrap() },
     );
     assert_eq!(e.code(), ErrorCode::Internal);
+}
+
+#[test]
+fn a_sealed_call_refused_in_plain_connects_again_and_is_repeated_once() {
+    let (mut client, _, scripts) = setup(&[1], &[1]);
+    client.obtain(&session("1")).unwrap();
+    scripts[0].refuse_next_sealed.store(true, Ordering::SeqCst);
+    let grant = client.check("1-S1").unwrap();
+    assert_eq!(grant.used_licence, 1);
+    assert_eq!(scripts[0].connects.load(Ordering::SeqCst), 2, "a new connection and channel");
 }
