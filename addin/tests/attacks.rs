@@ -14,19 +14,14 @@ mod licence;
 mod server;
 mod support;
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 
 use attacker::{granting_server, replaying_server, Proof, Relay};
 use licence::*;
-use server::{scratch, TestServer};
+use server::TestServer;
 
-/// The tests share the process's `HOME` (the add-in's logs); one at a time.
 fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let guard = LOCK.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    static HOME: OnceLock<()> = OnceLock::new();
-    HOME.get_or_init(|| std::env::set_var("HOME", scratch("attacks-home")));
-    guard
+    server::serial_in_home("attacks-home")
 }
 
 /// A user name to look for on the wire.

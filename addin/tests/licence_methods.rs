@@ -10,25 +10,18 @@ mod licence;
 mod server;
 mod support;
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use licence::*;
 use licence_protocol::time::UtcTime;
-use server::{free_port, scratch, TestServer, PRODUCT, SERIES};
+use server::{free_port, TestServer, PRODUCT, SERIES};
 use support::*;
 
 const SHORT_LEASES: &str = "ConnectionTimeout=2\nSessionTimeout=3";
 
-/// The tests share the process's `HOME` (licenceaddin.conf and the log live under it) and count the
-/// process's heartbeat threads, so they run one at a time.
 fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let guard = LOCK.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    static HOME: OnceLock<()> = OnceLock::new();
-    // An empty home: no licenceaddin.conf of the machine interferes, the log goes to a scratch folder.
-    HOME.get_or_init(|| std::env::set_var("HOME", scratch("home")));
-    guard
+    server::serial_in_home("home")
 }
 
 /// Heartbeat threads of the client crate alive in this process (`comm` keeps 15 bytes of the name).

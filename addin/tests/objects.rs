@@ -15,7 +15,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use attacker::{granting_server, Proof};
 use licence::*;
@@ -23,16 +23,11 @@ use licence_protocol::channel::SealedMessage;
 use licence_protocol::datafile::{self, NewObject, ObjectKind};
 use licence_protocol::series::SeriesKeys;
 use licence_protocol::wire::path;
-use server::{scratch, TestServer, SERIES};
+use server::{TestServer, SERIES};
 use support::*;
 
-/// The tests share the process's `HOME`; one at a time.
 fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let guard = LOCK.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
-    static HOME: OnceLock<()> = OnceLock::new();
-    HOME.get_or_init(|| std::env::set_var("HOME", scratch("objects-home")));
-    guard
+    server::serial_in_home("objects-home")
 }
 
 /// What the objects hold; the relay test looks for it on the wire.

@@ -23,6 +23,17 @@ const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's defau
 use licence_testkit::server_binary;
 pub use licence_testkit::{free_port, scratch};
 
+/// One test of this process at a time, with `HOME` set once to a scratch folder named after `tag`: the
+/// add-in's logs and a user's licenceaddin.conf live under it, so the machine's own never interfere.
+pub fn serial_in_home(tag: &str) -> std::sync::MutexGuard<'static, ()> {
+    use std::sync::{Mutex, OnceLock};
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let guard = LOCK.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    static HOME: OnceLock<()> = OnceLock::new();
+    HOME.get_or_init(|| std::env::set_var("HOME", scratch(tag)));
+    guard
+}
+
 pub struct TestServer {
     pub root: PathBuf,
     pub port: u16,
