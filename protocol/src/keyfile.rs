@@ -270,6 +270,16 @@ impl VerifiedKeyFile {
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it over `path`,
 /// so a reader sees the old file or the new one, never half of one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+    write_replacing(path, bytes, false)
+}
+
+/// [`write_atomically`] for a secret (a key's backup code, which can move the key): the file is made
+/// readable and writable by its owner only (0600 on Unix) before any byte is written.
+pub fn write_secret_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+    write_replacing(path, bytes, true)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFileError> {
     use std::io::Write;
     let fail = |reason: String| KeyFileError::Write { path: path.display().to_string(), reason };
     let name = path.file_name().ok_or_else(|| fail("not a file name".into()))?;
@@ -283,7 +293,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let temp = dir.join(temp_name);
 
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -536,6 +554,14 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("672B.1.licence")]);
         let err = write_atomically(&dir.join("missing/672B.1.licence"), b"x").unwrap_err();
         assert!(matches!(err, KeyFileError::Write { .. }), "{err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let secret = dir.join("672B.1.backup");
+            write_secret_atomically(&secret, b"1234").unwrap();
+            assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+            std::fs::remove_file(&secret).unwrap();
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

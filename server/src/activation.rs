@@ -266,7 +266,7 @@ pub fn install(
         log::error!("key {} installed, but its issue could not be recorded: {e}", fields.key_no);
     }
     let backup_path = backup_code_path(data_dir, fields.key_id, fields.key_no);
-    if let Err(e) = keyfile::write_atomically(&backup_path, format!("{backup_code}\n").as_bytes()) {
+    if let Err(e) = keyfile::write_secret_atomically(&backup_path, format!("{backup_code}\n").as_bytes()) {
         log::error!("key {} installed, but its backup code could not be kept: {e}", fields.key_no);
     }
     log::info!(

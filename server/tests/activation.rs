@@ -189,6 +189,13 @@ fn offline_activation_by_files_and_a_tampered_response_is_refused() {
     assert_eq!(status, 200, "{backup}");
     assert_eq!(backup["BackupCode"], sealed_backup_code(&server, &response));
     assert!(!response.contains(backup["BackupCode"].as_str().unwrap()), "the backup code is sealed in the response");
+    // Kept beside the key for the server's account only: a backup code moves the key.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let kept = server.data_dir().join(format!("{}.{key_no}.backup", key["KeyID"].as_str().unwrap()));
+        assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600, "{}", kept.display());
+    }
 }
 
 /// The backup code a response carries, opened with the server's binding.

@@ -106,12 +106,8 @@ pub fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
     }
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
-    licence_protocol::keyfile::write_atomically(path, &key).map_err(std::io::Error::other)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    // Owner-only from its first byte on, not made private after it was written.
+    licence_protocol::keyfile::write_secret_atomically(path, &key).map_err(std::io::Error::other)?;
     Ok(key)
 }
 
