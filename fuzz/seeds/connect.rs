@@ -36,7 +36,8 @@ pub fn seed_series() -> SeriesKeys {
 pub fn seed_answer() -> ConnectResponse {
     ConnectResponse {
         connection_id: "6f1d2c3b-0000-4000-8000-00000000abcd".into(),
-        server_version: licence_protocol::VERSION.into(),
+        // A constant, not this build's version: the committed corpus was signed over these exact terms.
+        server_version: "3.0.1.0".into(),
         expire_time: UtcTime::parse("2026-11-24T10:00:20.000Z").expect("a valid time"),
         connection_lease_seconds: 20,
         session_lease_seconds: 60,
