@@ -384,8 +384,9 @@ impl App {
         }
     }
 
-    /// Admits an add-in's connection `id` pinning `pin`: refused when the series' live connections
-    /// pin another key, or when no workable key of the series signed by `pin` is held here. The
+    /// Admits an add-in's connection `id` pinning `pin`: refused when `MaxConnections` are live, when the
+    /// series' live connections pin another key, or when no workable key of the series signed by `pin`
+    /// is held here. The
     /// series' keys are judged again when this is its first pin.
     pub async fn admit(
         &self,
@@ -395,10 +396,17 @@ impl App {
         peer_ip: String,
     ) -> Result<Result<Admitted, WireError>, AppError> {
         let series = facts.key_id;
+        let limit = self.setting(|s| s.max_connections) as usize;
         let (admitted, done) = {
             let mut inner = self.lock();
             let now = crate::clock::now();
+            // Under the same lock as the connection is recorded, so racing connects cannot exceed it.
+            let full = inner.ledger.connection_count() >= limit;
             let admitted = match inner.ledger.pin(series) {
+                _ if full => Err(WireError::new(
+                    ErrorCode::ServerBusy,
+                    format!("the server already holds {limit} connections ([Common] MaxConnections); try again later"),
+                )),
                 Some(other) if other != pin => Err(WireError::new(
                     ErrorCode::NoKey,
                     format!(

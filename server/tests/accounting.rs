@@ -289,3 +289,22 @@ fn connection_and_session_limits_keep_a_flood_out() {
     assert_eq!(server.post("/licence/disconnect", &json!({"ConnectionID": conns[0]})).0, 200);
     assert_eq!(server.post("/licence/connect", &connect_body("672B", "PC9", false)).0, 200);
 }
+
+/// Issue 12: `MaxConnections` was checked under another lock than the one the connection is recorded
+/// under, so connects racing past the check could all be admitted.
+#[test]
+fn max_connections_holds_under_200_concurrent_connects() {
+    let (server, _) = server_with_key("acc-connect-race", 100, "MaxConnections=20\n");
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..200)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || server.post("/licence/connect", &connect_body("672B", &format!("PC{i}"), false)).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers.iter().filter(|s| **s == 200).count(), 20, "{answers:?}");
+    assert_eq!(answers.iter().filter(|s| **s == 503).count(), 180, "{answers:?}");
+    assert_eq!(server.get("/api/connections").1["Connections"].as_array().unwrap().len(), 20);
+}

@@ -230,11 +230,6 @@ async fn connect(
         }
         Some(text) => parse_pin(text).ok_or_else(|| bad_request("SeriesPublicKey is not 64 hex digits".into()))?,
     };
-    let limit = app.setting(|s| s.max_connections) as usize;
-    if app.lock().ledger.connection_count() >= limit {
-        log::warn!("refused a connection from {peer}: {limit} connections are live ([Common] MaxConnections)");
-        return Err(busy(format!("the server already holds {limit} connections; try again later")));
-    }
     let id = app::new_id().map_err(Failure::from)?;
     // The channel is agreed before anything is recorded, so a bad key refuses the connection cleanly.
     let handshake = Handshake::new();
