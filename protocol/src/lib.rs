@@ -19,6 +19,7 @@ pub mod keystore;
 pub mod pool;
 pub mod sealbox;
 pub mod series;
+pub mod text;
 pub mod time;
 pub mod usbkey;
 pub mod wire;
