@@ -12,17 +12,19 @@
 //! The clock's high-water mark is kept in the lease store under a MAC keyed from the binding, and
 //! time-limited keys stop while the clock reads more than a day before it (`clock`).
 
+use crate::access::Guard;
 use crate::activation::{ActivationError, Target};
-use crate::config::ServerConfig;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Live, ServerConfig, Settings, Startup};
 use crate::keystore::{self, Carrier, Fingerprint, InstalledKey};
 use crate::layout::Layout;
-use crate::ledger::{Change, Connection, Ledger, LedgerConfig, LedgerError, Session};
+use crate::ledger::{Change, Connection, Ledger, LedgerError, Session};
 use crate::pool::{self, PoolKey, PoolStanding};
-use crate::store::{LeaseStore, Record};
+use crate::store::{LeaseStore, Record, StoreError};
 use crate::sysinfo::ServerInfo;
 use hmac::{Hmac, Mac};
 use licence_protocol::channel::Channel;
-use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
+use licence_protocol::identity::{HostSecret, IdentityError, MachineIdentity, HOST_SECRET_FILE};
 use licence_protocol::key::SeriesId;
 use licence_protocol::keyfile::KeySecrets;
 use licence_protocol::time::UtcTime;
@@ -51,20 +53,21 @@ const CLOCK_KEY_LABEL: &[u8] = b"licence server clock high-water key v1\0";
 
 /// This computer's identity with the host secret (`{root}/3.0/host.secret`, created if missing):
 /// the one the server unwraps keys and makes activation requests with.
-pub fn load_identity(config: &ServerConfig, layout: &Layout) -> Result<MachineIdentity, String> {
-    let identity = MachineIdentity::load(config.machine_id_file.as_deref()).map_err(|e| e.to_string())?;
-    let host = HostSecret::load_or_create(&layout.config_dir().join(HOST_SECRET_FILE)).map_err(|e| e.to_string())?;
+pub fn load_identity(config: &ServerConfig, layout: &Layout) -> Result<MachineIdentity, IdentityError> {
+    let identity = MachineIdentity::load(config.startup.machine_id_file.as_deref())?;
+    let host = HostSecret::load_or_create(&layout.config_dir().join(HOST_SECRET_FILE))?;
     Ok(identity.with_host_secret(host))
 }
 
 pub struct App {
-    /// The configuration read at start. Settings the console can change while the server runs are
-    /// read through [`App::setting`] instead.
-    pub config: ServerConfig,
-    /// The configuration in force now: `config`, with the settings the administrator changed since.
-    settings: std::sync::RwLock<ServerConfig>,
+    /// What only the start reads (port, address, logs, machine id).
+    pub startup: Startup,
+    /// The settings in force: replaced whole by [`App::save_settings`], read by everyone.
+    live: Arc<Live>,
     /// Who may use the console and the API (passwords, tokens, attempts, addresses).
-    pub guard: crate::http::auth::Guard,
+    pub guard: Arc<Guard>,
+    /// Where the server reads the time.
+    clock: Arc<dyn Clock>,
     /// Counters, licence use over time and denials (`/api/metrics`, the console).
     pub observe: crate::observe::Observe,
     pub layout: Layout,
@@ -116,21 +119,37 @@ impl Inner {
     }
 }
 
-/// A failed operation: the ledger's refusal, or the store's failure to keep a change.
-#[derive(Debug)]
+/// A failed operation: the ledger's refusal, or the server's failure to carry it out.
+#[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    Refused(LedgerError),
-    Internal(String),
+    #[error(transparent)]
+    Refused(#[from] LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no random identifier: {0}")]
+    Random(getrandom::Error),
+}
+
+/// Why the settings could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(transparent)]
+    Write(#[from] crate::config::UpdateError),
 }
 
 impl App {
     /// Opens the store, loads the keys and restores the leases that were live at the last stop.
     pub fn start(config: ServerConfig, layout: Layout) -> anyhow::Result<Self> {
+        Self::start_with_clock(config, layout, Arc::new(SystemClock))
+    }
+
+    /// [`App::start`] with the time read from `clock` (tests move a manual clock).
+    pub fn start_with_clock(config: ServerConfig, layout: Layout, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let (identity, identity_problem) = match load_identity(&config, &layout) {
             Ok(id) => (Some(id), None),
             Err(e) => {
                 log::error!("{e}; no key bound to this computer can be workable until this is fixed");
-                (None, Some(e))
+                (None, Some(e.to_string()))
             }
         };
         let clock_key = identity.as_ref().map(|i| {
@@ -140,23 +159,25 @@ impl App {
             Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()))
         });
         let computer_id = identity.as_ref().map(|i| i.computer_id()).unwrap_or_else(|| {
-            MachineIdentity::load(config.machine_id_file.as_deref()).map(|i| i.computer_id()).unwrap_or_default()
+            MachineIdentity::load(config.startup.machine_id_file.as_deref())
+                .map(|i| i.computer_id())
+                .unwrap_or_default()
         });
-        let started = crate::clock::now();
+        let started = clock.now();
         let info = ServerInfo::gather(started, computer_id);
         let (store, saved) = LeaseStore::open(&layout.lease_store())?;
-        let ledger = Ledger::new(LedgerConfig {
-            connection_lease: Duration::from_secs(config.connection_timeout.into()),
-            session_lease: Duration::from_secs(config.session_timeout.into()),
-        });
-        let token_key = crate::http::token::load_or_create_key(&layout.config_dir().join("token.key"))
+        let ServerConfig { startup, settings } = config;
+        let ledger = Ledger::new(settings.leases());
+        let live = Arc::new(Live::new(settings));
+        let token_key = crate::access::token::load_or_create_key(&layout.config_dir().join("token.key"))
             .map_err(|e| anyhow::anyhow!("cannot keep the API token key in {}: {e}", layout.config_dir().display()))?;
-        let guard = crate::http::auth::Guard::new(
-            &config,
+        let guard = Arc::new(Guard::new(
+            live.clone(),
+            clock.clone(),
             token_key,
             format!("licenceserver:{}", info.computer_id),
             &info.computer_name,
-        );
+        ));
         let high_water = saved.high_water.as_ref().and_then(|(millis, mac)| {
             let key = clock_key.as_ref()?;
             if high_water_mac(key, *millis) != *mac {
@@ -184,8 +205,9 @@ impl App {
                 usb_problems: Vec::new(),
                 pending: Vec::new(),
             }),
-            settings: std::sync::RwLock::new(config.clone()),
-            config,
+            startup,
+            live,
+            clock,
             observe: crate::observe::Observe::default(),
             layout,
             info,
@@ -218,7 +240,7 @@ impl App {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn submit(&self, inner: &mut Inner) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+    fn submit(&self, inner: &mut Inner) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
         let mut records: Vec<Record> = inner.ledger.take_changes().into_iter().filter_map(to_record).collect();
         records.append(&mut inner.pending);
         self.store.submit(records)
@@ -231,14 +253,29 @@ impl App {
     ) -> Result<T, AppError> {
         let (result, done) = {
             let mut inner = self.lock();
-            let result = op(&mut inner.ledger, crate::clock::now());
+            let result = op(&mut inner.ledger, self.clock.now());
             (result, self.submit(&mut inner))
         };
-        match done.await {
-            Ok(Ok(())) => result.map_err(AppError::Refused),
-            Ok(Err(e)) => Err(AppError::Internal(e)),
-            Err(_) => Err(AppError::Internal("the lease store has stopped".into())),
-        }
+        committed(done).await?;
+        result.map_err(AppError::Refused)
+    }
+
+    /// Runs `read` on the ledger and the keys as they are now, under their lock, without changing them.
+    pub fn read<T>(&self, read: impl FnOnce(&Inner, UtcTime) -> T) -> T {
+        let inner = self.lock();
+        read(&inner, self.clock.now())
+    }
+
+    /// Runs `refresh` on the ledger and the keys under their lock, for what renews leases without
+    /// changing what the store keeps (heartbeats and checks: lease refreshes are not written).
+    pub fn refresh<T>(&self, refresh: impl FnOnce(&mut Inner, UtcTime) -> T) -> T {
+        let mut inner = self.lock();
+        refresh(&mut inner, self.clock.now())
+    }
+
+    /// Now, by the server's clock.
+    pub fn now(&self) -> UtcTime {
+        self.clock.now()
     }
 
     /// Re-reads the data folder and the USB devices if anything changed, and re-applies the key
@@ -399,7 +436,7 @@ impl App {
         let limit = self.setting(|s| s.max_connections) as usize;
         let (admitted, done) = {
             let mut inner = self.lock();
-            let now = crate::clock::now();
+            let now = self.clock.now();
             // Under the same lock as the connection is recorded, so racing connects cannot exceed it.
             let full = inner.ledger.connection_count() >= limit;
             let admitted = match inner.ledger.pin(series) {
@@ -448,11 +485,8 @@ impl App {
             };
             (admitted, self.submit(&mut inner))
         };
-        match done.await {
-            Ok(Ok(())) => Ok(admitted),
-            Ok(Err(e)) => Err(AppError::Internal(e)),
-            Err(_) => Err(AppError::Internal("the lease store has stopped".into())),
-        }
+        committed(done).await?;
+        Ok(admitted)
     }
 
     /// The held key to open objects of `series` with for a connection pinning `pin`: `preferred` (the
@@ -495,39 +529,43 @@ impl App {
     }
 
     /// Reads one setting in force now.
-    pub fn setting<T>(&self, read: impl FnOnce(&ServerConfig) -> T) -> T {
-        read(&self.settings.read().unwrap_or_else(|p| p.into_inner()))
+    pub fn setting<T>(&self, read: impl FnOnce(&Settings) -> T) -> T {
+        read(&self.live.get())
     }
 
-    /// Puts the settings of `saved` that can change while the server runs in force: leases, limits, the
-    /// API switch, the activation centre, USB, reserved servers, and console and API access. The port,
-    /// the listen address, the machine id file and the log settings need a restart.
-    pub fn apply_settings(&self, saved: &ServerConfig) {
-        {
-            let mut settings = self.settings.write().unwrap_or_else(|p| p.into_inner());
-            settings.connection_timeout = saved.connection_timeout;
-            settings.session_timeout = saved.session_timeout;
-            settings.max_connections = saved.max_connections;
-            settings.max_sessions = saved.max_sessions;
-            settings.api_enabled = saved.api_enabled;
-            settings.licence_center_url = saved.licence_center_url.clone();
-            settings.usb_enabled = saved.usb_enabled;
-            settings.reserved_servers = saved.reserved_servers.clone();
-            settings.api = saved.api.clone();
-            settings.console = saved.console.clone();
+    /// The settings in force now, as one snapshot.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.live.get()
+    }
+
+    /// The configuration the server runs with: what it started with and the settings in force.
+    pub fn running_config(&self) -> ServerConfig {
+        ServerConfig { startup: self.startup.clone(), settings: (*self.live.get()).clone() }
+    }
+
+    /// Writes `changes` (`section`, `key`, `value`) into `licenceserver.conf` in place, reads the file
+    /// back and puts its settings in force, whole: leases, limits, the API switch, the activation
+    /// centre, USB, reserved servers, console and API access and passwords. What only the start reads
+    /// (the port, the address, the machine id file, the logs) applies at the next start. The one
+    /// writer of the live settings.
+    pub fn save_settings(&self, changes: &[(&str, &str, &str)]) -> Result<(), SaveError> {
+        let path = self.layout.config_file();
+        crate::config::update(&path, changes)?;
+        let (saved, problems) = crate::config::load(&path);
+        for p in &problems {
+            log::error!("config {p}");
         }
-        self.lock().ledger.set_config(LedgerConfig {
-            connection_lease: Duration::from_secs(saved.connection_timeout.into()),
-            session_lease: Duration::from_secs(saved.session_timeout.into()),
-        });
-        self.guard.apply(saved);
+        let leases = saved.settings.leases();
+        self.live.replace(saved.settings);
+        self.lock().ledger.set_config(leases);
         log::info!("settings changed by the administrator are in force");
+        Ok(())
     }
 
     /// Ends leases whose time is up; called every second.
     pub fn expire(&self) {
         let mut inner = self.lock();
-        let (connections, sessions) = inner.ledger.expire(crate::clock::now());
+        let (connections, sessions) = inner.ledger.expire(self.clock.now());
         drop(self.submit(&mut inner));
         drop(inner);
         self.observe.expired(connections, sessions);
@@ -539,7 +577,7 @@ impl App {
             let inner = self.lock();
             inner.standing.all_series().map(|s| (s.series, inner.ledger.used_in_series(s.series), s.capacity)).collect()
         };
-        self.observe.sample(crate::clock::now(), uses);
+        self.observe.sample(self.clock.now(), uses);
     }
 
     /// The background work, until the runtime stops.
@@ -558,9 +596,7 @@ impl App {
             if n.is_multiple_of(5) {
                 guarded("channel pruning", || self.prune_channels());
                 let app = self.clone();
-                let _ =
-                    tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(crate::clock::now())))
-                        .await;
+                let _ = tokio::task::spawn_blocking(move || guarded("key reload", || app.reload_keys(app.now()))).await;
             }
         }
     }
@@ -632,6 +668,11 @@ fn decode_all<T: serde::de::DeserializeOwned>(rows: &[String], what: &str) -> Ve
 /// (identifiers are not secrets, but a guessable one would let a client release another's licence).
 pub fn new_id() -> Result<String, AppError> {
     let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| AppError::Internal(format!("no random identifier: {e}")))?;
+    getrandom::getrandom(&mut bytes).map_err(AppError::Random)?;
     Ok(hex::encode_upper(bytes))
+}
+
+/// Waits until the store has committed what was submitted.
+async fn committed(done: tokio::sync::oneshot::Receiver<Result<(), StoreError>>) -> Result<(), StoreError> {
+    done.await.unwrap_or(Err(StoreError::Stopped))
 }

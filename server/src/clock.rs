@@ -6,9 +6,68 @@
 //! validity, activation requests — reads this one clock, so a shifted server is consistent with
 //! itself. It logs a warning at start when the switch is set and ignores (with an error) a value that
 //! is not a whole number of days within ±100 years.
+//!
+//! The running server reads time through [`Clock`]: [`SystemClock`] in the binary, a [`ManualClock`]
+//! that tests move by hand, so that lease expiry, login waits and token lifetimes are tested without
+//! waiting for them.
 
 use licence_protocol::time::UtcTime;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Where the server's parts read the time.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC (for leases, key validity, tokens).
+    fn now(&self) -> UtcTime;
+    /// Time since an arbitrary fixed start, never going back (for waits that a change of the system
+    /// clock must not shorten, such as the wait after failed logins).
+    fn monotonic(&self) -> Duration;
+}
+
+/// The real clock, with the test switch applied.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UtcTime {
+        now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
+}
+
+/// A clock that stands still until it is moved: the test fake.
+#[derive(Debug)]
+pub struct ManualClock {
+    state: Mutex<(UtcTime, Duration)>,
+}
+
+impl ManualClock {
+    /// A clock reading `start`.
+    pub fn at(start: UtcTime) -> Self {
+        Self { state: Mutex::new((start, Duration::ZERO)) }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = state.0.plus(by);
+        state.1 += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UtcTime {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+}
 
 /// The environment variable of the test switch.
 pub const SHIFT_VAR: &str = "LICENCESERVER_TEST_CLOCK_SHIFT_DAYS";
@@ -42,7 +101,7 @@ pub fn log_test_switch() {
         Some(days) => log::warn!("{SHIFT_VAR} is set: this server's clock runs {days} day(s) off (a test switch)"),
         None => log::error!(
             "{SHIFT_VAR}=`{}` is not a whole number of days within ±{MAX_SHIFT_DAYS}; it is ignored",
-            text.chars().take(40).collect::<String>()
+            licence_protocol::text::shorten(&text, 40)
         ),
     }
 }
@@ -58,5 +117,15 @@ mod tests {
         assert_eq!(parse_shift("1.5"), None);
         assert_eq!(parse_shift("99999999"), None);
         assert_eq!(parse_shift(""), None);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_moved() {
+        let start = UtcTime::from_unix_millis(1_800_000_000_000).unwrap();
+        let clock = ManualClock::at(start);
+        assert_eq!((clock.now(), clock.monotonic()), (start, Duration::ZERO));
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(clock.now().unix_millis(), start.unix_millis() + 3000);
+        assert_eq!(clock.monotonic(), Duration::from_secs(3));
     }
 }

@@ -3,10 +3,13 @@
 //! default is used for that one setting, and everything else in the file still applies.
 //! `packaging/licenceserver.conf` is the commented example of every key read here.
 
+use crate::ledger::LedgerConfig;
 use licence_protocol::ini::Ini;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 pub const DEFAULT_PORT: u16 = 9099;
 
@@ -83,18 +86,32 @@ impl std::str::FromStr for Network {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything `licenceserver.conf` says, split by when it takes effect.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerConfig {
+    pub startup: Startup,
+    pub settings: Settings,
+}
+
+/// What only the start reads: the port, the address, the logs, the machine id. A change needs a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Startup {
     pub port: u16,
     pub listen: IpAddr,
     pub keep_previous_logs: bool,
     pub machine_id_file: Option<PathBuf>,
+    /// Seconds a client has to send a request's head (slow or stalled clients are cut off).
+    pub header_read_timeout: u32,
+}
+
+/// What the running server reads whenever it needs it. The console replaces it whole ([`Live`]), so
+/// a setting added here is live without being copied anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
     /// Seconds a connection lives past its last use (the seed's example: 20).
     pub connection_timeout: u32,
     /// Seconds a session keeps its licence past its last heartbeat or check.
     pub session_timeout: u32,
-    /// Seconds a client has to send a request's head (slow or stalled clients are cut off).
-    pub header_read_timeout: u32,
     /// Live connections the server accepts at most: a hostile or broken client cannot grow it without bound.
     pub max_connections: u32,
     /// Live sessions at most (file-mode sessions share a seat, so licences alone do not bound them).
@@ -113,7 +130,77 @@ pub struct ServerConfig {
     pub reserved_servers: Vec<String>,
 }
 
-impl Default for ServerConfig {
+impl Settings {
+    /// The lease lengths the ledger gives.
+    pub fn leases(&self) -> LedgerConfig {
+        LedgerConfig {
+            connection_lease: Duration::from_secs(self.connection_timeout.into()),
+            session_lease: Duration::from_secs(self.session_timeout.into()),
+        }
+    }
+
+    /// The access settings of the console or the API.
+    pub fn access(&self, scope: Scope) -> &Access {
+        match scope {
+            Scope::Console => &self.console,
+            Scope::Api => &self.api,
+        }
+    }
+}
+
+/// The console or the API: each has its own access settings (`[Console]`, `[API]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Console,
+    Api,
+}
+
+impl Scope {
+    /// Its section in `licenceserver.conf`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Scope::Console => "Console",
+            Scope::Api => "API",
+        }
+    }
+}
+
+/// The settings in force: one value, replaced whole by its one writer (the app, after the console
+/// saved the file), read by everyone else as a snapshot that a change cannot tear.
+#[derive(Debug)]
+pub struct Live {
+    current: RwLock<Arc<Settings>>,
+}
+
+impl Live {
+    pub fn new(settings: Settings) -> Self {
+        Self { current: RwLock::new(Arc::new(settings)) }
+    }
+
+    /// The settings in force now.
+    pub fn get(&self) -> Arc<Settings> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `settings` in force.
+    pub(crate) fn replace(&self, settings: Settings) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+}
+
+impl Default for Startup {
+    fn default() -> Self {
+        Self {
+            port: DEFAULT_PORT,
+            listen: IpAddr::from([0, 0, 0, 0]),
+            keep_previous_logs: false,
+            machine_id_file: None,
+            header_read_timeout: 10,
+        }
+    }
+}
+
+impl Default for Settings {
     fn default() -> Self {
         let admin = |mode| Access {
             mode,
@@ -124,13 +211,8 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
         };
         Self {
-            port: DEFAULT_PORT,
-            listen: IpAddr::from([0, 0, 0, 0]),
-            keep_previous_logs: false,
-            machine_id_file: None,
             connection_timeout: 20,
             session_timeout: 60,
-            header_read_timeout: 10,
             max_connections: 100_000,
             max_sessions: 100_000,
             api_enabled: true,
@@ -187,14 +269,31 @@ pub fn load(path: &Path) -> (ServerConfig, Vec<ConfigProblem>) {
 /// Sets `key=value` in `section` for every change, keeping the rest of the file as it is (comments
 /// included), and replaces the file atomically: a reader sees the old file or the new one. A missing
 /// file is created.
-pub fn update(path: &Path, changes: &[(&str, &str, &str)]) -> Result<(), String> {
+pub fn update(path: &Path, changes: &[(&str, &str, &str)]) -> Result<(), UpdateError> {
     let text = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?,
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| UpdateError::NotText(path.to_owned()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(source) => return Err(UpdateError::Read { path: path.to_owned(), source }),
     };
-    let text = licence_protocol::ini::set_values(&text, changes)?;
-    licence_protocol::keyfile::write_atomically(path, text.as_bytes()).map_err(|e| e.to_string())
+    let text = licence_protocol::ini::set_values(&text, changes).map_err(UpdateError::Edit)?;
+    Ok(licence_protocol::keyfile::write_atomically(path, text.as_bytes())?)
+}
+
+/// Why `licenceserver.conf` could not be changed (nothing was written then).
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("{} is not UTF-8 text", .0.display())]
+    NotText(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Edit(String),
+    #[error(transparent)]
+    Write(#[from] licence_protocol::keyfile::KeyFileError),
 }
 
 pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
@@ -203,8 +302,8 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
     for p in &ini.problems {
         reader.problem(p.line, p.reason.clone());
     }
-    let d = ServerConfig::default();
-    let config = ServerConfig {
+    let (d, l) = (Startup::default(), Settings::default());
+    let startup = Startup {
         port: reader.value("Common", "ServerPort", d.port, parse_port),
         listen: reader.value("Common", "ListenAddress", d.listen, |v| {
             v.parse().map_err(|_| format!("`{v}` is not an IP address"))
@@ -212,20 +311,23 @@ pub fn parse(text: &str, file: &str) -> (ServerConfig, Vec<ConfigProblem>) {
         keep_previous_logs: reader.value("Common", "KeepPreviousLogs", false, parse_flag),
         machine_id_file: reader
             .value("Common", "MachineIdFile", None, |v| Ok((!v.is_empty()).then(|| PathBuf::from(v)))),
-        connection_timeout: reader
-            .value("Common", "ConnectionTimeout", d.connection_timeout, |v| parse_seconds(v, 2, 3600)),
-        session_timeout: reader.value("Common", "SessionTimeout", d.session_timeout, |v| parse_seconds(v, 2, 86_400)),
         header_read_timeout: reader
             .value("Common", "HeaderReadTimeout", d.header_read_timeout, |v| parse_seconds(v, 1, 300)),
-        max_connections: reader.value("Common", "MaxConnections", d.max_connections, |v| parse_count(v, 1, 10_000_000)),
-        max_sessions: reader.value("Common", "MaxSessions", d.max_sessions, |v| parse_count(v, 1, 10_000_000)),
+    };
+    let settings = Settings {
+        connection_timeout: reader
+            .value("Common", "ConnectionTimeout", l.connection_timeout, |v| parse_seconds(v, 2, 3600)),
+        session_timeout: reader.value("Common", "SessionTimeout", l.session_timeout, |v| parse_seconds(v, 2, 86_400)),
+        max_connections: reader.value("Common", "MaxConnections", l.max_connections, |v| parse_count(v, 1, 10_000_000)),
+        max_sessions: reader.value("Common", "MaxSessions", l.max_sessions, |v| parse_count(v, 1, 10_000_000)),
         api_enabled: reader.value("API", "Enabled", true, parse_flag),
-        api: reader.access("API", d.api),
-        console: reader.access("Console", d.console),
+        api: reader.access("API", l.api),
+        console: reader.access("Console", l.console),
         licence_center_url: reader.value("Common", "LicenceCenterUrl", None, parse_url),
         usb_enabled: reader.value("UPKey", "Enabled", true, parse_flag),
         reserved_servers: reader.value("Common", "ReservedServers", Vec::new(), parse_servers),
     };
+    let config = ServerConfig { startup, settings };
     (config, reader.problems)
 }
 
@@ -357,22 +459,22 @@ mod tests {
         let text = "[Console]\n; comment\nAuthorization=1\nUserName=boss\nPassword=secret\n\n[Common]\nKeepPreviousLogs=1\nServerPort=9100\n[API]\nEnabled=0\n";
         let (c, problems) = parse(text, "licenceserver.conf");
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(c.console.mode, AuthMode::Always);
-        assert_eq!(c.console.user_name, "boss");
-        assert_eq!(c.console.password, "secret");
-        assert!(c.keep_previous_logs);
-        assert_eq!(c.port, 9100);
-        assert!(!c.api_enabled);
-        assert_eq!(c.api.user_name, "admin");
+        assert_eq!(c.settings.console.mode, AuthMode::Always);
+        assert_eq!(c.settings.console.user_name, "boss");
+        assert_eq!(c.settings.console.password, "secret");
+        assert!(c.startup.keep_previous_logs);
+        assert_eq!(c.startup.port, 9100);
+        assert!(!c.settings.api_enabled);
+        assert_eq!(c.settings.api.user_name, "admin");
     }
 
     #[test]
     fn a_bad_value_is_located_and_the_rest_still_applies() {
         let text = "[Common]\nServerPort=99999\nKeepPreviousLogs=1\nthis line is broken\n[Console]\nAuthorization=7\n";
         let (c, problems) = parse(text, "/etc/x.conf");
-        assert_eq!(c.port, DEFAULT_PORT);
-        assert!(c.keep_previous_logs);
-        assert_eq!(c.console.mode, AuthMode::ChangesOnly);
+        assert_eq!(c.startup.port, DEFAULT_PORT);
+        assert!(c.startup.keep_previous_logs);
+        assert_eq!(c.settings.console.mode, AuthMode::ChangesOnly);
         let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 3, "{shown:?}");
         assert!(shown.iter().any(|s| s.starts_with("/etc/x.conf:2: [Common] ServerPort: `99999`")), "{shown:?}");
@@ -385,12 +487,12 @@ mod tests {
         let text = "[Common]\nLicenceCenterUrl=https://centre.example/api/\n[UPKey]\nEnabled=0\n";
         let (c, problems) = parse(text, "f");
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(c.licence_center_url.as_deref(), Some("https://centre.example/api"));
-        assert!(!c.usb_enabled);
+        assert_eq!(c.settings.licence_center_url.as_deref(), Some("https://centre.example/api"));
+        assert!(!c.settings.usb_enabled);
         let (c, problems) = parse("[Common]\nLicenceCenterUrl=ftp://x\n", "f");
-        assert_eq!(c.licence_center_url, None);
+        assert_eq!(c.settings.licence_center_url, None);
         assert!(problems[0].reason.contains("not an http:// or https:// address"), "{problems:?}");
-        assert!(parse("", "f").0.usb_enabled);
+        assert!(parse("", "f").0.settings.usb_enabled);
     }
 
     #[test]
@@ -399,14 +501,14 @@ mod tests {
             "[Console]\nLocalAccessOnly=1\nAllowedAddresses=10.0.0.0/8, ::1, 192.168.1.7\nAllowedHosts=Licence.Corp\n";
         let (c, problems) = parse(text, "f");
         assert!(problems.is_empty(), "{problems:?}");
-        assert!(c.console.local_only);
-        assert_eq!(c.console.allowed_hosts, vec!["licence.corp"]);
-        let nets = &c.console.allowed_addresses;
+        assert!(c.settings.console.local_only);
+        assert_eq!(c.settings.console.allowed_hosts, vec!["licence.corp"]);
+        let nets = &c.settings.console.allowed_addresses;
         assert!(nets[0].contains("10.1.2.3".parse().unwrap()) && !nets[0].contains("11.0.0.1".parse().unwrap()));
         assert!(nets[1].contains("::1".parse().unwrap()));
         assert!(nets[2].contains("::ffff:192.168.1.7".parse().unwrap()));
         let (c, problems) = parse("[API]\nAllowedAddresses=10.0.0.0/40\n", "f");
-        assert!(c.api.allowed_addresses.is_empty());
+        assert!(c.settings.api.allowed_addresses.is_empty());
         assert!(problems[0].reason.contains("10.0.0.0/40"), "{problems:?}");
     }
 
@@ -414,10 +516,10 @@ mod tests {
     fn reserved_servers_are_hosts_with_optional_ports() {
         let (c, problems) = parse("[Common]\nReservedServers=lic2, 10.0.0.7:9100 ,[::1]:9099\n", "f");
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(c.reserved_servers, vec!["lic2", "10.0.0.7:9100", "[::1]:9099"]);
+        assert_eq!(c.settings.reserved_servers, vec!["lic2", "10.0.0.7:9100", "[::1]:9099"]);
         for bad in ["lic2:0", "a b", "http://x", "[::1", "host:port"] {
             let (c, problems) = parse(&format!("[Common]\nReservedServers={bad}\n"), "f");
-            assert!(c.reserved_servers.is_empty() && problems.len() == 1, "{bad}: {problems:?}");
+            assert!(c.settings.reserved_servers.is_empty() && problems.len() == 1, "{bad}: {problems:?}");
         }
     }
 
@@ -425,8 +527,8 @@ mod tests {
     fn the_commented_example_is_read_without_a_complaint() {
         let (c, problems) = parse(include_str!("../../packaging/licenceserver.conf"), "example");
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(c.port, DEFAULT_PORT);
-        assert!(!c.console.local_only && c.console.allowed_addresses.is_empty());
+        assert_eq!(c.startup.port, DEFAULT_PORT);
+        assert!(!c.settings.console.local_only && c.settings.console.allowed_addresses.is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! synchronous code; HTTP, files, the lease store and the clock sit around it.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod activation;
 pub mod app;
 pub mod clock;
@@ -14,12 +15,12 @@ pub mod layout;
 pub mod ledger;
 pub mod logging;
 pub mod observe;
-pub mod passwords;
 pub mod pool;
 pub mod store;
 pub mod sysinfo;
 pub mod usb;
 pub mod version;
+pub mod web;
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -37,7 +38,7 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
     layout.create_dirs().with_context(|| format!("cannot create the folders under {}", layout.root().display()))?;
     let config_path = layout.config_file();
     let (mut config, problems) = config::load(&config_path);
-    let log_path = logging::start(&layout.logs_dir(), config.keep_previous_logs, true)
+    let log_path = logging::start(&layout.logs_dir(), config.startup.keep_previous_logs, true)
         .with_context(|| format!("cannot open a log file in {}", layout.logs_dir().display()))?;
     log::info!(
         "licenceserver {} starting (pid {}), log {}",
@@ -50,7 +51,7 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
     for p in &problems {
         log::error!("config {p}");
     }
-    for said in passwords::hash_clear_passwords(&config_path, &mut config) {
+    for said in access::passwords::hash_clear_passwords(&config_path, &mut config) {
         log::warn!("config {said}");
     }
     let default_hook = std::panic::take_hook();
@@ -58,9 +59,10 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         log::error!("internal error (a bug): {info}");
         default_hook(info);
     }));
-    config.port = overrides.port.unwrap_or(config.port);
-    config.listen = overrides.listen.unwrap_or(config.listen);
-    let address = SocketAddr::new(config.listen, config.port);
+    let startup = &mut config.startup;
+    startup.port = overrides.port.unwrap_or(startup.port);
+    startup.listen = overrides.listen.unwrap_or(startup.listen);
+    let address = SocketAddr::new(startup.listen, startup.port);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -70,8 +72,8 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
         log::info!("listening on {address}; ComputerID {}", app.info.computer_id);
-        let header_timeout = std::time::Duration::from_secs(app.config.header_read_timeout.into());
-        http::serve::serve(listener, http::router(app), header_timeout, shutdown_signal()).await;
+        let header_timeout = std::time::Duration::from_secs(app.startup.header_read_timeout.into());
+        http::serve::serve(listener, web::router(app), header_timeout, shutdown_signal()).await;
         log::info!("stopped");
         anyhow::Ok(())
     })

@@ -153,7 +153,8 @@ fn activation_request(layout: &Layout, args: &Args) -> anyhow::Result<()> {
     });
     let order = licenceserver::activation::InstallOrder::from_json(&body)?;
     let identity = load_identity(layout, &config);
-    let target = licenceserver::activation::resolve_target(identity.as_ref(), config.usb_enabled, order.blank_key_no)?;
+    let target =
+        licenceserver::activation::resolve_target(identity.as_ref(), config.settings.usb_enabled, order.blank_key_no)?;
     let request = order.request(&target, licenceserver::clock::now());
     println!("{}", serde_json::to_string_pretty(&request)?);
     eprintln!(
@@ -169,7 +170,7 @@ fn activation_install(layout: &Layout, file: &str) -> anyhow::Result<()> {
     let identity = load_identity(layout, &config);
     std::fs::create_dir_all(layout.data_dir())?;
     let installed = licenceserver::activation::install(&layout.data_dir(), &bytes, None, |blank| {
-        licenceserver::activation::resolve_target(identity.as_ref(), config.usb_enabled, blank)
+        licenceserver::activation::resolve_target(identity.as_ref(), config.settings.usb_enabled, blank)
     })?;
     let f = &installed.fields;
     println!(

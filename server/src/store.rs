@@ -9,8 +9,8 @@
 //! Lease refreshes are not written: after a restart every restored lease starts afresh.
 
 use rusqlite::{params, Connection};
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,18 +49,32 @@ pub struct Saved {
     pub pins: Vec<(String, String)>,
 }
 
-type Ack = oneshot::Sender<Result<(), String>>;
+type Ack = oneshot::Sender<Result<(), StoreError>>;
 
 #[derive(Clone)]
 pub struct LeaseStore {
     tx: mpsc::Sender<(Vec<Record>, Ack)>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("lease store {path}: {reason}")]
-pub struct StoreError {
-    path: String,
-    reason: String,
+/// Why the lease store cannot be opened or cannot keep a change.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("lease store {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Arc<rusqlite::Error>,
+    },
+    #[error("lease store {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    #[error("the lease store cannot commit: {0}")]
+    Commit(#[source] Arc<rusqlite::Error>),
+    #[error("the lease store has stopped")]
+    Stopped,
 }
 
 impl LeaseStore {
@@ -72,7 +86,7 @@ impl LeaseStore {
                 let aside = path.with_extension(format!("sqlite.broken-{}", crate::clock::now().unix_millis()));
                 log::error!("{e}; moved it to {} and starting with no leases", aside.display());
                 std::fs::rename(path, &aside)
-                    .map_err(|io| StoreError { path: path.display().to_string(), reason: io.to_string() })?;
+                    .map_err(|io| StoreError::Io { path: path.to_owned(), source: Arc::new(io) })?;
                 for suffix in ["-wal", "-shm"] {
                     let mut side = path.as_os_str().to_owned();
                     side.push(suffix);
@@ -85,7 +99,7 @@ impl LeaseStore {
     }
 
     fn open_existing(path: &Path) -> Result<(Self, Saved), StoreError> {
-        let fail = |e: rusqlite::Error| StoreError { path: path.display().to_string(), reason: e.to_string() };
+        let fail = |e: rusqlite::Error| StoreError::Open { path: path.to_owned(), source: Arc::new(e) };
         let db = Connection::open(path).map_err(fail)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL;
@@ -107,17 +121,17 @@ impl LeaseStore {
         std::thread::Builder::new()
             .name("lease-store".into())
             .spawn(move || write_loop(db, rx))
-            .map_err(|e| StoreError { path: path.display().to_string(), reason: e.to_string() })?;
+            .map_err(|e| StoreError::Io { path: path.to_owned(), source: Arc::new(e) })?;
         Ok((Self { tx }, saved))
     }
 
     /// Queues changes in order; the receiver resolves once they are committed.
-    pub fn submit(&self, records: Vec<Record>) -> oneshot::Receiver<Result<(), String>> {
+    pub fn submit(&self, records: Vec<Record>) -> oneshot::Receiver<Result<(), StoreError>> {
         let (ack, done) = oneshot::channel();
         if records.is_empty() {
             let _ = ack.send(Ok(()));
         } else if let Err(mpsc::SendError((_, ack))) = self.tx.send((records, ack)) {
-            let _ = ack.send(Err("the lease store has stopped".into()));
+            let _ = ack.send(Err(StoreError::Stopped));
         }
         done
     }
@@ -152,7 +166,7 @@ fn write_loop(mut db: Connection, rx: mpsc::Receiver<(Vec<Record>, Ack)>) {
         }
         let result = commit(&mut db, batch.iter().flat_map(|(records, _)| records)).map_err(|e| {
             log::error!("lease store: cannot commit {} change(s): {e}", batch.len());
-            e.to_string()
+            StoreError::Commit(Arc::new(e))
         });
         for (_, ack) in batch {
             let _ = ack.send(result.clone());

@@ -4,7 +4,7 @@
 //! (`crate::http::api`), so the console and the API never disagree; every change is a POST form.
 //!
 //! Who may enter is decided in front of every console request by the server's guard
-//! (`crate::http::auth`: login per `[Console] Authorization`, address and host limits, same-site
+//! (`crate::access`: login per `[Console] Authorization`, address and host limits, same-site
 //! changes, waits after failed logins). The console adds one rule of its own, in [`Ctx`]: while the
 //! console's password is still the default `admin`, every page leads to the form that changes it.
 
@@ -17,8 +17,9 @@ mod usage;
 #[cfg(test)]
 mod tests;
 
+use crate::access::Scope;
 use crate::app::App;
-use crate::http::auth::Scope;
+use axum::extract::FromRef;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -28,7 +29,11 @@ use axum::Router;
 pub use html::{escape, Lang};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<App>: FromRef<S>,
+{
     Router::new()
         .route("/", get(pages::overview))
         .route("/console", get(pages::overview))
@@ -58,17 +63,22 @@ pub struct Ctx {
     remember: bool,
 }
 
-impl FromRequestParts<Arc<App>> for Ctx {
+impl<S> FromRequestParts<S> for Ctx
+where
+    S: Send + Sync,
+    Arc<App>: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let app = Arc::<App>::from_ref(state);
         if app.guard.needs_new_password(Scope::Console) && !FIRST_LOGIN_PATHS.contains(&parts.uri.path()) {
             return Err(Redirect::to("/console/parameters?first=1#password").into_response());
         }
         let header_text = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
         let (lang, remember) =
             html::choose_lang(parts.uri.query(), header_text(header::COOKIE), header_text(header::ACCEPT_LANGUAGE));
-        Ok(Ctx { app: app.clone(), lang, remember })
+        Ok(Ctx { app, lang, remember })
     }
 }
 

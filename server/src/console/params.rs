@@ -6,9 +6,8 @@
 
 use super::html::{error, escape, notice};
 use super::{field, Ctx};
+use crate::access::{passwords, Scope};
 use crate::config::{self, AuthMode, ServerConfig};
-use crate::http::auth::Scope;
-use crate::passwords;
 use axum::response::Response;
 use axum::Form;
 use std::fmt::Write;
@@ -73,11 +72,12 @@ fn flag(b: bool) -> &'static str {
 }
 
 /// A setting as it is written in the file.
-fn value_of(c: &ServerConfig, p: &Param) -> String {
+fn value_of(config: &ServerConfig, p: &Param) -> String {
+    let (start, c) = (&config.startup, &config.settings);
     match (p.section, p.key) {
-        ("Common", "ServerPort") => c.port.to_string(),
-        ("Common", "ListenAddress") => c.listen.to_string(),
-        ("Common", "KeepPreviousLogs") => flag(c.keep_previous_logs).into(),
+        ("Common", "ServerPort") => start.port.to_string(),
+        ("Common", "ListenAddress") => start.listen.to_string(),
+        ("Common", "KeepPreviousLogs") => flag(start.keep_previous_logs).into(),
         ("Common", "ConnectionTimeout") => c.connection_timeout.to_string(),
         ("Common", "SessionTimeout") => c.session_timeout.to_string(),
         ("Common", "LicenceCenterUrl") => c.licence_center_url.clone().unwrap_or_default(),
@@ -135,7 +135,7 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> R
             p.section,
             p.key,
             input(ctx, p, &value),
-            escape(&ctx.app.setting(|running| value_of(running, p))),
+            escape(&value_of(&ctx.app.running_config(), p)),
         );
     }
     let body = format!(
@@ -225,11 +225,9 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
     }
     let written: Vec<(&str, &str, &str)> = changes.iter().map(|(p, v)| (p.section, p.key, v.as_str())).collect();
     let names: Vec<String> = changes.iter().map(|(p, v)| format!("[{}] {}={v}", p.section, p.key)).collect();
-    let message = match config::update(&path, &written) {
+    let message = match ctx.app.save_settings(&written) {
         Ok(()) => {
             log::info!("settings changed in the console: {}", names.join(", "));
-            let (saved, _) = config::load(&path);
-            ctx.app.apply_settings(&saved);
             notice(&format!(
                 "{} {}. {}",
                 ctx.t("Записано:", "Saved:"),
@@ -257,9 +255,8 @@ pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
         return render(&ctx, None, &error(&why));
     }
     let hash = passwords::hash(password);
-    let message = match config::update(&ctx.app.layout.config_file(), &[(section, "Password", &hash)]) {
+    let message = match ctx.app.save_settings(&[(section, "Password", &hash)]) {
         Ok(()) => {
-            ctx.app.guard.set_password(scope, hash);
             log::info!("the [{section}] password was changed in the console");
             notice(&format!(
                 "{} [{section}]. {}",

@@ -36,7 +36,7 @@ fn fixture(tag: &str) -> Fixture {
     let machine_file = root.join("machine-id");
     std::fs::write(&machine_file, MACHINE).unwrap();
     // Not the default password: with it every page leads to the form that changes it (tested below).
-    let hash = crate::passwords::hash(PASSWORD);
+    let hash = crate::access::passwords::hash(PASSWORD);
     std::fs::write(
         layout.config_file(),
         format!("[Common]\n; the port\nServerPort=9099\n[Console]\nPassword={hash}\n"),
@@ -55,9 +55,10 @@ fn fixture(tag: &str) -> Fixture {
     for fields in [year, short] {
         std::fs::write(layout.data_dir().join(fields.file_name()), keyfile::issue(&fields, &series, &binding)).unwrap();
     }
-    let mut config =
-        ServerConfig { machine_id_file: Some(machine_file), usb_enabled: false, ..ServerConfig::default() };
-    config.console.password = hash;
+    let mut config = ServerConfig::default();
+    config.startup.machine_id_file = Some(machine_file);
+    config.settings.usb_enabled = false;
+    config.settings.console.password = hash;
     let app = Arc::new(App::start(config, layout).unwrap());
     Fixture { app, root, series }
 }
@@ -70,7 +71,7 @@ fn admin() -> String {
 }
 
 async fn call(app: &Arc<App>, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = crate::http::router(app.clone()).oneshot(request).await.unwrap();
+    let response = crate::web::router(app.clone()).oneshot(request).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
     (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
@@ -176,7 +177,7 @@ async fn parameters_are_checked_by_the_config_parser_and_written_in_place() {
     assert!(text.contains("; the port\nServerPort=9100"), "{text}");
     let (saved, problems) = config::load(&path);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!((saved.port, saved.api_enabled), (9100, false));
+    assert_eq!((saved.startup.port, saved.settings.api_enabled), (9100, false));
     // Settings apply at once: the API is off, and a new connection gets the new session lease.
     assert_eq!(get(&f.app, "/api/licences").await.0, StatusCode::SERVICE_UNAVAILABLE);
     let (_, body) = post(&f.app, "/console/parameters?lang=en", "Common.SessionTimeout=90").await;
@@ -217,8 +218,11 @@ async fn a_password_is_changed_only_when_typed_twice_alike() {
             .await;
     assert!(body.contains("Password changed: [Console]"), "{body}");
     assert!(!body.contains("s<cret") && !body.contains("s&lt;cret"), "a password is never shown");
-    let stored = config::load(&path).0.console.password;
-    assert!(crate::passwords::is_hash(&stored) && crate::passwords::verify(&stored, "s<cret-99"), "{stored}");
+    let stored = config::load(&path).0.settings.console.password;
+    assert!(
+        crate::access::passwords::is_hash(&stored) && crate::access::passwords::verify(&stored, "s<cret-99"),
+        "{stored}"
+    );
     // It applies at once: the old password no longer opens the parameters.
     assert_eq!(get(&f.app, "/console/parameters").await.0, StatusCode::UNAUTHORIZED);
 }
@@ -228,7 +232,7 @@ async fn the_default_password_leads_every_page_to_the_form_that_changes_it() {
     let root = licence_testkit::scratch("console-first-login");
     let layout = Layout::new(&root);
     layout.create_dirs().unwrap();
-    let app = Arc::new(App::start(ServerConfig { usb_enabled: false, ..ServerConfig::default() }, layout).unwrap());
+    let app = Arc::new(App::start(ServerConfig { settings: no_usb(), ..ServerConfig::default() }, layout).unwrap());
     let default = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:admin"));
     for uri in ["/", "/console/licences", "/console/log"] {
         let request = Request::get(uri).header(header::AUTHORIZATION, &default).body(Body::empty()).unwrap();
@@ -316,4 +320,8 @@ async fn the_request_file_downloads_and_a_bad_response_file_is_refused_with_the_
     let (status, body) = post(&f.app, "/console/install/response?lang=en", "response=").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("the activation response file is expected"), "{body}");
+}
+
+fn no_usb() -> crate::config::Settings {
+    crate::config::Settings { usb_enabled: false, ..crate::config::Settings::default() }
 }

@@ -14,6 +14,7 @@
 use crate::app::{self, App, AppError};
 use crate::ledger::LedgerError;
 use crate::observe::Denial;
+use axum::extract::FromRef;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::http::StatusCode as Status;
@@ -22,6 +23,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use licence_protocol::channel::{self, Handshake, Role, SealedAnswer, SealedMessage};
 use licence_protocol::datafile::derive_object_key;
+use licence_protocol::text::{self, shorten};
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{
     self, path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
@@ -36,7 +38,11 @@ use std::sync::Arc;
 
 pub const PREFIX: &str = "/licence/";
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<App>: FromRef<S>,
+{
     Router::new()
         .route(path::CONNECT, post(connect))
         .route(path::HEARTBEAT, post(heartbeat))
@@ -68,12 +74,21 @@ impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Refused(e) => e.into(),
-            AppError::Internal(e) => {
-                log::error!("add-in request failed: {e}");
-                Failure(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
-            }
+            other => internal("add-in request failed", &other),
         }
     }
+}
+
+/// A failure of the server itself: the cause goes to the log, the add-in hears code 15.
+fn internal(context: &str, cause: &dyn std::error::Error) -> Failure {
+    let mut chain = cause.to_string();
+    let mut source = cause.source();
+    while let Some(s) = source {
+        chain = format!("{chain}: {s}");
+        source = s.source();
+    }
+    log::error!("{context}: {chain}");
+    Failure(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
 }
 
 fn busy(message: String) -> Failure {
@@ -85,7 +100,7 @@ pub fn bad_request(message: String) -> Failure {
 }
 
 pub fn unknown_call(path: &str) -> Failure {
-    let path: String = path.chars().take(200).collect();
+    let path = shorten(path, text::LINE);
     Failure(WireError::new(ErrorCode::BadRequest, format!("\"{path}\" is not a call of this server's add-in protocol")))
 }
 
@@ -129,7 +144,7 @@ where
     F: FnOnce(Arc<App>, Call, T) -> Fut,
     Fut: Future<Output = Result<R, Failure>>,
 {
-    let message: SealedMessage = super::read_json(request, &app, |_, m| {
+    let message: SealedMessage = super::read_json(request, |_, m| {
         bad_request(format!("{m}; every call after connect is a sealed message {{ConnectionID, Seq, Sealed}}"))
     })
     .await?;
@@ -138,7 +153,7 @@ where
         let mut channels = app.channels();
         let Some(channel) = channels.get_mut(&connection_id) else {
             drop(channels);
-            let known = app.lock().ledger.connection(&connection_id).is_some();
+            let known = app.read(|inner, _| inner.ledger.connection(&connection_id).is_some());
             return Err(Failure(if known {
                 WireError::new(
                     ErrorCode::NoChannel,
@@ -147,12 +162,12 @@ where
             } else {
                 WireError::new(
                     ErrorCode::UnknownConnection,
-                    format!("connection {} is unknown; connect again", shorten(&connection_id)),
+                    format!("connection {} is unknown; connect again", shorten(&connection_id, text::NAME)),
                 )
             }));
         };
         channel.open_request(path, &message).map_err(|e| {
-            log::warn!("refused a sealed {path} request on connection {}: {e}", shorten(&connection_id));
+            log::warn!("refused a sealed {path} request on connection {}: {e}", shorten(&connection_id, text::NAME));
             bad_request(format!("the sealed request was refused: {e}"))
         })?
     };
@@ -170,7 +185,7 @@ where
         Err(Failure(refusal)) => serde_json::to_vec(&SealedAnswer::<()>::Err(refusal)),
     }
     .map(zeroize::Zeroizing::new)
-    .map_err(|e| Failure::from(AppError::Internal(format!("cannot encode an answer: {e}"))))?;
+    .map_err(|e| internal("cannot encode an answer", &e))?;
     let mut channels = app.channels();
     let channel = channels.get(&connection_id).ok_or_else(|| {
         Failure(WireError::new(ErrorCode::UnknownConnection, "the connection ended while its call was answered"))
@@ -195,12 +210,12 @@ async fn connect(
     request: Request,
 ) -> Result<Json<ConnectResponse>, Failure> {
     let fail = |_: Status, message: String| bad_request(message);
-    let raw = super::read_body(request, &app, &fail).await?;
+    let raw = super::read_body(request, &fail).await?;
     let facts: ConnectRequest =
         serde_json::from_slice(&raw).map_err(|e| bad_request(format!("the request body is not valid: {e}")))?;
     let ours = crate::version::announced();
     if facts.protocol != PROTOCOL {
-        let client: String = facts.version.chars().take(40).collect();
+        let client: String = shorten(&facts.version, 40);
         log::warn!(
             "refused an add-in of version {client} (protocol {}) from {peer}: this server speaks protocol {PROTOCOL}",
             facts.protocol
@@ -215,7 +230,7 @@ async fn connect(
         )));
     }
     if licence_protocol::compatibility_line(&facts.version) != licence_protocol::compatibility_line(ours) {
-        let client: String = facts.version.chars().take(40).collect();
+        let client: String = shorten(&facts.version, 40);
         log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
         return Err(Failure(WireError::version_mismatch(ours, &client)));
     }
@@ -277,10 +292,8 @@ fn lease_terms(app: &App, connection_id: String, expire_time: UtcTime, server_ke
 
 async fn heartbeat(State(app): State<Arc<App>>, request: Request) -> Sealed {
     sealed(app, request, path::HEARTBEAT, |app, _, req: HeartbeatRequest| async move {
-        let (expire_time, lost_sessions) = {
-            let mut inner = app.lock();
-            inner.ledger.heartbeat(&req.connection_id, &req.sessions, crate::clock::now())?
-        };
+        let (expire_time, lost_sessions) =
+            app.refresh(|inner, now| inner.ledger.heartbeat(&req.connection_id, &req.sessions, now))?;
         Ok(HeartbeatResponse { expire_time, lost_sessions })
     })
     .await
@@ -308,7 +321,7 @@ async fn obtain_licence(app: Arc<App>, _: Call, req: ObtainRequest) -> Result<wi
         .await
         .inspect_err(|e| {
             if let AppError::Refused(refusal) = e {
-                log::info!("refused a licence to {}: {refusal}", who.chars().take(300).collect::<String>());
+                log::info!("refused a licence to {}: {refusal}", shorten(&who, 300));
                 record_denial(&app, &denial, refusal.code());
             }
         })?
@@ -326,22 +339,21 @@ async fn obtain_licence(app: Arc<App>, _: Call, req: ObtainRequest) -> Result<wi
 /// What a refusal of this obtain is recorded as, read before the request goes into the ledger: the
 /// connection's series and the session's computer and user. `None` for an unknown connection.
 fn denial_of(app: &App, req: &ObtainRequest) -> Option<Denial> {
-    let series = app.lock().ledger.connection(&req.connection_id)?.facts.key_id;
+    let series = app.read(|inner, _| Some(inner.ledger.connection(&req.connection_id)?.facts.key_id))?;
     let (computer, user) = (req.session.computer_name.clone(), req.session.user_name.clone());
-    Some(Denial { time: crate::clock::now(), series, computer, user, reason: String::new() })
+    Some(Denial { time: app.now(), series, computer, user, reason: String::new() })
 }
 
 /// Records a refused licence. An ended connection is not one: its add-in connects and asks again.
 fn record_denial(app: &App, denial: &Option<Denial>, code: ErrorCode) {
     if let Some(d) = denial.as_ref().filter(|_| code != ErrorCode::UnknownConnection) {
-        app.observe.denied(Denial { time: crate::clock::now(), reason: code.name().to_owned(), ..d.clone() });
+        app.observe.denied(Denial { time: app.now(), reason: code.name().to_owned(), ..d.clone() });
     }
 }
 
 async fn check(State(app): State<Arc<App>>, request: Request) -> Sealed {
     sealed(app, request, path::CHECK, |app, _, req: SessionRequest| async move {
-        let mut inner = app.lock();
-        let grant = inner.ledger.check(&req.connection_id, &req.session_id, crate::clock::now())?;
+        let grant = app.refresh(|inner, now| inner.ledger.check(&req.connection_id, &req.session_id, now))?;
         Ok(wire::LicenceGrant::from(grant))
     })
     .await
@@ -387,22 +399,22 @@ fn series_and_pin(
 
 async fn key_info(State(app): State<Arc<App>>, request: Request) -> Sealed {
     sealed(app, request, path::KEY_INFO, |app, _, req: ConnectionRequest| async move {
-        let now = crate::clock::now();
-        let inner = app.lock();
-        let (series, pin) = series_and_pin(&inner, &req.connection_id)?;
-        let keys: Vec<KeyParameters> = inner
-            .keys
-            .values()
-            .filter(|k| k.series == series && k.signer == Some(pin))
-            .filter_map(|k| k.parameters(inner.standing.key(k.key_no).is_some_and(|s| s.counts), now))
-            .collect();
-        let counting = keys.iter().filter(|k| k.counts);
-        Ok(KeyInfoResponse {
-            key_id: series,
-            licence_count: counting.clone().map(|k| k.licence_count).sum(),
-            licences_used: inner.ledger.used_in_series(series),
-            flags: counting.fold(0, |acc, k| acc | k.flags),
-            keys,
+        app.read(|inner, now| {
+            let (series, pin) = series_and_pin(inner, &req.connection_id)?;
+            let keys: Vec<KeyParameters> = inner
+                .keys
+                .values()
+                .filter(|k| k.series == series && k.signer == Some(pin))
+                .filter_map(|k| k.parameters(inner.standing.key(k.key_no).is_some_and(|s| s.counts), now))
+                .collect();
+            let counting = keys.iter().filter(|k| k.counts);
+            Ok(KeyInfoResponse {
+                key_id: series,
+                licence_count: counting.clone().map(|k| k.licence_count).sum(),
+                licences_used: inner.ledger.used_in_series(series),
+                flags: counting.fold(0, |acc, k| acc | k.flags),
+                keys,
+            })
         })
     })
     .await
@@ -417,11 +429,10 @@ async fn object(State(app): State<Arc<App>>, request: Request) -> Sealed {
 
 async fn open_object(app: Arc<App>, call: Call, req: ObjectRequest) -> Result<ObjectGrant, Failure> {
     let connection_id = call.connection_id;
-    let (grant, pin) = {
-        let mut inner = app.lock();
-        let (_, pin) = series_and_pin(&inner, &connection_id)?;
-        (inner.ledger.check(&connection_id, &req.session_id, crate::clock::now())?, pin)
-    };
+    let (grant, pin) = app.refresh(|inner, now| {
+        let (_, pin) = series_and_pin(inner, &connection_id)?;
+        Ok::<_, Failure>((inner.ledger.check(&connection_id, &req.session_id, now)?, pin))
+    })?;
     let series = req.object.series;
     if grant.key_id != series {
         return Err(Failure(WireError::new(
@@ -438,12 +449,8 @@ async fn open_object(app: Arc<App>, call: Call, req: ObjectRequest) -> Result<Ob
     let key = derive_object_key(&held.secrets.series, &req.object);
     log::info!(
         "object \"{}\" of series {series} opened for session {} (connection {connection_id})",
-        shorten(&req.name),
+        shorten(&req.name, text::NAME),
         req.session_id
     );
     Ok(ObjectGrant { object_key: hex::encode(key.as_bytes()), key_file: held.key_file.clone() })
-}
-
-fn shorten(text: &str) -> String {
-    text.chars().take(100).collect()
 }

@@ -12,6 +12,7 @@ use crate::activation::{self, ActivationError, InstallOrder, Installed};
 use crate::app::{App, AppError};
 use crate::ledger::LedgerError;
 use axum::body::Bytes;
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -31,7 +32,11 @@ pub const URNS: [&str; 4] = ["/api/serverinfo", "/api/licences", "/api/connectio
 /// The end of the route that shows a key's backup code.
 pub const BACKUP_CODE_SUFFIX: &str = "/backupcode";
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<App>: FromRef<S>,
+{
     Router::new()
         .route("/api", get(api_root))
         .route("/api/", get(api_root))
@@ -121,7 +126,7 @@ async fn blocking<T: Send + 'static>(
 /// The guide's `POST /api/licences`: redeems the code at the activation centre and installs the
 /// key it answers with; 201 with the key's fields.
 async fn install_licence(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
-    let body: Value = super::read_json(request, &app, ApiError::new).await?;
+    let body: Value = super::read_json(request, ApiError::new).await?;
     let installed = install_online(&app, &body).await?;
     Ok((StatusCode::CREATED, Json(installed_view(&app, &installed))))
 }
@@ -153,7 +158,7 @@ pub(crate) async fn install_online(app: &Arc<App>, body: &Value) -> Result<Insta
 /// Offline, step 1: the activation request file for the vendor, from the same body as
 /// `POST /api/licences`.
 async fn activation_request(State(app): State<Arc<App>>, request: Request) -> Result<impl IntoResponse, ApiError> {
-    let body: Value = super::read_json(request, &app, ApiError::new).await?;
+    let body: Value = super::read_json(request, ApiError::new).await?;
     let request = offline_request(&app, &body).await?;
     let disposition = format!("attachment; filename=\"activation-{}.request.json\"", request.request_id);
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(json!(request))))
@@ -272,7 +277,7 @@ pub(crate) async fn end_session_by_id(app: &App, id: &str) -> Result<views::Sess
         .await
         .map_err(|e| match e {
             AppError::Refused(e) => ApiError::bad_request(e.to_string()),
-            AppError::Internal(e) => ApiError::internal("the session could not be ended", e),
+            other => ApiError::internal("the session could not be ended", other),
         })?;
     match ended {
         Some(view) => {

@@ -8,6 +8,7 @@
 
 use crate::app::App;
 use crate::observe::{Counters, HistogramSnapshot, Route};
+use axum::extract::FromRef;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
@@ -25,7 +26,11 @@ pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const PREFIX: &str = "licenceserver_";
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<App>: FromRef<S>,
+{
     Router::new().route("/api/metrics", get(metrics))
 }
 

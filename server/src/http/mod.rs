@@ -1,53 +1,37 @@
-//! The server's one port: the REST API under `/api`, the add-in protocol under `/licence`, and the
-//! console's place at `/`. This module builds the router and the pieces every route shares: the gate
-//! in front of `/api` (switched off → 503, then basic auth per `[API] Authorization`), body limits,
-//! and JSON bodies that fail with a clear message instead of a bare rejection.
+//! The HTTP surfaces of the server's one port: the REST API under `/api` and the add-in protocol under
+//! `/licence`, with the pieces every route shares (`crate::web` puts them and the console together):
+//! the gate in front of `/api` and the console (switched off → 503, then the access checks of
+//! `crate::access`), body limits, the answers for unknown paths and methods, and JSON bodies that fail
+//! with a clear message instead of a bare rejection.
 
 pub mod addin;
 pub mod api;
-pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod token;
 pub mod views;
 
+use crate::access::{Guard, Scope, Verdict};
 use crate::app::App;
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use error::ApiError;
+use licence_protocol::text::{self, shorten};
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tower_http::catch_panic::CatchPanicLayer;
 
 /// No request of ours comes near this; anything larger is refused with 413 before it is read whole.
 pub const MAX_BODY: usize = 64 * 1024;
 
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .merge(crate::console::routes())
-        .merge(api::routes())
-        .merge(token::routes())
-        .merge(metrics::routes())
-        .merge(addin::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(app.clone(), gate))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(CatchPanicLayer::custom(answer_panic))
-        .layer(middleware::from_fn_with_state(app.clone(), metrics::timed))
-        .with_state(app)
-}
-
 /// A bug that panics in a handler still gets an answer (500 with the error body), and the server
 /// carries on; the panic itself is logged by the panic hook.
-fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server failed to handle the request; see its log.")
         .into_response()
 }
@@ -58,7 +42,12 @@ fn is_api(path: &str) -> bool {
 
 /// In front of every request: a body announced larger than [`MAX_BODY`] is refused before it is
 /// read; `/api` may be switched off or need a login.
-async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(app): State<Arc<App>>,
+    State(guard): State<Arc<Guard>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if announced_length(&request).is_some_and(|n| n > MAX_BODY as u64) {
         let message = format!("the request body is larger than {MAX_BODY} bytes");
         return if request.uri().path().starts_with(addin::PREFIX) {
@@ -72,9 +61,9 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
         if !app.setting(|s| s.api_enabled) {
             return ApiError::api_disabled().into_response();
         }
-        Some(auth::Scope::Api)
+        Some(Scope::Api)
     } else if path == "/" || path.starts_with("/console") {
-        Some(auth::Scope::Console)
+        Some(Scope::Console)
     } else {
         None
     };
@@ -88,10 +77,10 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
         let tokens = path != "/api/token";
         let peer =
             request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-        match app.guard.check(scope, request.method(), sensitive, tokens, peer, request.headers()) {
-            auth::Verdict::Allowed => {}
-            auth::Verdict::Unauthorized => return ApiError::unauthorized().into_response(),
-            auth::Verdict::Slowed(seconds) => {
+        match guard.check(scope, request.method(), sensitive, tokens, peer, request.headers()) {
+            Verdict::Allowed => {}
+            Verdict::Unauthorized => return ApiError::unauthorized().into_response(),
+            Verdict::Slowed(seconds) => {
                 let mut response = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!("too many failed logins from this address; try again in {seconds} s"),
@@ -100,12 +89,8 @@ async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
                 return response;
             }
-            auth::Verdict::Forbidden(why) => {
-                log::warn!(
-                    "refused {} {} from {peer}: {why}",
-                    request.method(),
-                    path.chars().take(100).collect::<String>()
-                );
+            Verdict::Forbidden(why) => {
+                log::warn!("refused {} {} from {peer}: {why}", request.method(), shorten(path, text::NAME));
                 return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
             }
         }
@@ -117,7 +102,7 @@ fn announced_length(request: &Request) -> Option<u64> {
     request.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-async fn not_found(request: Request) -> Response {
+pub(crate) async fn not_found(request: Request) -> Response {
     let path = request.uri().path();
     if path.starts_with(addin::PREFIX) {
         addin::unknown_call(path).into_response()
@@ -126,7 +111,7 @@ async fn not_found(request: Request) -> Response {
     }
 }
 
-async fn method_not_allowed(request: Request) -> Response {
+pub(crate) async fn method_not_allowed(request: Request) -> Response {
     let mut response = ApiError::method_not_allowed(request.method().as_str(), request.uri().path()).into_response();
     if request.uri().path().starts_with(addin::PREFIX) {
         response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
@@ -138,22 +123,17 @@ async fn method_not_allowed(request: Request) -> Response {
 /// failure into the caller's own error type with the reason spelled out.
 pub async fn read_json<T: DeserializeOwned, E>(
     request: Request,
-    state: &Arc<App>,
     fail: impl Fn(StatusCode, String) -> E,
 ) -> Result<T, E> {
-    let bytes = read_body(request, state, &fail).await?;
+    let bytes = read_body(request, &fail).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
 }
 
 /// Reads a body's exact bytes (refusing an empty or oversized one), for a caller that needs them as
 /// they came (`connect`'s proofs sign them).
-pub async fn read_body<E>(
-    request: Request,
-    state: &Arc<App>,
-    fail: &impl Fn(StatusCode, String) -> E,
-) -> Result<Bytes, E> {
-    let bytes = match Bytes::from_request(request, state).await {
+pub async fn read_body<E>(request: Request, fail: &impl Fn(StatusCode, String) -> E) -> Result<Bytes, E> {
+    let bytes = match Bytes::from_request(request, &()).await {
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return Err(fail(
@@ -175,7 +155,9 @@ pub async fn read_body<E>(
 mod tests {
     use super::*;
     use axum::body::Body;
+    use axum::Router;
     use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
 
     #[tokio::test]
     async fn a_panicking_handler_still_answers_with_the_error_body() {

@@ -8,8 +8,8 @@
 //!
 //! Basic authentication sends the password with every request; verifying argon2 each time would make
 //! every API call cost tens of milliseconds. A [`VerifiedCache`] remembers, under a key of this process,
-//! an HMAC of credentials that verified, so a repeat costs one HMAC; it is emptied whenever a password
-//! changes.
+//! an HMAC of credentials that verified together with the stored password they verified against, so a
+//! repeat costs one HMAC and a changed password matches no earlier entry.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -74,7 +74,8 @@ pub fn hash_clear_passwords(path: &std::path::Path, config: &mut crate::config::
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let ini = licence_protocol::ini::Ini::parse(&text);
     let mut said = Vec::new();
-    for (section, access) in [("Console", &mut config.console), ("API", &mut config.api)] {
+    let settings = &mut config.settings;
+    for (section, access) in [("Console", &mut settings.console), ("API", &mut settings.api)] {
         let Some(entry) = ini.get(section, "Password") else { continue };
         if is_hash(&entry.value) {
             continue;
@@ -104,9 +105,9 @@ impl Default for VerifiedCache {
 }
 
 impl VerifiedCache {
-    fn tag(&self, scope: &str, user: &str, password: &str) -> [u8; 32] {
+    fn tag(&self, scope: &str, stored: &str, user: &str, password: &str) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key");
-        for part in [scope, user, password] {
+        for part in [scope, stored, user, password] {
             mac.update(&(part.len() as u64).to_le_bytes());
             mac.update(part.as_bytes());
         }
@@ -117,13 +118,14 @@ impl VerifiedCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn contains(&self, scope: &str, user: &str, password: &str) -> bool {
-        let tag = self.tag(scope, user, password);
+    /// `user` logged in to `scope` with `password` against the stored password `stored` before.
+    pub fn contains(&self, scope: &str, stored: &str, user: &str, password: &str) -> bool {
+        let tag = self.tag(scope, stored, user, password);
         self.lock().iter().any(|t| bool::from(subtle::ConstantTimeEq::ct_eq(&t[..], &tag[..])))
     }
 
-    pub fn insert(&self, scope: &str, user: &str, password: &str) {
-        let tag = self.tag(scope, user, password);
+    pub fn insert(&self, scope: &str, stored: &str, user: &str, password: &str) {
+        let tag = self.tag(scope, stored, user, password);
         let mut entries = self.lock();
         if entries.len() >= CACHE_SIZE {
             entries.pop_front();
@@ -161,17 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_remembers_by_scope_and_forgets_on_clear() {
+    fn the_cache_remembers_by_scope_and_stored_password_and_forgets_on_clear() {
         let cache = VerifiedCache::default();
-        cache.insert("api", "admin", "secret-1");
-        assert!(cache.contains("api", "admin", "secret-1"));
-        assert!(!cache.contains("console", "admin", "secret-1"));
-        assert!(!cache.contains("api", "admin", "secret-2"));
+        cache.insert("api", "$h1", "admin", "secret-1");
+        assert!(cache.contains("api", "$h1", "admin", "secret-1"));
+        assert!(!cache.contains("console", "$h1", "admin", "secret-1"));
+        assert!(!cache.contains("api", "$h1", "admin", "secret-2"));
+        assert!(!cache.contains("api", "$h2", "admin", "secret-1"), "another stored password");
         for n in 0..CACHE_SIZE {
-            cache.insert("api", "u", &n.to_string());
+            cache.insert("api", "$h1", "u", &n.to_string());
         }
-        assert!(!cache.contains("api", "admin", "secret-1"), "bounded: the oldest went");
+        assert!(!cache.contains("api", "$h1", "admin", "secret-1"), "bounded: the oldest went");
         cache.clear();
-        assert!(!cache.contains("api", "u", "1"));
+        assert!(!cache.contains("api", "$h1", "u", "1"));
     }
 }

@@ -13,18 +13,23 @@
 //!    password (`passwords`), or, for the API, a bearer token (`token`).
 //! 5. **Attempts**: after 3 failed logins from an address, each further attempt must wait 2, 4, 8 …
 //!    up to 300 seconds (answered 429 with `Retry-After`); a successful login clears the count.
+//!
+//! The guard reads the access settings from the live settings each time ([`Live`]), so a password or a
+//! limit the console saved applies at once; what it keeps itself is derived: failed attempts, logins
+//! that verified, whether a stored password is still the default.
 
+use super::passwords::{self, VerifiedCache};
 use super::token::{self, Claims, SigningKey};
-use crate::config::{Access, AuthMode, ServerConfig};
-use crate::passwords::{self, VerifiedCache};
+use crate::clock::Clock;
+use crate::config::{Access, AuthMode, Live, Scope};
 use axum::http::{header, HeaderMap, Method};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use licence_protocol::text::shorten;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Failed logins an address may make before it has to wait.
@@ -33,22 +38,6 @@ const FREE_ATTEMPTS: u32 = 3;
 const MAX_DELAY: Duration = Duration::from_secs(300);
 /// Addresses whose failures are remembered at most.
 const MAX_TRACKED: usize = 10_000;
-
-/// The console or the API: each has its own access settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Console,
-    Api,
-}
-
-impl Scope {
-    fn section(self) -> &'static str {
-        match self {
-            Scope::Console => "Console",
-            Scope::Api => "API",
-        }
-    }
-}
 
 /// What the guard says of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,20 +51,20 @@ pub enum Verdict {
     Forbidden(String),
 }
 
+/// Failed logins of one address, on the guard's monotonic clock.
 struct Failures {
     count: u32,
-    until: Instant,
-    last: Instant,
+    until: Duration,
+    last: Duration,
 }
 
-/// The access settings in force (they change when the administrator changes a password) and the
-/// failed-login bookkeeping.
+/// Who may use the console and the API, by the live settings, with the bookkeeping of attempts.
 pub struct Guard {
-    console: RwLock<Access>,
-    api: RwLock<Access>,
-    /// Per scope: the password is still the seed's default `admin` of user `admin`.
-    default_console: AtomicBool,
-    default_api: AtomicBool,
+    live: Arc<Live>,
+    clock: Arc<dyn Clock>,
+    /// Per stored password (hash or clear text): whether it is the seed's default `admin` of user
+    /// `admin` (verifying argon2 costs milliseconds, so it is done once per stored value).
+    defaults: Mutex<HashMap<(String, String), bool>>,
     verified: VerifiedCache,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     token_key: [u8; 32],
@@ -86,16 +75,18 @@ pub struct Guard {
 
 impl Guard {
     /// `issuer` names this server in tokens; `computer_name` is accepted as a host name.
-    pub fn new(config: &ServerConfig, token_key: [u8; 32], issuer: String, computer_name: &str) -> Self {
-        let default_of = |a: &Access| {
-            a.user_name == passwords::DEFAULT_USER && passwords::verify(&a.password, passwords::DEFAULT_PASSWORD)
-        };
+    pub fn new(
+        live: Arc<Live>,
+        clock: Arc<dyn Clock>,
+        token_key: [u8; 32],
+        issuer: String,
+        computer_name: &str,
+    ) -> Self {
         let name = computer_name.trim().to_ascii_lowercase();
         Self {
-            default_console: AtomicBool::new(default_of(&config.console)),
-            default_api: AtomicBool::new(default_of(&config.api)),
-            console: RwLock::new(config.console.clone()),
-            api: RwLock::new(config.api.clone()),
+            live,
+            clock,
+            defaults: Mutex::new(HashMap::new()),
             verified: VerifiedCache::default(),
             failures: Mutex::new(HashMap::new()),
             token_key,
@@ -104,51 +95,30 @@ impl Guard {
         }
     }
 
-    fn slot(&self, scope: Scope) -> &RwLock<Access> {
-        match scope {
-            Scope::Console => &self.console,
-            Scope::Api => &self.api,
-        }
+    /// The clock the guard dates attempts and tokens by.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// The access settings of `scope` now.
     pub fn access(&self, scope: Scope) -> Access {
-        self.slot(scope).read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.live.get().access(scope).clone()
     }
 
     /// The password of `scope` is still the seed's default: the console insists on a new one.
     pub fn needs_new_password(&self, scope: Scope) -> bool {
-        match scope {
-            Scope::Console => self.default_console.load(Ordering::SeqCst),
-            Scope::Api => self.default_api.load(Ordering::SeqCst),
+        let access = self.access(scope);
+        let key = (access.user_name, access.password);
+        let mut defaults = self.defaults.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = defaults.get(&key) {
+            return *known;
         }
-    }
-
-    /// Puts the console's and the API's access settings of `config` in force (after the console saved
-    /// them): modes, user names, password hashes and limits. A password still written in clear keeps
-    /// working until the next start hashes it.
-    pub fn apply(&self, config: &ServerConfig) {
-        for (scope, access) in [(Scope::Console, &config.console), (Scope::Api, &config.api)] {
-            let default = access.user_name == passwords::DEFAULT_USER
-                && passwords::verify(&access.password, passwords::DEFAULT_PASSWORD);
-            *self.slot(scope).write().unwrap_or_else(|p| p.into_inner()) = access.clone();
-            match scope {
-                Scope::Console => self.default_console.store(default, Ordering::SeqCst),
-                Scope::Api => self.default_api.store(default, Ordering::SeqCst),
-            }
+        let default = key.0 == passwords::DEFAULT_USER && passwords::verify(&key.1, passwords::DEFAULT_PASSWORD);
+        if defaults.len() >= 16 {
+            defaults.clear();
         }
-        self.verified.clear();
-    }
-
-    /// Puts a new password hash of `scope` in force (the caller has written it to the config file).
-    /// Remembered logins are forgotten, and for the API every token given before ends.
-    pub fn set_password(&self, scope: Scope, hash: String) {
-        self.slot(scope).write().unwrap_or_else(|p| p.into_inner()).password = hash;
-        self.verified.clear();
-        match scope {
-            Scope::Console => self.default_console.store(false, Ordering::SeqCst),
-            Scope::Api => self.default_api.store(false, Ordering::SeqCst),
-        }
+        defaults.insert(key, default);
+        default
     }
 
     fn signing_key(&self) -> SigningKey {
@@ -192,7 +162,7 @@ impl Guard {
             Some(Credentials::Bearer(jwt)) if tokens && scope == Scope::Api => {
                 // A token cannot be guessed (HMAC-SHA256), so a bad one is refused without counting
                 // against the address: it is always plainly 401.
-                let now = crate::clock::now().unix_millis() / 1000;
+                let now = self.clock.now().unix_millis() / 1000;
                 return match token::verify(&self.signing_key(), &jwt, &self.issuer, &access.user_name, now) {
                     Ok(_) => Verdict::Allowed,
                     Err(e) => {
@@ -215,13 +185,14 @@ impl Guard {
     fn password_matches(&self, scope: Scope, access: &Access, user: &str, password: &str) -> bool {
         let user_ok = bool::from(user.as_bytes().ct_eq(access.user_name.as_bytes()));
         let section = scope.section();
-        if user_ok && self.verified.contains(section, user, password) {
+        // Remembered under the stored password too: once it changes, no earlier login matches.
+        if user_ok && self.verified.contains(section, &access.password, user, password) {
             return true;
         }
         // The hash is checked even for a wrong user name, so timing does not tell user names apart.
         let password_ok = passwords::verify(&access.password, password);
         if user_ok && password_ok {
-            self.verified.insert(section, user, password);
+            self.verified.insert(section, &access.password, user, password);
         }
         user_ok && password_ok
     }
@@ -254,7 +225,7 @@ impl Guard {
             if !known {
                 return Some(format!(
                     "the host name `{}` is not this server's; add it to [{section}] AllowedHosts to use it",
-                    name.chars().take(100).collect::<String>()
+                    shorten(name, 100)
                 ));
             }
         }
@@ -288,16 +259,16 @@ impl Guard {
     fn waiting(&self, peer: IpAddr) -> Option<u64> {
         let failures = self.lock_failures();
         let entry = failures.get(&peer.to_canonical())?;
-        let now = Instant::now();
+        let now = self.clock.monotonic();
         (entry.until > now).then(|| (entry.until - now).as_secs().max(1))
     }
 
     fn failed(&self, peer: IpAddr, scope: Scope) {
         let peer = peer.to_canonical();
-        let now = Instant::now();
+        let now = self.clock.monotonic();
         let mut failures = self.lock_failures();
         if failures.len() >= MAX_TRACKED && !failures.contains_key(&peer) {
-            failures.retain(|_, f| now.duration_since(f.last) < Duration::from_secs(3600));
+            failures.retain(|_, f| now.saturating_sub(f.last) < Duration::from_secs(3600));
             if failures.len() >= MAX_TRACKED {
                 if let Some(oldest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(ip, _)| *ip) {
                     failures.remove(&oldest);
@@ -370,14 +341,26 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{ManualClock, SystemClock};
+    use crate::config::Settings;
     use axum::http::HeaderValue;
+    use licence_protocol::time::UtcTime;
+
+    fn settings(mode: AuthMode) -> Settings {
+        let mut settings = Settings::default();
+        settings.api.mode = mode;
+        settings.api.password = passwords::hash("s3cret-pass");
+        settings.console.mode = mode;
+        settings
+    }
+
+    fn guard_with(settings: Settings, clock: Arc<dyn Clock>) -> (Guard, Arc<Live>) {
+        let live = Arc::new(Live::new(settings));
+        (Guard::new(live.clone(), clock, [1; 32], "licenceserver:TEST".into(), "Host1"), live)
+    }
 
     fn guard(mode: AuthMode) -> Guard {
-        let mut config = ServerConfig::default();
-        config.api.mode = mode;
-        config.api.password = passwords::hash("s3cret-pass");
-        config.console.mode = mode;
-        Guard::new(&config, [1; 32], "licenceserver:TEST".into(), "Host1")
+        guard_with(settings(mode), Arc::new(SystemClock)).0
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -430,6 +413,27 @@ mod tests {
     }
 
     #[test]
+    fn after_the_wait_the_right_password_works_and_clears_the_count() {
+        let clock = Arc::new(ManualClock::at(UtcTime::from_unix_millis(1_800_000_000_000).unwrap()));
+        let (g, _) = guard_with(settings(AuthMode::Always), clock.clone());
+        let bad = headers(&[("authorization", &basic("admin", "wrong"))]);
+        let good = headers(&[("authorization", &basic("admin", "s3cret-pass"))]);
+        let check = |h: &HeaderMap| g.check(Scope::Api, &Method::GET, false, true, HERE, h);
+        for _ in 0..=FREE_ATTEMPTS {
+            assert_eq!(check(&bad), Verdict::Unauthorized);
+        }
+        assert_eq!(check(&good), Verdict::Slowed(2), "the fourth failure makes it wait 2 s");
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(check(&good), Verdict::Slowed(1), "still waiting, never less than a second said");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(check(&good), Verdict::Allowed, "after the wait the right password works");
+        for _ in 0..FREE_ATTEMPTS {
+            assert_eq!(check(&bad), Verdict::Unauthorized, "and the count started again");
+        }
+        assert_eq!(check(&good), Verdict::Allowed);
+    }
+
+    #[test]
     fn other_hosts_and_other_sites_are_refused() {
         let g = guard(AuthMode::Off);
         let verdict = |method: Method, pairs: &[(&'static str, &str)]| {
@@ -455,11 +459,11 @@ mod tests {
 
     #[test]
     fn addresses_can_be_limited() {
-        let mut config = ServerConfig::default();
-        config.console.local_only = true;
-        config.api.allowed_addresses = vec!["10.0.0.0/8".parse().unwrap()];
-        config.api.mode = AuthMode::Off;
-        let g = Guard::new(&config, [1; 32], "i".into(), "h");
+        let mut settings = Settings::default();
+        settings.console.local_only = true;
+        settings.api.allowed_addresses = vec!["10.0.0.0/8".parse().unwrap()];
+        settings.api.mode = AuthMode::Off;
+        let (g, _) = guard_with(settings, Arc::new(SystemClock));
         let far: IpAddr = "192.168.1.5".parse().unwrap();
         let none = HeaderMap::new();
         assert!(matches!(g.check(Scope::Console, &Method::GET, false, false, far, &none), Verdict::Forbidden(_)));
@@ -473,15 +477,33 @@ mod tests {
 
     #[test]
     fn tokens_work_for_the_api_until_the_password_changes() {
-        let g = guard(AuthMode::Always);
-        let now = crate::clock::now().unix_millis() / 1000;
+        let (g, live) = guard_with(settings(AuthMode::Always), Arc::new(SystemClock));
+        let now = g.clock().now().unix_millis() / 1000;
         let (jwt, _) = g.issue_token(now);
         let bearer = headers(&[("authorization", &format!("Bearer {jwt}"))]);
         assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bearer), Verdict::Allowed);
         assert_eq!(g.check(Scope::Api, &Method::GET, false, false, HERE, &bearer), Verdict::Unauthorized);
         assert_eq!(g.check(Scope::Console, &Method::GET, false, true, HERE, &bearer), Verdict::Unauthorized);
-        g.set_password(Scope::Api, passwords::hash("another-pass-1"));
+        let mut changed = (*live.get()).clone();
+        changed.api.password = passwords::hash("another-pass-1");
+        live.replace(changed);
         assert_eq!(g.check(Scope::Api, &Method::GET, false, true, HERE, &bearer), Verdict::Unauthorized);
+    }
+
+    #[test]
+    fn a_password_saved_in_the_live_settings_applies_at_once() {
+        let (g, live) = guard_with(Settings::default(), Arc::new(SystemClock));
+        let old = headers(&[("authorization", &basic("admin", "admin"))]);
+        let delete = |h: &HeaderMap| g.check(Scope::Console, &Method::DELETE, false, false, HERE, h);
+        assert!(g.needs_new_password(Scope::Console));
+        assert_eq!(delete(&old), Verdict::Allowed, "the remembered login of the default password");
+        let mut changed = (*live.get()).clone();
+        changed.console.password = passwords::hash("a-new-pass-1");
+        live.replace(changed);
+        assert!(!g.needs_new_password(Scope::Console), "what the console reads is what the guard checks");
+        assert_eq!(delete(&old), Verdict::Unauthorized, "the old password no longer works, remembered or not");
+        let new = headers(&[("authorization", &basic("admin", "a-new-pass-1"))]);
+        assert_eq!(delete(&new), Verdict::Allowed);
     }
 
     #[test]
