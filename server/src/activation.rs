@@ -26,6 +26,7 @@ use licence_protocol::identity::{MachineBinding, MachineIdentity, PublicTarget};
 use licence_protocol::key::{KeyFields, SeriesId};
 use licence_protocol::keyfile;
 use licence_protocol::keystore;
+use licence_protocol::text::{self, shorten};
 use licence_protocol::time::UtcTime;
 use serde_json::Value;
 use std::io::Read;
@@ -53,7 +54,10 @@ pub struct Target {
     pub blank_key_no: Option<u64>,
 }
 
-/// Why a licence was not installed; each maps to one API status.
+/// A cause kept inside an [`ActivationError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a licence was not installed; the REST API maps each to one status (`http::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum ActivationError {
     #[error("{0}")]
@@ -68,36 +72,24 @@ pub enum ActivationError {
     )]
     NoCentre,
     #[error(
-        "the activation centre at {url} cannot be reached: {reason}; try again later, or activate offline \
+        "the activation centre at {url} cannot be reached: {source}; try again later, or activate offline \
          (POST /api/licences/request)"
     )]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        url: String,
+        #[source]
+        source: Cause,
+    },
     #[error("the activation centre refused: {message}")]
     Refused { refusal: Refusal, message: String },
     #[error("the activation centre's answer cannot be used: {0}")]
-    BadAnswer(String),
+    BadAnswer(#[source] Cause),
     #[error("the activation response cannot be installed: {0}")]
-    Rejected(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl ActivationError {
-    /// The `/api` status for this failure.
-    pub fn status(&self) -> u16 {
-        match self {
-            ActivationError::Invalid(_) | ActivationError::Rejected(_) => 400,
-            ActivationError::BlankMissing(_) => 404,
-            ActivationError::NoIdentity(_) | ActivationError::Internal(_) => 500,
-            ActivationError::NoCentre | ActivationError::Unreachable { .. } => 503,
-            ActivationError::BadAnswer(_) => 502,
-            ActivationError::Refused { refusal, .. } => match refusal {
-                // The centre found our own request malformed, or failed itself: not the caller's fault.
-                Refusal::BadRequest | Refusal::Internal => 502,
-                other => other.http_status(),
-            },
-        }
-    }
+    Rejected(#[source] Cause),
+    #[error("the request to the centre cannot be written: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("the key file cannot be written: {0}")]
+    Write(#[source] keyfile::KeyFileError),
 }
 
 /// A key just installed, and the backup code that came with it.
@@ -197,38 +189,36 @@ pub fn resolve_target(
 pub fn ask_centre(base_url: &str, request: &ActivationRequest) -> Result<Vec<u8>, ActivationError> {
     let url = format!("{}{}", base_url.trim_end_matches('/'), centre::ACTIVATE_PATH);
     let agent = ureq::AgentBuilder::new().timeout_connect(CONNECT_TIMEOUT).timeout(ANSWER_TIMEOUT).redirects(0).build();
-    let body = serde_json::to_vec(request).map_err(|e| ActivationError::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(request)?;
     log::info!(
         "asking the activation centre {url} to redeem {} (request {})",
         request.code_label(),
         request.request_id
     );
     match agent.post(&url).set("Content-Type", "application/json").send_bytes(&body) {
-        Ok(response) => read_limited(response).map_err(|e| ActivationError::Unreachable { url, reason: e }),
+        Ok(response) => read_limited(response).map_err(|e| ActivationError::Unreachable { url, source: e.into() }),
         Err(ureq::Error::Status(status, response)) => {
             let bytes = read_limited(response).unwrap_or_default();
             match serde_json::from_slice::<CentreError>(&bytes).ok().and_then(|e| Some((e.refusal()?, e.message))) {
-                Some((refusal, message)) => Err(ActivationError::Refused { refusal, message: shorten(&message) }),
-                None => Err(ActivationError::BadAnswer(format!(
-                    "HTTP status {status} without a refusal the server understands"
-                ))),
+                Some((refusal, message)) => {
+                    Err(ActivationError::Refused { refusal, message: shorten(&message, text::TEXT) })
+                }
+                None => Err(ActivationError::BadAnswer(
+                    format!("HTTP status {status} without a refusal the server understands").into(),
+                )),
             }
         }
-        Err(ureq::Error::Transport(t)) => Err(ActivationError::Unreachable { url, reason: t.to_string() }),
+        Err(ureq::Error::Transport(t)) => Err(ActivationError::Unreachable { url, source: Box::new(t) }),
     }
 }
 
-fn read_limited(response: ureq::Response) -> Result<Vec<u8>, String> {
+fn read_limited(response: ureq::Response) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    response.into_reader().take(MAX_DOCUMENT_LEN as u64 + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    response.into_reader().take(MAX_DOCUMENT_LEN as u64 + 1).read_to_end(&mut bytes)?;
     if bytes.len() > MAX_DOCUMENT_LEN {
-        return Err(format!("the answer is larger than {MAX_DOCUMENT_LEN} bytes"));
+        return Err(std::io::Error::other(format!("the answer is larger than {MAX_DOCUMENT_LEN} bytes")));
     }
     Ok(bytes)
-}
-
-fn shorten(text: &str) -> String {
-    text.chars().take(500).collect()
 }
 
 /// Checks a response document and installs its key into `data_dir`.
@@ -245,23 +235,25 @@ pub fn install(
     // Online, a bad answer is the centre's (or the network's) fault; offline, it is the file's.
     let (response, key) =
         ActivationResponse::verify(response, expected).map_err(|e: ResponseError| match expected {
-            Some(_) => ActivationError::BadAnswer(e.to_string()),
-            None => ActivationError::Rejected(e.to_string()),
+            Some(_) => ActivationError::BadAnswer(Box::new(e)),
+            None => ActivationError::Rejected(Box::new(e)),
         })?;
     let fields = key.fields.clone();
     let target = target(fields.blank_key_no)?;
-    key.ensure_issued_for(&target.public.computer_id).map_err(|e| ActivationError::Rejected(e.to_string()))?;
+    key.ensure_issued_for(&target.public.computer_id).map_err(|e| ActivationError::Rejected(Box::new(e)))?;
     key.unwrap_secrets(&target.binding).map_err(|_| {
-        ActivationError::Rejected(match target.blank_key_no {
-            Some(blank) => format!("key {} is not bound to USB blank {blank}", fields.key_no),
-            None => format!("key {} was not issued for this computer", fields.key_no),
-        })
+        ActivationError::Rejected(
+            match target.blank_key_no {
+                Some(blank) => format!("key {} is not bound to USB blank {blank}", fields.key_no),
+                None => format!("key {} was not issued for this computer", fields.key_no),
+            }
+            .into(),
+        )
     })?;
-    let backup_code = response.backup_code(&target.binding).map_err(|e| ActivationError::Rejected(e.to_string()))?;
+    let backup_code = response.backup_code(&target.binding).map_err(|e| ActivationError::Rejected(Box::new(e)))?;
     let path = data_dir.join(fields.file_name());
     let replaced = check_newer_than_installed(&path, &fields)?;
-    keyfile::write_atomically(&path, response.key_file.as_bytes())
-        .map_err(|e| ActivationError::Internal(e.to_string()))?;
+    keyfile::write_atomically(&path, response.key_file.as_bytes()).map_err(ActivationError::Write)?;
     if let Err(e) = record_issue(data_dir, &fields) {
         log::error!("key {} installed, but its issue could not be recorded: {e}", fields.key_no);
     }
@@ -287,11 +279,14 @@ fn check_newer_than_installed(path: &Path, new: &KeyFields) -> Result<bool, Acti
     let Ok(installed) = keyfile::verify(&bytes) else { return Ok(true) };
     let issued = keystore::issue_date;
     if issued(&installed.fields) > issued(new) {
-        return Err(ActivationError::Rejected(format!(
-            "a later issue of key {} (activated {}) is installed; this response is older",
-            new.key_no,
-            issued(&installed.fields)
-        )));
+        return Err(ActivationError::Rejected(
+            format!(
+                "a later issue of key {} (activated {}) is installed; this response is older",
+                new.key_no,
+                issued(&installed.fields)
+            )
+            .into(),
+        ));
     }
     Ok(true)
 }
@@ -350,7 +345,7 @@ mod tests {
         ] {
             let e = InstallOrder::from_json(&body).unwrap_err();
             assert!(e.to_string().contains(needle), "{body}: {e}");
-            assert_eq!(e.status(), 400);
+            assert!(matches!(e, ActivationError::Invalid(_)), "{body}: {e:?}");
         }
     }
 
@@ -421,18 +416,6 @@ mod tests {
     }
 
     #[test]
-    fn refusals_map_to_the_apis_statuses() {
-        let refused = |refusal| ActivationError::Refused { refusal, message: String::new() }.status();
-        assert_eq!(refused(Refusal::UnknownCode), 404);
-        assert_eq!(refused(Refusal::CodeUsed), 409);
-        assert_eq!(refused(Refusal::CodeRevoked), 410);
-        assert_eq!(refused(Refusal::ItnMismatch), 403);
-        assert_eq!(refused(Refusal::ItnRequired), 400);
-        assert_eq!(refused(Refusal::Internal), 502);
-        assert_eq!(ActivationError::NoCentre.status(), 503);
-    }
-
-    #[test]
     fn an_unreachable_centre_is_said_so() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let machine = MachineIdentity::from_material(b"m");
@@ -440,7 +423,7 @@ mod tests {
         let target = Target { public: machine.public_target(), binding: machine.binding(), blank_key_no: None };
         let e = ask_centre(&format!("http://127.0.0.1:{port}"), &order.request(&target, UtcTime::now())).unwrap_err();
         assert!(matches!(e, ActivationError::Unreachable { .. }), "{e}");
-        assert_eq!(e.status(), 503);
+        assert!(std::error::Error::source(&e).is_some(), "the transport's error is kept: {e:?}");
     }
 
     fn tempdir() -> PathBuf {

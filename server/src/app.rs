@@ -676,3 +676,7 @@ pub fn new_id() -> Result<String, AppError> {
 async fn committed(done: tokio::sync::oneshot::Receiver<Result<(), StoreError>>) -> Result<(), StoreError> {
     done.await.unwrap_or(Err(StoreError::Stopped))
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -214,7 +214,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn clipped(text: &str) -> String {
-    text.chars().take(NAME_LIMIT).collect()
+    licence_protocol::text::shorten(text, NAME_LIMIT)
 }
 
 impl Observe {
@@ -376,7 +376,7 @@ mod tests {
     fn a_long_computer_name_is_clipped() {
         let o = Observe::default();
         o.denied(Denial { computer: "x".repeat(10_000), ..denial(0, "NoKey") });
-        assert_eq!(o.recent_denials()[0].computer.len(), NAME_LIMIT);
+        assert_eq!(o.recent_denials()[0].computer.chars().count(), NAME_LIMIT + 1, "cut, and said to be");
     }
 
     #[test]

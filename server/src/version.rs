@@ -28,7 +28,7 @@ pub fn log_test_switch() {
         }
         Ok(text) => log::error!(
             "{TEST_VERSION_VAR}=`{}` is not a version major.minor.release.build; it is ignored",
-            text.chars().take(40).collect::<String>()
+            licence_protocol::text::shorten(&text, 40)
         ),
         Err(_) => {}
     }

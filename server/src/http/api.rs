@@ -103,14 +103,7 @@ pub(crate) fn licence_value(app: &App, number: u64) -> Result<Value, ApiError> {
 }
 
 fn activation_error(e: ActivationError) -> ApiError {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match e {
-        ActivationError::Internal(detail) => ApiError::internal("the licence could not be installed", detail),
-        other => {
-            log::warn!("licence not installed: {other}");
-            ApiError::new(status, other.to_string())
-        }
-    }
+    ApiError::from(e)
 }
 
 /// Runs blocking activation work (files, the centre, USB) off the async threads.

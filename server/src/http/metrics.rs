@@ -63,7 +63,10 @@ struct Live {
 
 impl Live {
     fn read(app: &App) -> Self {
-        let inner = app.lock();
+        app.read(|inner, _| Self::of(inner))
+    }
+
+    fn of(inner: &crate::app::Inner) -> Self {
         let series = inner
             .standing
             .all_series()
