@@ -16,10 +16,12 @@ pub mod logging;
 pub mod observe;
 pub mod passwords;
 pub mod pool;
+pub mod queries;
 pub mod store;
 pub mod sysinfo;
 pub mod usb;
 pub mod version;
+pub mod views;
 
 use anyhow::Context;
 use std::net::SocketAddr;

@@ -283,7 +283,7 @@ fn the_chart_draws_used_and_total_over_time() {
         total: 10,
     };
     let samples = [at(0, 1), at(60, 10), at(120, 4)];
-    let svg = super::usage::chart("672B", &samples.iter().collect::<Vec<_>>());
+    let svg = super::usage::chart("672B", &samples.iter().collect::<Vec<_>>()).into_string();
     assert!(svg.starts_with("<svg class=\"usage-chart\" data-series=\"672B\""), "{svg}");
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert!(svg.contains("points=\"40.0,10.0 375.0,10.0 710.0,10.0\""), "the total runs along the top: {svg}");
@@ -316,4 +316,44 @@ async fn the_request_file_downloads_and_a_bad_response_file_is_refused_with_the_
     let (status, body) = post(&f.app, "/console/install/response?lang=en", "response=").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("the activation response file is expected"), "{body}");
+}
+
+#[tokio::test]
+async fn names_an_add_in_sends_are_escaped_on_the_pages_that_show_them() {
+    let f = fixture("escape");
+    let hostile = "<script>alert(\"x\")</script>&'Иванов";
+    let connect = serde_json::json!({
+        "OSVersion": "Linux", "ComputerName": hostile, "LocalIP": "127.0.0.1", "Process": "<b>1cv8c</b>",
+        "CPU": "x86_64", "PID": 1, "IsServer": false, "PlatformVersion": "8.3.25.1257", "ModuleName": "addin",
+        "Version": licence_protocol::VERSION, "KeyID": "672B", "Protocol": licence_protocol::wire::PROTOCOL,
+        "ClientKey": licence_protocol::channel::Handshake::new().public_hex(),
+        "SeriesPublicKey": hex::encode(f.series.public_key())
+    });
+    let request = Request::post("/licence/connect")
+        .header(header::CONTENT_TYPE, "application/json")
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 5000))))
+        .body(Body::from(connect.to_string()))
+        .unwrap();
+    let (status, _, answer) = call(&f.app, request).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;'Иванов";
+    let (status, body) = get(&f.app, "/console/connections?lang=en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&format!("<td>{escaped}</td>")), "{body}");
+    assert!(body.contains("<td>&lt;b&gt;1cv8c&lt;/b&gt;</td>"), "{body}");
+    assert!(!body.contains("<script>alert") && !body.contains("<b>1cv8c"), "{body}");
+    // The filter finds it by the name as typed, and the form shows the name back, escaped.
+    let (_, body) =
+        get(&f.app, "/console/connections?lang=en&ComputerName=%3Cscript%3Ealert(%22x%22)%3C%2Fscript%3E%26%27иванов")
+            .await;
+    assert!(body.contains(&format!("<td>{escaped}</td>")), "the filter keeps it: {body}");
+    assert!(body.contains("value=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;'иванов\""), "{body}");
+    assert!(!body.contains("<script>alert"), "{body}");
+    // The API answers the same name, unescaped JSON.
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:admin"));
+    let request = Request::get("/api/connections").header(header::AUTHORIZATION, auth).body(Body::empty()).unwrap();
+    let (status, _, json) = call(&f.app, request).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["Connections"][0]["ComputerName"], hostile);
 }

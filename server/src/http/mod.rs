@@ -10,7 +10,6 @@ pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod token;
-pub mod views;
 
 use crate::app::App;
 use axum::body::Bytes;
