@@ -2,7 +2,7 @@
 //! `Serialize` (the one the API answers with), so a field is named exactly as the API names it and
 //! shown as the API sends it: text as it is, numbers and flags as JSON writes them, null as a dash.
 //! A page that lists every field of a view ([`fields`]) therefore cannot drift from the API's
-//! document, and a column ([`text`]) reads a typed field, never a field looked up by name.
+//! document, and a column ([`shown`]) reads a typed field, never a field looked up by name.
 //!
 //! The text here is plain: the template engine escapes it where it lands on a page.
 
@@ -13,7 +13,7 @@ use std::fmt;
 pub const ABSENT: &str = "—";
 
 /// One value as a cell shows it. Views hold scalars only; anything else shows as [`ABSENT`].
-pub fn text<T: Serialize + ?Sized>(value: &T) -> String {
+pub fn shown<T: Serialize + ?Sized>(value: &T) -> String {
     value.serialize(Text).ok().flatten().unwrap_or_else(|| ABSENT.to_owned())
 }
 
@@ -128,7 +128,7 @@ impl ser::Serializer for Text {
     }
 }
 
-/// A struct's fields, each through [`text`].
+/// A struct's fields, each through [`shown`].
 struct Fields;
 
 /// The fields read so far.
@@ -139,7 +139,7 @@ impl ser::SerializeStruct for Collected {
     type Error = NotShown;
 
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), NotShown> {
-        self.0.push((key, text(value)));
+        self.0.push((key, shown(value)));
         Ok(())
     }
 
@@ -239,12 +239,12 @@ mod tests {
         let listed = fields(&sample);
         let names: Vec<&str> = listed.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, json.as_object().unwrap().keys().map(String::as_str).collect::<Vec<_>>());
-        let shown: Vec<&str> = listed.iter().map(|(_, v)| v.as_str()).collect();
+        let values: Vec<&str> = listed.iter().map(|(_, v)| v.as_str()).collect();
         let time = at.to_string();
-        assert_eq!(shown, ["<b>", "3", ABSENT, "true", time.as_str(), "1.0"]);
-        assert_eq!(text(&Some(5u8)), "5");
-        assert_eq!(text(&None::<u8>), ABSENT);
-        assert_eq!(text(&vec![1]), ABSENT, "not a view's value");
+        assert_eq!(values, ["<b>", "3", ABSENT, "true", time.as_str(), "1.0"]);
+        assert_eq!(shown(&Some(5u8)), "5");
+        assert_eq!(shown(&None::<u8>), ABSENT);
+        assert_eq!(shown(&vec![1]), ABSENT, "not a view's value");
         assert!(fields(&3).is_empty());
     }
 }

@@ -181,11 +181,6 @@ pub fn every_field<T: serde::Serialize>(view: &T) -> Markup {
     }
 }
 
-/// A value for a cell: null is a dash.
-pub fn shown<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    cells::text(value)
-}
-
 pub fn notice(text: &str) -> Markup {
     html! { p class="notice" { (text) } }
 }
@@ -196,6 +191,7 @@ pub fn error(text: &str) -> Markup {
 
 #[cfg(test)]
 mod tests {
+    use super::super::cells::shown;
     use super::*;
 
     #[test]

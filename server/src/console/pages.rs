@@ -2,7 +2,8 @@
 //! on request), sessions (with the button that ends one), connections, and the server's log. Each
 //! shows the typed views [`crate::queries`] answers with, the API's own.
 
-use super::html::{error, every_field, notice, shown, table, url_part, Column};
+use super::cells::shown;
+use super::html::{error, every_field, notice, table, url_part, Column};
 use super::Ctx;
 use crate::queries;
 use crate::views::{self, ConnectionView, LicenceView, SessionView};
