@@ -5,6 +5,9 @@
 //! Installing licences: `POST /api/licences` (the guide's; online through the activation centre),
 //! `POST /api/licences/request` and `POST /api/licences/response` (offline, by files), and
 //! `GET /api/licences/{KeyNo}/backupcode` (always behind the login, as it can move a key away).
+//!
+//! Each handler asks [`crate::queries`] (which the console asks too) and serializes the typed view
+//! it answers with; a query's failure becomes the error body with the status the query gives.
 
 use super::error::ApiError;
 use crate::app::App;
