@@ -11,7 +11,6 @@ use crate::views::{self, BackupCodeView, ConnectionView, InstalledView, LicenceV
 use axum::http::StatusCode;
 use licence_protocol::centre::ActivationRequest;
 use licence_protocol::text::{self, shorten};
-use licence_protocol::time::UtcTime;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -73,7 +72,8 @@ impl From<ActivationError> for Error {
 }
 
 /// Every installed key, as the key list shows it.
-pub fn licences(app: &App, now: UtcTime) -> Vec<LicenceView> {
+pub fn licences(app: &App) -> Vec<LicenceView> {
+    let now = crate::clock::now();
     let inner = app.lock();
     inner.keys.values().map(|k| views::licence(k, &inner.standing, inner.ledger.used(k.key_no), now)).collect()
 }

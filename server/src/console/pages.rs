@@ -49,7 +49,7 @@ fn key_link(key_no: u64) -> Markup {
 }
 
 pub async fn overview(ctx: Ctx) -> Response {
-    let keys = queries::licences(&ctx.app, crate::clock::now());
+    let keys = queries::licences(&ctx.app);
     let mut series: BTreeMap<&str, Vec<&LicenceView>> = BTreeMap::new();
     for key in &keys {
         series.entry(key.key_id.as_str()).or_default().push(key);
@@ -119,7 +119,7 @@ const KEY_COLUMNS: [Column<LicenceView>; 10] = [
 ];
 
 pub async fn licences(ctx: Ctx) -> Response {
-    let keys = queries::licences(&ctx.app, crate::clock::now());
+    let keys = queries::licences(&ctx.app);
     let badges = |k: &LicenceView| html! { (key_link(k.key_no)) (key_badges(&ctx, k)) };
     let body = if keys.is_empty() {
         notice(ctx.t("Ключи не установлены.", "No keys are installed."))
