@@ -234,7 +234,7 @@ impl App {
         Ok(app)
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock is a bug (logged by the panic hook); the state it left is
         // still the best there is, so the lock is taken over rather than failing every later request.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

@@ -16,10 +16,12 @@ pub mod ledger;
 pub mod logging;
 pub mod observe;
 pub mod pool;
+pub mod queries;
 pub mod store;
 pub mod sysinfo;
 pub mod usb;
 pub mod version;
+pub mod views;
 pub mod web;
 
 use anyhow::Context;

@@ -60,11 +60,7 @@ fn named_modules(text: &str) -> BTreeSet<String> {
 
 /// Every loop of the module graph, each as its modules in order from the smallest name.
 fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<Vec<String>> {
-    fn walk(
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        found: &mut BTreeSet<Vec<String>>,
-    ) {
+    fn walk(edges: &BTreeMap<String, BTreeSet<String>>, path: &mut Vec<String>, found: &mut BTreeSet<Vec<String>>) {
         let last = path.last().unwrap().clone();
         for next in &edges[&last] {
             if *next == path[0] {

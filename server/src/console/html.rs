@@ -1,27 +1,13 @@
-//! The console's HTML building blocks: escaping (every piece of text that reaches a page goes
-//! through [`escape`]), the choice of language, the page frame with its inline style, and tables.
-//! No template engine: the pages are few and small, and plain functions keep every escape visible.
+//! The console's HTML building blocks: the choice of language, the page frame with its inline
+//! style, tables of views, and the notice and error lines. Every page is written with maud's
+//! `html!`, which escapes every value it is given (names an add-in sends, values of the settings
+//! file, error texts); only the static style and script go in as they are.
 
-use serde_json::Value;
-use std::fmt::Write;
+use super::cells;
+use maud::{html, Markup, PreEscaped};
 
-/// Text made safe for HTML content and attribute values (double- or single-quoted).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A path segment or query value made safe inside a URL (which is then escaped for HTML as well).
+/// A path segment or query value made safe inside a URL (which the template then escapes for HTML
+/// as well).
 pub fn url_part(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -122,8 +108,8 @@ form.inline{display:inline}label{display:inline-block;min-width:14em}fieldset{ma
 input[type=text],input[type=password],input[type=number]{width:22em}textarea{width:100%;max-width:60em}\
 .hint{color:#555;font-size:.9em}";
 
-/// The whole page: header with the sections, the language switch, then `body` (already escaped).
-pub fn frame(lang: Lang, title: &str, body: &str) -> String {
+/// The whole page: header with the sections, the language switch, then `body`.
+pub fn frame(lang: Lang, title: &str, body: Markup) -> Markup {
     let nav = [
         ("/", lang.t("Обзор", "Overview")),
         ("/console/licences", lang.t("Ключи", "Keys")),
@@ -134,77 +120,88 @@ pub fn frame(lang: Lang, title: &str, body: &str) -> String {
         ("/console/parameters", lang.t("Параметры", "Parameters")),
         ("/console/log", lang.t("Журнал", "Log")),
     ];
-    let mut links = String::new();
-    for (href, text) in nav {
-        let _ = write!(links, "<a href=\"{href}\">{text}</a>");
-    }
-    format!(
-        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — {server}</title>\
-         <style>{STYLE}</style></head><body><header><span class=\"title\">{server}</span>{links}\
-         <span class=\"lang\"><a href=\"?lang=ru\">RU</a> | <a href=\"?lang=en\">EN</a></span></header>\
-         <main><h1>{title}</h1>{body}</main></body></html>",
-        code = lang.code(),
-        title = escape(title),
-        server = lang.t("Сервер лицензий", "Licence server"),
-    )
-}
-
-/// A JSON field as text for a cell: null is a dash.
-pub fn show(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "—".into(),
-        Some(Value::String(s)) => escape(s),
-        Some(other) => escape(&other.to_string()),
-    }
-}
-
-/// A leading column: its heading and the cell for each row (HTML).
-pub type ExtraColumn<'a> = (&'a str, &'a dyn Fn(&Value) -> String);
-
-/// A table of `items` with `columns` (JSON field names, which are the API's and read the same in
-/// both languages); `extra` adds a first cell per row (already HTML): the key's link, the session's
-/// button — first, so a wide table still shows it.
-pub fn table(items: &[Value], columns: &[&str], extra: Option<ExtraColumn>) -> String {
-    let mut out = String::from("<table><tr>");
-    if let Some((head, _)) = extra {
-        let _ = write!(out, "<th>{}</th>", escape(head));
-    }
-    for c in columns {
-        let _ = write!(out, "<th>{}</th>", escape(c));
-    }
-    out.push_str("</tr>");
-    for item in items {
-        out.push_str("<tr>");
-        if let Some((_, cell)) = extra {
-            let _ = write!(out, "<td>{}</td>", cell(item));
+    let server = lang.t("Сервер лицензий", "Licence server");
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (server) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    span class="title" { (server) }
+                    @for (href, text) in nav {
+                        a href=(href) { (text) }
+                    }
+                    span class="lang" { a href="?lang=ru" { "RU" } " | " a href="?lang=en" { "EN" } }
+                }
+                main { h1 { (title) } (body) }
+            }
         }
-        for c in columns {
-            let _ = write!(out, "<td>{}</td>", show(item.get(*c)));
-        }
-        out.push_str("</tr>");
     }
-    out.push_str("</table>");
-    out
 }
 
-pub fn notice(text: &str) -> String {
-    format!("<p class=\"notice\">{}</p>", escape(text))
+/// A column of a table of views: its heading (the API's field name, which reads the same in both
+/// languages) and the cell of each row, read from the typed view.
+pub type Column<T> = (&'static str, fn(&T) -> String);
+
+/// A leading column whose cells are markup: its heading and the cell of each row.
+pub type ExtraColumn<'a, T> = (&'a str, &'a dyn Fn(&T) -> Markup);
+
+/// A table of `items` with `columns`; `extra` adds a first cell per row (the key's link, the
+/// session's button) — first, so a wide table still shows it.
+pub fn table<T>(items: &[T], columns: &[Column<T>], extra: Option<ExtraColumn<T>>) -> Markup {
+    html! {
+        table {
+            tr {
+                @if let Some((head, _)) = extra { th { (head) } }
+                @for (head, _) in columns { th { (head) } }
+            }
+            @for item in items {
+                tr {
+                    @if let Some((_, cell)) = extra { td { (cell(item)) } }
+                    @for (_, cell) in columns { td { (cell(item)) } }
+                }
+            }
+        }
+    }
 }
 
-pub fn error(text: &str) -> String {
-    format!("<p class=\"error\">{}</p>", escape(text))
+/// A table of every field of one view, under the API's names: a row per field.
+pub fn every_field<T: serde::Serialize>(view: &T) -> Markup {
+    html! {
+        table {
+            @for (name, value) in cells::fields(view) {
+                tr { th { (name) } td { (value) } }
+            }
+        }
+    }
+}
+
+pub fn notice(text: &str) -> Markup {
+    html! { p class="notice" { (text) } }
+}
+
+pub fn error(text: &str) -> Markup {
+    html! { p class="error" { (text) } }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::cells::shown;
     use super::*;
 
     #[test]
-    fn escaping_covers_markup_and_both_quotes() {
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(escape("Иванов"), "Иванов");
+    fn urls_and_the_frame_escape_what_they_carry() {
         assert_eq!(url_part("a b/<x>"), "a%20b%2F%3Cx%3E");
+        let page = frame(Lang::En, "<a href=\"x\">'&'</a>", error("Иванов <b>")).into_string();
+        assert!(page.contains("<h1>&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;</h1>"), "{page}");
+        assert!(page.contains("<title>&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt; — Licence server</title>"));
+        assert!(page.contains("<p class=\"error\">Иванов &lt;b&gt;</p>"), "{page}");
+        assert!(page.starts_with("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"), "{page}");
     }
 
     #[test]
@@ -219,10 +216,27 @@ mod tests {
         assert_eq!(choose_lang(None, None, None), (Lang::Ru, false));
     }
 
+    #[derive(serde::Serialize)]
+    struct Row {
+        a: String,
+        b: Option<String>,
+        c: u32,
+    }
+
     #[test]
     fn cells_escape_field_values() {
-        let items = [serde_json::json!({"A": "<b>", "B": null, "C": 3})];
-        let html = table(&items, &["A", "B", "C"], None);
-        assert!(html.contains("<td>&lt;b&gt;</td><td>—</td><td>3</td>"), "{html}");
+        let items = [Row { a: "<b>\"'&".into(), b: None, c: 3 }];
+        let columns: [Column<Row>; 3] = [("A", |r| shown(&r.a)), ("B", |r| shown(&r.b)), ("C", |r| shown(&r.c))];
+        let link = |r: &Row| html! { a href={ "/x/" (url_part(&r.a)) } title=(r.a) { "go" } };
+        let html = table(&items, &columns, Some(("<Go>", &link))).into_string();
+        assert!(html.contains("<td>&lt;b&gt;&quot;'&amp;</td><td>—</td><td>3</td>"), "{html}");
+        assert!(html.contains("<th>&lt;Go&gt;</th><th>A</th>"), "{html}");
+        assert!(html.contains("<a href=\"/x/%3Cb%3E%22%27%26\" title=\"&lt;b&gt;&quot;'&amp;\">go</a>"), "{html}");
+        let every = every_field(&items[0]).into_string();
+        assert_eq!(
+            every,
+            "<table><tr><th>a</th><td>&lt;b&gt;&quot;'&amp;</td></tr><tr><th>b</th><td>—</td></tr>\
+                           <tr><th>c</th><td>3</td></tr></table>"
+        );
     }
 }

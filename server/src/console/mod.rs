@@ -1,13 +1,16 @@
 //! The web console at `/`: the administrator's pages, rendered on the server, in Russian and English.
-//! Plain HTML with an inline style and inline SVG, nothing fetched from elsewhere, so it works on an
-//! air-gapped site. Every page reads the server's state through the same functions as the REST API
-//! (`crate::http::api`), so the console and the API never disagree; every change is a POST form.
+//! Plain HTML (written with maud, which escapes every value) with an inline style and inline SVG,
+//! nothing fetched from elsewhere, so it works on an air-gapped site. Every page reads and changes
+//! the server's state through [`crate::queries`] and shows its typed [`crate::views`] — the same
+//! calls and the same views as the REST API, so the console and the API never disagree; every
+//! change is a POST form. The HTTP layer mounts [`routes`]; the console knows nothing of it.
 //!
 //! Who may enter is decided in front of every console request by the server's guard
 //! (`crate::access`: login per `[Console] Authorization`, address and host limits, same-site
 //! changes, waits after failed logins). The console adds one rule of its own, in [`Ctx`]: while the
 //! console's password is still the default `admin`, every page leads to the form that changes it.
 
+mod cells;
 mod html;
 mod install;
 mod pages;
@@ -26,7 +29,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-pub use html::{escape, Lang};
+pub use html::Lang;
+use maud::Markup;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -89,16 +93,16 @@ impl Ctx {
     }
 
     /// A page with status 200.
-    pub fn page(&self, title: &str, body: &str) -> Response {
+    pub fn page(&self, title: &str, body: Markup) -> Response {
         self.page_with(StatusCode::OK, title, body)
     }
 
-    /// A page; `body` is HTML whose every piece of text is already escaped.
-    pub fn page_with(&self, status: StatusCode, title: &str, body: &str) -> Response {
+    /// A page: `body` in the frame, with `title` as its heading.
+    pub fn page_with(&self, status: StatusCode, title: &str, body: Markup) -> Response {
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            html::frame(self.lang, title, body),
+            html::frame(self.lang, title, body).into_string(),
         )
             .into_response();
         if self.remember {

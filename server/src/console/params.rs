@@ -4,13 +4,13 @@
 //! the file at start, so the console never writes what the server would then refuse. Passwords have
 //! their own form and are never shown.
 
-use super::html::{error, escape, notice};
+use super::html::{error, notice};
 use super::{field, Ctx};
 use crate::access::{passwords, Scope};
 use crate::config::{self, AuthMode, ServerConfig};
 use axum::response::Response;
 use axum::Form;
-use std::fmt::Write;
+use maud::{html, Markup};
 
 type Fields = Form<Vec<(String, String)>>;
 
@@ -104,73 +104,84 @@ fn options(ctx: &Ctx, kind: Kind) -> Vec<(&'static str, &'static str)> {
     }
 }
 
-fn input(ctx: &Ctx, p: &Param, value: &str) -> String {
+fn input(ctx: &Ctx, p: &Param, value: &str) -> Markup {
     let name = format!("{}.{}", p.section, p.key);
     let choices = options(ctx, p.kind);
-    if choices.is_empty() {
-        return format!("<input type=\"text\" id=\"{name}\" name=\"{name}\" value=\"{}\">", escape(value));
+    html! {
+        @if choices.is_empty() {
+            input type="text" id=(name) name=(name) value=(value);
+        } @else {
+            select id=(name) name=(name) {
+                @for (v, label) in choices {
+                    option value=(v) selected[v == value] { (label) }
+                }
+            }
+        }
     }
-    let mut out = format!("<select id=\"{name}\" name=\"{name}\">");
-    for (v, label) in choices {
-        let selected = if v == value { " selected" } else { "" };
-        let _ = write!(out, "<option value=\"{v}\"{selected}>{label}</option>");
-    }
-    out.push_str("</select>");
-    out
 }
 
 /// The page; `submitted` refills the form after a refused save.
-fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: &str) -> Response {
+fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: Markup) -> Response {
     let path = ctx.app.layout.config_file();
     let (saved, _) = config::load(&path);
-    let mut rows = String::new();
-    for p in &PARAMS {
-        let name = format!("{}.{}", p.section, p.key);
-        let value = submitted.map_or_else(|| value_of(&saved, p), |f| field(f, &name).to_owned());
-        let _ = write!(
-            rows,
-            "<tr><th><label for=\"{name}\">{}</label><br><span \
-             class=\"hint\">[{}] {}</span></th><td>{}</td><td>{}</td></tr>",
-            ctx.t(p.ru, p.en),
-            p.section,
-            p.key,
-            input(ctx, p, &value),
-            escape(&value_of(&ctx.app.running_config(), p)),
-        );
-    }
-    let body = format!(
-        "{message}<p class=\"hint\">{file} <code>{path}</code>. {restart}</p>\
-         <form method=\"post\" action=\"/console/parameters\" id=\"parameters\"><table>\
-         <tr><th>{setting}</th><th>{in_file}</th><th>{running}</th></tr>{rows}</table>\
-         <button type=\"submit\" id=\"save-parameters\">{save}</button></form>\
-         <fieldset><legend>{change}</legend><form method=\"post\" \
-         action=\"/console/parameters/password\" id=\"password\">\
-         <p><label for=\"which\">{whose}</label><select id=\"which\" name=\"which\">\
-         <option value=\"Console\">{console}</option><option value=\"API\">REST API</option></select></p>\
-         <p><label for=\"new-password\">{new}</label><input type=\"password\" \
-         id=\"new-password\" name=\"password\" autocomplete=\"new-password\"></p>\
-         <p><label for=\"repeat-password\">{again}</label><input type=\"password\" \
-         id=\"repeat-password\" name=\"repeat\" autocomplete=\"new-password\"></p>\
-         <button type=\"submit\" id=\"change-password\">{change}</button></form></fieldset>",
-        file = ctx.t("Файл параметров", "The settings file"),
-        path = escape(&path.display().to_string()),
-        restart = ctx.t(
-            "Изменённые параметры записываются в файл и действуют сразу; порт, адрес \
-             и хранение журналов — после перезапуска сервера.",
-            "Changed settings are written to the file and apply at once; the port, the address \
-             and keeping logs after the server restarts."
-        ),
-        setting = ctx.t("Параметр", "Setting"),
-        in_file = ctx.t("В файле", "In the file"),
-        running = ctx.t("Действует сейчас", "In use now"),
-        save = ctx.t("Сохранить", "Save"),
-        change = ctx.t("Сменить пароль", "Change the password"),
-        whose = ctx.t("Чей пароль", "Whose password"),
-        console = ctx.t("Консоль", "Console"),
-        new = ctx.t("Новый пароль", "New password"),
-        again = ctx.t("Ещё раз", "Again"),
-    );
-    ctx.page(ctx.t("Параметры", "Parameters"), &body)
+    let change = ctx.t("Сменить пароль", "Change the password");
+    let body = html! {
+        (message)
+        p class="hint" {
+            (ctx.t("Файл параметров", "The settings file")) " " code { (path.display()) } ". "
+            (ctx.t(
+                "Изменённые параметры записываются в файл и действуют сразу; порт, адрес \
+                 и хранение журналов — после перезапуска сервера.",
+                "Changed settings are written to the file and apply at once; the port, the address \
+                 and keeping logs after the server restarts.",
+            ))
+        }
+        form method="post" action="/console/parameters" id="parameters" {
+            table {
+                tr {
+                    th { (ctx.t("Параметр", "Setting")) }
+                    th { (ctx.t("В файле", "In the file")) }
+                    th { (ctx.t("Действует сейчас", "In use now")) }
+                }
+                @for p in &PARAMS {
+                    @let name = format!("{}.{}", p.section, p.key);
+                    @let value = submitted.map_or_else(|| value_of(&saved, p), |f| field(f, &name).to_owned());
+                    tr {
+                        th {
+                            label for=(name) { (ctx.t(p.ru, p.en)) }
+                            br;
+                            span class="hint" { "[" (p.section) "] " (p.key) }
+                        }
+                        td { (input(ctx, p, &value)) }
+                        td { (value_of(&ctx.app.running_config(), p)) }
+                    }
+                }
+            }
+            button type="submit" id="save-parameters" { (ctx.t("Сохранить", "Save")) }
+        }
+        fieldset {
+            legend { (change) }
+            form method="post" action="/console/parameters/password" id="password" {
+                p {
+                    label for="which" { (ctx.t("Чей пароль", "Whose password")) }
+                    select id="which" name="which" {
+                        option value="Console" { (ctx.t("Консоль", "Console")) }
+                        option value="API" { "REST API" }
+                    }
+                }
+                p {
+                    label for="new-password" { (ctx.t("Новый пароль", "New password")) }
+                    input type="password" id="new-password" name="password" autocomplete="new-password";
+                }
+                p {
+                    label for="repeat-password" { (ctx.t("Ещё раз", "Again")) }
+                    input type="password" id="repeat-password" name="repeat" autocomplete="new-password";
+                }
+                button type="submit" id="change-password" { (change) }
+            }
+        }
+    };
+    ctx.page(ctx.t("Параметры", "Parameters"), body)
 }
 
 pub async fn page(ctx: Ctx) -> Response {
@@ -180,9 +191,9 @@ pub async fn page(ctx: Ctx) -> Response {
             "The console still has the default password (admin/admin). Set a new console password to go on.",
         ))
     } else {
-        String::new()
+        html! {}
     };
-    render(&ctx, None, &first)
+    render(&ctx, None, first)
 }
 
 /// Why `value` cannot be written as `[section] key`: the config parser's own reason, or a line break
@@ -217,11 +228,11 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
         }
     }
     if !refused.is_empty() {
-        let shown: String = refused.iter().map(|r| error(r)).collect();
-        return render(&ctx, Some(&form), &shown);
+        let shown = html! { @for reason in &refused { (error(reason)) } };
+        return render(&ctx, Some(&form), shown);
     }
     if changes.is_empty() {
-        return render(&ctx, None, &notice(ctx.t("Ничего не изменено.", "Nothing changed.")));
+        return render(&ctx, None, notice(ctx.t("Ничего не изменено.", "Nothing changed.")));
     }
     let written: Vec<(&str, &str, &str)> = changes.iter().map(|(p, v)| (p.section, p.key, v.as_str())).collect();
     let names: Vec<String> = changes.iter().map(|(p, v)| format!("[{}] {}={v}", p.section, p.key)).collect();
@@ -243,7 +254,7 @@ pub async fn save(ctx: Ctx, Form(form): Fields) -> Response {
             error(&format!("{}: {e}", ctx.t("Не записано", "Not saved")))
         }
     };
-    render(&ctx, None, &message)
+    render(&ctx, None, message)
 }
 
 pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
@@ -252,7 +263,7 @@ pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
     let (password, repeat) = (field(&form, "password"), field(&form, "repeat"));
     let user = ctx.app.guard.access(scope).user_name;
     if let Err(why) = passwords::check_new(&user, password, repeat) {
-        return render(&ctx, None, &error(&why));
+        return render(&ctx, None, error(&why));
     }
     let hash = passwords::hash(password);
     let message = match ctx.app.save_settings(&[(section, "Password", &hash)]) {
@@ -272,5 +283,5 @@ pub async fn change_password(ctx: Ctx, Form(form): Fields) -> Response {
             error(ctx.t("Пароль не записан; см. журнал сервера.", "The password was not saved; see the server log."))
         }
     };
-    render(&ctx, None, &message)
+    render(&ctx, None, message)
 }

@@ -1,11 +1,9 @@
 //! The REST API's error body, `{Code, Text, Message, Exception}`, as the administrator's guide shows
 //! it. Every failure of an `/api` route goes through [`ApiError`]; internals are logged, never sent.
 
-use crate::activation::ActivationError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use licence_protocol::centre::Refusal;
 use licence_protocol::text::{self, shorten};
 use serde::Serialize;
 
@@ -86,45 +84,6 @@ impl ApiError {
     }
 }
 
-/// The one mapping of an activation's failure to the API's status: the caller's mistakes are 4xx,
-/// the centre's are 502, an absent or unreachable centre 503, the server's own 500 (logged, not sent).
-impl From<ActivationError> for ApiError {
-    fn from(e: ActivationError) -> Self {
-        let status = match &e {
-            ActivationError::Invalid(_) | ActivationError::Rejected(_) => StatusCode::BAD_REQUEST,
-            ActivationError::BlankMissing(_) => StatusCode::NOT_FOUND,
-            ActivationError::NoCentre | ActivationError::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ActivationError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
-            ActivationError::Refused { refusal, .. } => match refusal {
-                // The centre found our own request malformed, or failed itself: not the caller's fault.
-                Refusal::BadRequest | Refusal::Internal => StatusCode::BAD_GATEWAY,
-                other => StatusCode::from_u16(other.http_status()).unwrap_or(StatusCode::BAD_GATEWAY),
-            },
-            // Said as it is: the administrator must fix the computer's identity.
-            ActivationError::NoIdentity(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ActivationError::Encode(_) | ActivationError::Write(_) => {
-                return ApiError::internal("the licence could not be installed", chain(&e));
-            }
-        };
-        log::warn!("licence not installed: {}", chain(&e));
-        ApiError::new(status, e.to_string())
-    }
-}
-
-/// An error with its causes, for the log.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            text = format!("{text}: {said}");
-        }
-        source = cause.source();
-    }
-    text
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let exception = exception_class(self.status);
@@ -159,33 +118,6 @@ mod tests {
         assert_eq!(json["Text"], "Not Found");
         assert_eq!(json["Message"], "(EHTTPNotFound) The requested URL \"/api/someurl\" was not found.");
         assert_eq!(json["Exception"], "EHTTPNotFound");
-    }
-
-    #[test]
-    fn activation_failures_map_to_the_apis_statuses() {
-        let refused = |refusal| ApiError::from(ActivationError::Refused { refusal, message: String::new() }).status;
-        assert_eq!(refused(Refusal::UnknownCode), 404);
-        assert_eq!(refused(Refusal::CodeUsed), 409);
-        assert_eq!(refused(Refusal::CodeRevoked), 410);
-        assert_eq!(refused(Refusal::ItnMismatch), 403);
-        assert_eq!(refused(Refusal::ItnRequired), 400);
-        assert_eq!(refused(Refusal::Internal), 502);
-        assert_eq!(ApiError::from(ActivationError::NoCentre).status, 503);
-        assert_eq!(ApiError::from(ActivationError::Invalid("x".into())).status, 400);
-        assert_eq!(ApiError::from(ActivationError::Rejected("x".into())).status, 400);
-        assert_eq!(ApiError::from(ActivationError::BlankMissing(7)).status, 404);
-        assert_eq!(ApiError::from(ActivationError::BadAnswer("x".into())).status, 502);
-        let unreachable = ActivationError::Unreachable { url: "http://c".into(), source: "refused".into() };
-        assert_eq!(ApiError::from(unreachable).status, 503);
-        let identity = ApiError::from(ActivationError::NoIdentity("unreadable".into()));
-        assert_eq!(identity.status, 500);
-        assert!(identity.message.contains("unreadable"), "the administrator is told: {}", identity.message);
-        let internal = ApiError::from(ActivationError::Write(licence_protocol::keyfile::KeyFileError::Unwrap));
-        assert_eq!(internal.status, 500);
-        assert_eq!(
-            internal.message, "the licence could not be installed; see the server log.",
-            "internals stay in the log"
-        );
     }
 
     #[test]

@@ -10,7 +10,6 @@ pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod token;
-pub mod views;
 
 use crate::access::{Guard, Scope, Verdict};
 use crate::app::App;

@@ -1,12 +1,17 @@
-//! The REST API's JSON shapes: licences, connections and sessions with the field names and value
-//! shapes of the administrator's guide — including its quirks: a connection's `PID`, a session's
-//! `SessionNumber` and both `Expired` flags are strings (`"False"`), as the guide's examples show.
-//! Licence flags (`Enabled`, `Workable`, `Expired`) are JSON booleans.
+//! What the server shows of itself: the typed views of licences, connections and sessions, with the
+//! field names and value shapes of the administrator's guide. The REST API serializes them and the
+//! console renders them, so the two cannot disagree; [`crate::queries`] builds them from the state.
+//!
+//! The guide's quirks are kept: a connection's `PID`, a session's `SessionNumber` and both `Expired`
+//! flags are strings (`"False"`), as the guide's examples show. Licence flags (`Enabled`,
+//! `Workable`, `Expired`) are JSON booleans.
 
 use crate::keystore::{InstalledKey, Storage};
 use crate::ledger::{Connection, Session};
 use crate::pool::PoolStanding;
+use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
+use licence_protocol::text::{self, shorten};
 use licence_protocol::time::UtcTime;
 use serde::Serialize;
 use serde_json::Value;
@@ -19,7 +24,7 @@ fn flag(b: bool) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LicenceView {
     #[serde(rename = "Type")]
@@ -109,7 +114,7 @@ pub fn licence(key: &InstalledKey, standing: &PoolStanding, used: u32, now: UtcT
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConnectionView {
     #[serde(rename = "ID")]
@@ -161,7 +166,7 @@ pub fn connection(c: &Connection, now: UtcTime) -> ConnectionView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SessionView {
     #[serde(rename = "ID")]
@@ -204,22 +209,75 @@ pub fn session(s: &Session, now: UtcTime) -> SessionView {
     }
 }
 
+/// `/api`: the server's version and the lists it offers.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiRoot {
+    pub version: &'static str,
+    pub urns: [&'static str; 4],
+}
+
+/// `/api/licences`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Licences {
+    pub licences: Vec<LicenceView>,
+}
+
+/// `/api/connections`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Connections {
+    pub connections: Vec<ConnectionView>,
+}
+
+/// `/api/sessions`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Sessions {
+    pub sessions: Vec<SessionView>,
+}
+
+/// `/api/licences/{KeyNo}/backupcode`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BackupCodeView {
+    pub key_no: u64,
+    pub backup_code: String,
+}
+
+/// A key just installed: as the key list shows it, or — when the reload that follows the
+/// installation does not list it (the clock is behind its start, say) — the fields it was issued
+/// with.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum InstalledView {
+    Listed(Box<LicenceView>),
+    Issued(Box<KeyFields>),
+}
+
+/// A `?Field=Value` filter that names no field of the listed items.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown filter `{}`: filters are field names of the listed items", shorten(.0, text::NAME))]
+pub struct UnknownFilter(pub String);
+
 /// `?Field=Value&…` on a list route: keeps the items whose field equals the value (letter case
-/// ignored). A parameter that names no field is an error, so a typo does not silently match all.
-pub fn filter(items: Vec<Value>, query: &[(String, String)]) -> Result<Vec<Value>, String> {
+/// ignored). Fields are named as the API names them; a parameter that names no field is an error,
+/// so a typo does not silently match all.
+pub fn filter<T: Serialize>(items: Vec<T>, query: &[(String, String)]) -> Result<Vec<T>, UnknownFilter> {
     if query.is_empty() {
         return Ok(items);
     }
-    let Some(first) = items.first() else { return Ok(items) };
+    let Some(first) = items.first().and_then(|i| serde_json::to_value(i).ok()) else { return Ok(items) };
     if let Some((name, _)) = query.iter().find(|(name, _)| first.get(name).is_none()) {
-        return Err(format!(
-            "unknown filter `{}`: filters are field names of the listed items",
-            name.chars().take(64).collect::<String>()
-        ));
+        return Err(UnknownFilter(name.clone()));
     }
     Ok(items
         .into_iter()
-        .filter(|item| query.iter().all(|(name, wanted)| item.get(name).is_some_and(|v| matches(v, wanted))))
+        .filter(|item| {
+            let Ok(fields) = serde_json::to_value(item) else { return false };
+            query.iter().all(|(name, wanted)| fields.get(name).is_some_and(|v| matches(v, wanted)))
+        })
         .collect())
 }
 
@@ -247,6 +305,6 @@ mod tests {
         assert_eq!(filter(items.clone(), &q("IsServer", "true")).unwrap()[0]["KeyID"], "1A2B");
         assert_eq!(filter(items.clone(), &q("UserName", "иванов")).unwrap().len(), 1);
         assert_eq!(filter(items.clone(), &q("UserName", "null")).unwrap().len(), 1);
-        assert!(filter(items, &q("Nope", "1")).unwrap_err().contains("unknown filter `Nope`"));
+        assert!(filter(items, &q("Nope", "1")).unwrap_err().to_string().starts_with("unknown filter `Nope`: "));
     }
 }

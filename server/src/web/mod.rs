@@ -48,3 +48,6 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), http::metrics::timed))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod console_tests;
