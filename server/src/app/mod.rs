@@ -678,5 +678,4 @@ async fn committed(done: tokio::sync::oneshot::Receiver<Result<(), StoreError>>)
 }
 
 #[cfg(test)]
-#[path = "app_tests.rs"]
 mod tests;
