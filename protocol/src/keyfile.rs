@@ -61,8 +61,11 @@ pub enum KeyFileError {
     ForeignComputer(String),
     #[error("the series secret cannot be unwrapped on this computer")]
     Unwrap,
-    #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    /// The file is in place, but its folder could not be flushed to disk.
+    #[error("cannot write {path}: renamed, but the directory could not be flushed: {source}")]
+    Flush { path: String, source: std::io::Error },
     #[error("key series `{key}` does not match the signing series `{series}`")]
     SeriesMismatch { key: SeriesId, series: SeriesId },
 }
@@ -281,8 +284,10 @@ pub fn write_secret_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyFileE
 
 fn write_replacing(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFileError> {
     use std::io::Write;
-    let fail = |reason: String| KeyFileError::Write { path: path.display().to_string(), reason };
-    let name = path.file_name().ok_or_else(|| fail("not a file name".into()))?;
+    let fail = |source| KeyFileError::Write { path: path.display().to_string(), source };
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -309,12 +314,12 @@ fn write_replacing(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFi
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(fail(e.to_string()));
+        return Err(fail(e));
     }
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| fail(format!("renamed, but the directory could not be flushed: {e}")))?;
+        .map_err(|source| KeyFileError::Flush { path: path.display().to_string(), source })?;
     Ok(())
 }
 
