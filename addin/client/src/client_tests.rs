@@ -161,10 +161,10 @@ impl Transport for Fake {
     fn post(&self, endpoint: &Endpoint, path: &str, body: &str) -> Result<Answer, NoAnswer> {
         self.calls.lock().unwrap().push((endpoint.port, path.to_owned()));
         let Some((port, s)) = self.servers.iter().find(|(p, _)| *p == endpoint.port) else {
-            return Err(NoAnswer("connection refused".into()));
+            return Err(NoAnswer::Io(std::io::ErrorKind::ConnectionRefused.into()));
         };
         if s.down.load(Ordering::SeqCst) {
-            return Err(NoAnswer("timed out".into()));
+            return Err(NoAnswer::TimedOut);
         }
         if s.garbage.load(Ordering::SeqCst) {
             return Ok(Answer { status: 404, body: "<html>not found</html>".into() });
