@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("licenceedit: {e:#}");
+            eprintln!("licenceedit: {}", licence_devkit::describe(&e));
             ExitCode::FAILURE
         }
     }
