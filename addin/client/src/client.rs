@@ -667,7 +667,7 @@ fn plain_failure(endpoint: &Endpoint, answer: &Answer) -> Error {
         body: shorten(&answer.body, text::LINE),
     };
     match serde_json::from_str::<WireError>(&answer.body) {
-        Ok(wire) if wire.code.http_status() == 502 => bad(),
+        Ok(wire) if wire.code.is_addin_own() => bad(),
         Ok(wire) => Error::Server {
             code: wire.code,
             status: answer.status,
