@@ -219,6 +219,8 @@ pub enum RequestError {
 pub enum ResponseError {
     #[error("not an activation response: {0}")]
     Malformed(String),
+    #[error("not an activation response: {0}")]
+    Json(#[source] serde_json::Error),
     #[error("activation response format {0} is not supported")]
     UnsupportedFormat(u32),
     #[error("the activation response {OLD_FORMAT}")]
@@ -385,7 +387,7 @@ impl ActivationResponse {
         if serde_json::from_slice::<FormatOnly>(bytes).is_ok_and(|f| f.format == 1) {
             return Err(ResponseError::OldFormat);
         }
-        let response: Self = serde_json::from_slice(bytes).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        let response: Self = serde_json::from_slice(bytes).map_err(ResponseError::Json)?;
         if response.format != FORMAT {
             return Err(ResponseError::UnsupportedFormat(response.format));
         }
@@ -500,7 +502,7 @@ mod tests {
             ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &target, &stranger).signature;
         let bytes = serde_json::to_vec(&foreign).unwrap();
         assert!(matches!(ActivationResponse::verify(&bytes, None), Err(ResponseError::BadSignature)));
-        assert!(matches!(ActivationResponse::verify(b"{", None), Err(ResponseError::Malformed(_))));
+        assert!(matches!(ActivationResponse::verify(b"{", None), Err(ResponseError::Json(_))));
         let old = br#"{"Format":1,"RequestID":"A","KeyFile":"","BackupCode":"1","Signature":""}"#;
         assert!(matches!(ActivationResponse::verify(old, None), Err(ResponseError::OldFormat)));
     }

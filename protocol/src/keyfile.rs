@@ -48,6 +48,10 @@ use zeroize::Zeroizing;
 pub enum KeyFileError {
     #[error("not a licence key file: {0}")]
     Malformed(String),
+    #[error("not a licence key file: payload has no readable `Format`: {0}")]
+    NoFormat(#[source] serde_json::Error),
+    #[error("not a licence key file: payload: {0}")]
+    Payload(#[source] serde_json::Error),
     #[error(
         "key file format {0} is from an earlier release and is no longer accepted: install the key again with \
          its backup code (the vendor's activation centre re-issues it), or ask the vendor for a new key file"
@@ -197,16 +201,13 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedKeyFile, KeyFileError> {
     let malformed = |why: &str| KeyFileError::Malformed(why.to_owned());
     let (payload, signature) = split_file(bytes)?;
 
-    let format = serde_json::from_slice::<FormatOnly>(payload)
-        .map_err(|e| KeyFileError::Malformed(format!("payload has no readable `Format`: {e}")))?
-        .format;
+    let format = serde_json::from_slice::<FormatOnly>(payload).map_err(KeyFileError::NoFormat)?.format;
     match format {
         FORMAT => {}
         1 => return Err(KeyFileError::OldFormat(format)),
         other => return Err(KeyFileError::UnsupportedFormat(other)),
     }
-    let parsed: Payload =
-        serde_json::from_slice(payload).map_err(|e| KeyFileError::Malformed(format!("payload: {e}")))?;
+    let parsed: Payload = serde_json::from_slice(payload).map_err(KeyFileError::Payload)?;
     let public_key = decode_hex_array::<32>(&parsed.series_public_key)
         .ok_or_else(|| malformed("`SeriesPublicKey` is not 64 hex digits"))?;
     let verifying =
