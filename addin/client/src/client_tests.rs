@@ -386,6 +386,26 @@ fn a_server_that_proves_no_genuine_key_is_passed_over_and_refused_when_alone() {
 }
 
 #[test]
+fn failures_keep_the_check_or_the_socket_error_that_caused_them() {
+    let (mut client, _, scripts) = setup(&[1], &[1]);
+    scripts[0].stolen_file.store(true, Ordering::SeqCst);
+    let e = client.connect().unwrap_err();
+    let Error::Untrusted { reason: Distrust::ProofsRefused { refused, .. }, .. } = &e else { panic!("{e:?}") };
+    assert!(matches!(refused.0[..], [licence_protocol::channel::ProofError::BadSignature(1)]), "{refused:?}");
+    assert!(e.to_string().ends_with(&refused.0[0].to_string()), "{e}");
+
+    let (mut client, _, _) = setup(&[1, 2], &[]);
+    let e = client.connect().unwrap_err();
+    let Error::Unreachable { tried } = &e else { panic!("{e:?}") };
+    let ports: Vec<u16> = tried.0.iter().map(|a| a.endpoint.port).collect();
+    assert_eq!(ports, [1, 2]);
+    assert!(tried
+        .0
+        .iter()
+        .all(|a| matches!(&a.why, NoAnswer::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)));
+}
+
+#[test]
 fn a_server_of_an_earlier_protocol_is_a_version_mismatch_saying_to_upgrade_it() {
     let (mut client, _, scripts) = setup(&[1], &[1]);
     scripts[0].old_protocol.store(true, Ordering::SeqCst);

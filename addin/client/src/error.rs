@@ -2,6 +2,10 @@
 //! number ([`ErrorCode`]) so a configuration can tell "server unreachable" (1) from "no free licence"
 //! (2) from "version mismatch" (3), an English message (`Display`) and a Russian one
 //! ([`Error::message_ru`]) for the add-in's error description property.
+//!
+//! Causes are kept, not flattened into text: an unreachable server list holds each endpoint's
+//! [`NoAnswer`] ([`Tried`]), an untrusted server the check that failed ([`Distrust`]). Each message
+//! still says its cause in its own words, since the add-in shows `Display` alone.
 
 use crate::conf::Endpoint;
 use crate::transport::NoAnswer;
@@ -72,13 +76,7 @@ impl fmt::Display for Tried {
         if self.0.is_empty() {
             return f.write_str("no licence server is configured");
         }
-        for (i, attempt) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{attempt}")?;
-        }
-        Ok(())
+        f.write_str(&join(&self.0, "; "))
     }
 }
 
@@ -106,8 +104,8 @@ pub enum Distrust {
     NoProof { series: SeriesId, pin: String },
     /// Every proof shown was refused.
     #[error(
-        "no proof of a key of series {series} signed by the series key this configuration pins ({pin}…) holds: {}",
-        join(.refused, "; ")
+        "no proof of a key of series {series} signed by the series key this configuration pins ({pin}…) holds: \
+         {refused}"
     )]
     ProofsRefused {
         series: SeriesId,
@@ -131,16 +129,9 @@ pub enum Distrust {
 #[derive(Debug)]
 pub struct Refused(pub Vec<ProofError>);
 
-impl std::ops::Deref for Refused {
-    type Target = [ProofError];
-    fn deref(&self) -> &[ProofError] {
-        &self.0
-    }
-}
-
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&join(self, "; "))
+        f.write_str(&join(&self.0, "; "))
     }
 }
 
