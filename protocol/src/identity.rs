@@ -359,8 +359,7 @@ fn redacted(s: &str) -> String {
     if count <= 8 {
         s.to_owned()
     } else {
-        let head: String = s.chars().take(4).collect();
-        format!("{head}… ({count} characters)")
+        format!("{} ({count} characters)", crate::text::shorten(s, 4))
     }
 }
 
