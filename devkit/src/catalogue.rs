@@ -96,21 +96,21 @@ pub fn kind_name(kind: KeyKind) -> &'static str {
 impl NewProduct {
     /// The rules a product must meet before codes can be sold for it.
     fn check(&self) -> Result<()> {
-        let invalid = |why: String| Err(Error::Invalid(why));
+        let invalid = |why| Err(Error::InvalidProduct(why));
         if self.article.trim().is_empty() || self.article.chars().any(char::is_control) {
-            return invalid("the article must be a non-empty line of text".into());
+            return invalid("the article must be a non-empty line of text");
         }
         if self.licence_count == 0 {
-            return invalid("the licence count must be 1 or more".into());
+            return invalid("the licence count must be 1 or more");
         }
         if self.kind == KeyKind::Demo && self.period == 0 && self.expire_date.is_none() {
-            return invalid("a demo product needs --period DAYS or --expire DATE: demo keys must end".into());
+            return invalid("a demo product needs --period DAYS or --expire DATE: demo keys must end");
         }
         if self.support_months.is_some() && self.support_until.is_some() {
-            return invalid("give --support-months or --support-until, not both".into());
+            return invalid("give --support-months or --support-until, not both");
         }
         if self.support_months == Some(0) {
-            return invalid("--support-months must be 1 or more".into());
+            return invalid("--support-months must be 1 or more");
         }
         Ok(())
     }
@@ -173,7 +173,7 @@ impl VendorStore {
         now: UtcTime,
     ) -> Result<Vec<ActivationCode>> {
         if count == 0 {
-            return Err(Error::Invalid("the count must be 1 or more".into()));
+            return Err(Error::NoCount);
         }
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if find_product(&tx, article)?.is_none() {
@@ -215,14 +215,12 @@ impl VendorStore {
                 .query_row("SELECT key_no FROM backup_codes WHERE code = ?1", params![code.to_string()], |r| r.get(0))
                 .optional()?;
             return Err(match backup {
-                Some(key_no) => Error::Invalid(format!(
-                    "{code} is a backup code of key {key_no}; revoke the key's activation code instead"
-                )),
+                Some(key_no) => Error::RevokeBackupCode { code, key_no: key_no as u64 },
                 None => Error::UnknownCode(code.to_string()),
             });
         };
         if let Some(when) = record.revoked {
-            return Err(Error::Invalid(format!("code {code} was already revoked on {when}")));
+            return Err(Error::AlreadyRevoked { code, when });
         }
         tx.execute(
             "UPDATE activation_codes SET revoked = ?2 WHERE code = ?1",
@@ -342,7 +340,7 @@ pub(crate) mod tests {
         let demo = NewProduct { kind: KeyKind::Demo, ..product("D-1") };
         assert!(store.add_product(&demo, now).unwrap_err().to_string().contains("demo product needs"));
         let other_series = NewProduct { series: "0001".parse().unwrap(), ..product("B-1") };
-        assert!(matches!(store.add_product(&other_series, now), Err(Error::Series { .. })));
+        assert!(matches!(store.add_product(&other_series, now), Err(Error::SeriesUnreadable { .. })));
         assert_eq!(store.products().unwrap().len(), 1);
     }
 

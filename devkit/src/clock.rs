@@ -42,7 +42,7 @@ fn shift_from_env(value: Option<&str>) -> i64 {
             eprintln!(
                 "{}: warning: {CLOCK_SHIFT_ENV}=`{}` is not a whole number of days; the real clock is used",
                 program(),
-                text.chars().take(40).collect::<String>()
+                licence_protocol::text::shorten(text, 40)
             );
             0
         }

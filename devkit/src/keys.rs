@@ -103,9 +103,7 @@ impl VendorStore {
     /// The key's current backup code, which moves it to another target once.
     pub fn backup_code(&self, key_no: u64) -> Result<ActivationCode> {
         find_key(&self.db, key_no)?.ok_or(Error::UnknownKey(key_no))?;
-        current_backup(&self.db, key_no)?.ok_or_else(|| {
-            Error::Invalid(format!("key {key_no} has no backup code: it was not issued from an activation code"))
-        })
+        current_backup(&self.db, key_no)?.ok_or_else(|| Error::NoBackupCode(key_no))
     }
 
     /// Issues a key that no activation code stands behind (a demo key for one computer): takes the
@@ -120,7 +118,7 @@ impl VendorStore {
         let keys = self.series(series)?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fields = fields(next_key_no(&tx)?);
-        let file = keyfile::try_issue(&fields, &keys, target).map_err(|e| Error::Invalid(e.to_string()))?;
+        let file = keyfile::try_issue(&fields, &keys, target)?;
         insert_key(&tx, &fields, None, &file, now)?;
         record(&tx, now, fields.key_no, "demo", &target_of(&fields), None, None)?;
         tx.commit()?;

@@ -85,7 +85,11 @@ pub enum RedeemError {
     Refused(CentreError),
     /// The centre's own failure: the detail is for its log, the requester gets [`RedeemError::to_centre_error`].
     #[error("{0}")]
-    Internal(String),
+    Internal(#[from] crate::Error),
+    /// The vendor store contradicts itself (a code names a missing product, a key lacks its backup
+    /// code); like [`RedeemError::Internal`], for the centre's log only.
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 impl RedeemError {
@@ -93,7 +97,7 @@ impl RedeemError {
     pub fn to_centre_error(&self) -> CentreError {
         match self {
             RedeemError::Refused(e) => e.clone(),
-            RedeemError::Internal(_) => CentreError::new(
+            RedeemError::Internal(_) | RedeemError::Inconsistent(_) => CentreError::new(
                 Refusal::Internal,
                 "the activation centre cannot answer right now; try again later or contact the vendor",
             ),
@@ -103,20 +107,14 @@ impl RedeemError {
     pub fn refusal(&self) -> Refusal {
         match self {
             RedeemError::Refused(e) => e.refusal().unwrap_or(Refusal::Internal),
-            RedeemError::Internal(_) => Refusal::Internal,
+            RedeemError::Internal(_) | RedeemError::Inconsistent(_) => Refusal::Internal,
         }
     }
 }
 
 impl From<rusqlite::Error> for RedeemError {
     fn from(e: rusqlite::Error) -> Self {
-        RedeemError::Internal(format!("vendor database: {e}"))
-    }
-}
-
-impl From<crate::Error> for RedeemError {
-    fn from(e: crate::Error) -> Self {
-        RedeemError::Internal(e.to_string())
+        RedeemError::Internal(crate::Error::Database(e))
     }
 }
 
@@ -128,7 +126,7 @@ fn refuse(refusal: Refusal, message: impl Into<String>) -> RedeemError {
 pub fn redeem(store: &mut VendorStore, request: &ActivationRequest, now: UtcTime) -> Result<Redemption, RedeemError> {
     let computer_id =
         parse_computer_id(&request.computer_id).map_err(|e| refuse(Refusal::BadRequest, e.to_string()))?;
-    let target_key = request.target().map_err(|e| refuse(Refusal::BadRequest, e))?;
+    let target_key = request.target().map_err(|e| refuse(Refusal::BadRequest, e.to_string()))?;
     let wanted = Target { computer_id, blank_key_no: request.blank_key_no };
     let ask = Ask { request, wanted: &wanted, target_key: &target_key, now };
 
@@ -231,11 +229,11 @@ fn by_activation_code(
         ));
     }
     let product = find_product(tx, &code.article)?.ok_or_else(|| {
-        RedeemError::Internal(format!("code {} names a missing product {}", shown(code.code), code.article))
+        RedeemError::Inconsistent(format!("code {} names a missing product {}", shown(code.code), code.article))
     })?;
     check_licensee(&product, code, ask.request)?;
     if let Some(key_no) = code.key_no {
-        let key = find_key(tx, key_no)?.ok_or_else(|| RedeemError::Internal(format!("key {key_no} is missing")))?;
+        let key = find_key(tx, key_no)?.ok_or_else(|| RedeemError::Inconsistent(format!("key {key_no} is missing")))?;
         if key.target() == *ask.wanted && !ask.is_where(&key) {
             return Err(refuse(
                 Refusal::CodeUsed,
@@ -261,14 +259,14 @@ fn by_activation_code(
             ));
         }
         let backup = current_backup(tx, key_no)?
-            .ok_or_else(|| RedeemError::Internal(format!("key {key_no} has no backup code")))?;
+            .ok_or_else(|| RedeemError::Inconsistent(format!("key {key_no} has no backup code")))?;
         return Ok((key, backup, How::Repeated));
     }
 
     let keys = series(product.series)?;
     let key_no = next_key_no(tx)?;
     let fields = new_key_fields(&product, code, ask, key_no);
-    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(|e| RedeemError::Internal(e.to_string()))?;
+    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(crate::Error::from)?;
     insert_key(tx, &fields, Some(&product.article), &file, ask.now)?;
     tx.execute(
         "UPDATE activation_codes SET key_no = ?2, redeemed = ?3 WHERE code = ?1",
@@ -375,7 +373,7 @@ fn by_backup_code(
     backup: &Backup,
 ) -> Result<(KeyRecord, ActivationCode, How), RedeemError> {
     let key = find_key(tx, backup.key_no)?
-        .ok_or_else(|| RedeemError::Internal(format!("backup code of a missing key {}", backup.key_no)))?;
+        .ok_or_else(|| RedeemError::Inconsistent(format!("backup code of a missing key {}", backup.key_no)))?;
     let revoked: Option<String> = tx
         .query_row("SELECT revoked FROM activation_codes WHERE key_no = ?1", params![key.key_no as i64], |r| r.get(0))
         .optional()?
@@ -398,7 +396,7 @@ fn by_backup_code(
             ));
         }
         let current = current_backup(tx, key.key_no)?
-            .ok_or_else(|| RedeemError::Internal(format!("key {} has no backup code", key.key_no)))?;
+            .ok_or_else(|| RedeemError::Inconsistent(format!("key {} has no backup code", key.key_no)))?;
         return Ok((key, current, How::MoveRepeated));
     }
 
@@ -409,7 +407,7 @@ fn by_backup_code(
         activation_date: Some(ask.now),
         ..key.fields.clone()
     };
-    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(|e| RedeemError::Internal(e.to_string()))?;
+    let file = keyfile::try_issue(&fields, &keys, ask.target_key).map_err(crate::Error::from)?;
     replace_key(tx, &fields, &file, ask.now)?;
     tx.execute(
         "UPDATE backup_codes SET spent = ?2, spent_computer_id = ?3, spent_blank_key_no = ?4 WHERE code = ?1",

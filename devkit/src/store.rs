@@ -118,7 +118,7 @@ impl VendorStore {
     /// Opens the store in `dir` (which must exist), creating its database on first use.
     pub fn open(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
-            return Err(Error::NoVendorDir(dir.display().to_string()));
+            return Err(Error::NoVendorDir(dir.to_owned()));
         }
         let db = Connection::open(dir.join(DATABASE_FILE))?;
         db.busy_timeout(BUSY_TIMEOUT)?;
@@ -160,13 +160,13 @@ impl VendorStore {
 /// Ed25519 public key in hex, which servers and add-ins pin). Existing files are never replaced.
 pub fn create_series_files(dir: &Path, series: SeriesId) -> Result<(PathBuf, PathBuf)> {
     if !dir.is_dir() {
-        return Err(Error::NoVendorDir(dir.display().to_string()));
+        return Err(Error::NoVendorDir(dir.to_owned()));
     }
     let cryptkey_path = dir.join(format!("{series}.cryptkey"));
     let public_path = dir.join(format!("{series}.pub"));
     for path in [&cryptkey_path, &public_path] {
         if path.symlink_metadata().is_ok() {
-            return Err(Error::Invalid(format!("{} already exists; refusing to overwrite it", path.display())));
+            return Err(Error::Exists(path.clone()));
         }
     }
     let keys = SeriesKeys::generate(series);
@@ -179,33 +179,32 @@ pub fn create_series_files(dir: &Path, series: SeriesId) -> Result<(PathBuf, Pat
 /// Reads a cryptkey file; `series` is the one the caller expects it to hold.
 pub fn read_cryptkey(path: &Path, series: SeriesId) -> Result<SeriesKeys> {
     use std::io::Read;
-    let fail = |reason: String| Error::Series { series: series.to_string(), reason };
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let unreadable = |source| Error::SeriesUnreadable { series, path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut text = Zeroizing::new(String::new());
-    file.take(MAX_CRYPTKEY_FILE)
-        .read_to_string(&mut text)
-        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
-    let keys = SeriesKeys::from_cryptkey(&text).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    file.take(MAX_CRYPTKEY_FILE).read_to_string(&mut text).map_err(unreadable)?;
+    let keys = SeriesKeys::from_cryptkey(&text).map_err(|source| Error::SeriesMalformed {
+        series,
+        path: path.to_owned(),
+        source,
+    })?;
     if keys.series != series {
-        return Err(fail(format!("{} holds series {}", path.display(), keys.series)));
+        return Err(Error::SeriesMismatch { series, path: path.to_owned(), found: keys.series });
     }
     Ok(keys)
 }
 
 /// Creates `path` with `mode` (Unix) and writes `bytes` to disk; an existing file is an error.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let fail = |reason: String| Error::Write { path: path.display().to_string(), reason };
+    let fail = |source| Error::Write { path: path.to_owned(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => fail("it already exists; refusing to overwrite it".into()),
-        _ => fail(e.to_string()),
-    })?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| fail(e.to_string()))
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(fail)
 }
 
 /// Brings a store of an earlier release up to this one (see the module's "Code digests"); does
@@ -301,7 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = VendorStore::open(dir.path()).unwrap();
         let series: SeriesId = "672b".parse().unwrap();
-        assert!(matches!(store.series(series), Err(Error::Series { .. })));
+        assert!(matches!(store.series(series), Err(Error::SeriesUnreadable { .. })));
         store.create_series(series).unwrap();
         assert_eq!(store.series(series).unwrap().series, series);
         assert!(store.create_series(series).unwrap_err().to_string().contains("refusing to overwrite"));

@@ -248,7 +248,7 @@ fn a_request_of_the_earlier_release_is_refused_with_what_to_do() {
     let (status, answer) = centre.post(&body);
     let error: CentreError = serde_json::from_slice(&answer).unwrap();
     assert_eq!((status, error.reason), (400, 1));
-    assert_eq!(error.message, ActivationRequest::from_json(&body).unwrap_err());
+    assert_eq!(error.message, ActivationRequest::from_json(&body).unwrap_err().to_string());
     assert!(error.message.contains("earlier release"), "{}", error.message);
     // The code was not touched: a request of this release redeems it.
     centre.redeem(&request(code, "computer A", None));

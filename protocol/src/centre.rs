@@ -40,6 +40,7 @@ use crate::identity::{MachineBinding, PublicTarget, TargetKey};
 use crate::keyfile::{self, KeyFileError, VerifiedKeyFile};
 use crate::sealbox;
 use crate::series::SeriesKeys;
+use crate::text::shorten;
 use crate::time::UtcTime;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -195,11 +196,31 @@ impl CentreError {
     }
 }
 
+/// Why a request document is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the request is larger than {MAX_DOCUMENT_LEN} bytes")]
+    TooLarge,
+    #[error("the activation request {OLD_FORMAT}")]
+    OldFormat,
+    #[error("not an activation request: {0}")]
+    Malformed(#[source] serde_json::Error),
+    #[error("activation request format {0} is not supported")]
+    UnsupportedFormat(u32),
+    /// Its `ComputerID` or `TargetKey` is not readable.
+    #[error("{0}")]
+    Target(#[from] crate::identity::IdentityError),
+    #[error("`CodeDigest` and `CodeProof` must be 64 hex digits")]
+    BadDigest,
+}
+
 /// Why a response cannot be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
     #[error("not an activation response: {0}")]
     Malformed(String),
+    #[error("not an activation response: {0}")]
+    Json(#[source] serde_json::Error),
     #[error("activation response format {0} is not supported")]
     UnsupportedFormat(u32),
     #[error("the activation response {OLD_FORMAT}")]
@@ -276,34 +297,34 @@ impl ActivationRequest {
     }
 
     /// The target's public key.
-    pub fn target(&self) -> Result<TargetKey, String> {
-        TargetKey::from_hex(&self.target_key).map_err(|e| e.to_string())
+    pub fn target(&self) -> Result<TargetKey, crate::identity::IdentityError> {
+        TargetKey::from_hex(&self.target_key)
     }
 
     /// A short, harmless name of the code for logs: the first 8 digits of its digest.
     pub fn code_label(&self) -> String {
-        format!("code #{}", self.code_digest.chars().take(8).collect::<String>())
+        format!("code #{}", shorten(&self.code_digest, 8))
     }
 
     /// Reads a request document, refusing other formats and oversized input.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, RequestError> {
         if bytes.len() > MAX_DOCUMENT_LEN {
-            return Err(format!("the request is larger than {MAX_DOCUMENT_LEN} bytes"));
+            return Err(RequestError::TooLarge);
         }
         if let Ok(format) = serde_json::from_slice::<FormatOnly>(bytes) {
             if format.format == 1 {
-                return Err(format!("the activation request {OLD_FORMAT}"));
+                return Err(RequestError::OldFormat);
             }
         }
-        let request: Self = serde_json::from_slice(bytes).map_err(|e| format!("not an activation request: {e}"))?;
+        let request: Self = serde_json::from_slice(bytes).map_err(RequestError::Malformed)?;
         if request.format != FORMAT {
-            return Err(format!("activation request format {} is not supported", request.format));
+            return Err(RequestError::UnsupportedFormat(request.format));
         }
-        crate::identity::parse_computer_id(&request.computer_id).map_err(|e| e.to_string())?;
+        crate::identity::parse_computer_id(&request.computer_id)?;
         request.target()?;
         let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !hex64(&request.code_digest) || !hex64(&request.code_proof) {
-            return Err("`CodeDigest` and `CodeProof` must be 64 hex digits".into());
+            return Err(RequestError::BadDigest);
         }
         Ok(request)
     }
@@ -366,7 +387,7 @@ impl ActivationResponse {
         if serde_json::from_slice::<FormatOnly>(bytes).is_ok_and(|f| f.format == 1) {
             return Err(ResponseError::OldFormat);
         }
-        let response: Self = serde_json::from_slice(bytes).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        let response: Self = serde_json::from_slice(bytes).map_err(ResponseError::Json)?;
         if response.format != FORMAT {
             return Err(ResponseError::UnsupportedFormat(response.format));
         }
@@ -374,7 +395,7 @@ impl ActivationResponse {
             if !response.request_id.eq_ignore_ascii_case(expected) {
                 return Err(ResponseError::OtherRequest {
                     expected: expected.to_owned(),
-                    found: response.request_id.chars().take(64).collect(),
+                    found: shorten(&response.request_id, 64),
                 });
             }
         }
@@ -420,7 +441,7 @@ pub fn normalize_tax_number(value: &serde_json::Value) -> Result<Option<String>,
         return Ok(None);
     }
     if text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{}` is not up to 12 digits", text.chars().take(20).collect::<String>()));
+        return Err(format!("`{}` is not up to 12 digits", shorten(&text, 20)));
     }
     Ok(Some(text))
 }
@@ -481,7 +502,7 @@ mod tests {
             ActivationResponse::sign("ABC", &file, ActivationCode::generate(), &target, &stranger).signature;
         let bytes = serde_json::to_vec(&foreign).unwrap();
         assert!(matches!(ActivationResponse::verify(&bytes, None), Err(ResponseError::BadSignature)));
-        assert!(matches!(ActivationResponse::verify(b"{", None), Err(ResponseError::Malformed(_))));
+        assert!(matches!(ActivationResponse::verify(b"{", None), Err(ResponseError::Json(_))));
         let old = br#"{"Format":1,"RequestID":"A","KeyFile":"","BackupCode":"1","Signature":""}"#;
         assert!(matches!(ActivationResponse::verify(old, None), Err(ResponseError::OldFormat)));
     }
@@ -524,13 +545,18 @@ mod tests {
         assert_eq!(read.itn.as_deref(), Some("1234567890"));
         assert_eq!(read.iec, None);
         json["ITN"] = serde_json::json!("12a");
-        assert!(ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err().contains("12a"));
+        let bad_itn = ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(&bad_itn, RequestError::Malformed(_)) && bad_itn.to_string().contains("12a"), "{bad_itn}");
         json["ITN"] = serde_json::Value::Null;
         json["TargetKey"] = serde_json::json!("00");
-        assert!(ActivationRequest::from_json(json.to_string().as_bytes()).is_err());
+        let bad_target = ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err();
+        assert!(
+            matches!(bad_target, RequestError::Target(crate::identity::IdentityError::BadTargetKey(_))),
+            "{bad_target}"
+        );
         json["Format"] = serde_json::json!(1);
         let old = ActivationRequest::from_json(json.to_string().as_bytes()).unwrap_err();
-        assert!(old.contains("earlier release"), "{old}");
+        assert!(matches!(old, RequestError::OldFormat) && old.to_string().contains("earlier release"), "{old}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use crate::key::SeriesId;
 use crate::series::{SeriesKeys, SeriesSecret};
+use crate::text::shorten;
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
@@ -20,6 +21,9 @@ use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+/// How many characters of an object name messages show.
+const SHOWN: usize = 64;
 
 /// The first eight bytes of every datafile.
 pub const MAGIC: [u8; 8] = *b"LICDATA\x1a";
@@ -208,7 +212,7 @@ impl Datafile {
 
     /// [`Datafile::object`] as a result, for callers that report a missing object.
     pub fn require(&self, name: &str) -> Result<&ObjectEntry, DatafileError> {
-        self.object(name).ok_or_else(|| DatafileError::NoSuchObject(shorten(name)))
+        self.object(name).ok_or_else(|| DatafileError::NoSuchObject(shorten(name, SHOWN)))
     }
 }
 
@@ -231,7 +235,7 @@ impl ObjectEntry {
 
     /// The plaintext. The MAC is checked, in constant time, before anything is decrypted.
     pub fn decrypt(&self, datafile: &Datafile, key: &ObjectKey) -> Result<Zeroizing<Vec<u8>>, DatafileError> {
-        let wrong = || DatafileError::WrongKey(shorten(&self.name));
+        let wrong = || DatafileError::WrongKey(shorten(&self.name, SHOWN));
         let (enc, mac) = key.subkeys();
         let expected = object_mac(&mac, datafile.series, &datafile.file_id, &self.record_head(), &self.ciphertext);
         if !bool::from(expected.ct_eq(&self.mac)) {
@@ -279,13 +283,13 @@ pub fn pack(series: &SeriesKeys, objects: &[NewObject]) -> Result<Vec<u8>, Dataf
         }
         if object.content.len() > MAX_OBJECT_LEN {
             return Err(too_large(
-                &format!("object {:?}", shorten(&object.name)),
+                &format!("object {:?}", shorten(&object.name, SHOWN)),
                 object.content.len(),
                 MAX_OBJECT_LEN,
             ));
         }
         if object.kind == ObjectKind::Text && std::str::from_utf8(&object.content).is_err() {
-            return Err(DatafileError::NotUtf8(shorten(&object.name)));
+            return Err(DatafileError::NotUtf8(shorten(&object.name, SHOWN)));
         }
         total += record_len(object.name.len(), object.content.len());
     }
@@ -381,7 +385,7 @@ fn read_object(reader: &mut Reader<'_>) -> Result<ObjectEntry, DatafileError> {
     let salt = reader.array("an object salt")?;
     let size = reader.u32("an object length")? as usize;
     if size > MAX_OBJECT_LEN {
-        return Err(too_large(&format!("object {:?}", shorten(name)), size, MAX_OBJECT_LEN));
+        return Err(too_large(&format!("object {:?}", shorten(name, SHOWN)), size, MAX_OBJECT_LEN));
     }
     let iv = reader.array("an object IV")?;
     let ciphertext = reader.take(padded_len(size), "an object's ciphertext")?.to_vec();
@@ -475,18 +479,7 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 fn bad_name(name: &str, why: &'static str) -> DatafileError {
-    DatafileError::BadName { name: shorten(name), why }
-}
-
-/// At most 64 characters of a name, for messages.
-fn shorten(name: &str) -> String {
-    let mut chars = name.chars();
-    let short: String = chars.by_ref().take(64).collect();
-    if chars.next().is_some() {
-        format!("{short}…")
-    } else {
-        short
-    }
+    DatafileError::BadName { name: shorten(name, SHOWN), why }
 }
 
 fn too_large(what: &str, size: usize, limit: usize) -> DatafileError {

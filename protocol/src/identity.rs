@@ -41,8 +41,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    #[error("cannot read machine identity from {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    #[error("cannot read machine identity from {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    #[error("cannot read machine identity from {path}: cannot run reg.exe: {source}")]
+    NoRegExe { path: String, source: std::io::Error },
     #[error("machine identity file {path} is empty")]
     Empty { path: String },
     #[error("no machine identity found (tried {tried}); pin one with [Common] MachineIdFile")]
@@ -60,8 +62,20 @@ pub enum IdentityError {
     OldIdentityFormat,
     #[error("not an identity document: {0}")]
     BadIdentity(String),
-    #[error("host secret {path}: {reason}")]
-    HostSecret { path: String, reason: String },
+    #[error(
+        "host secret {path}: is {len} bytes, not {HOST_SECRET_LEN}: it was damaged; restore it from the backup made \
+         with the data folder (without it the installed keys cannot be unwrapped)"
+    )]
+    HostSecretDamaged { path: String, len: usize },
+    #[error("host secret {path}: no random bytes: {source}")]
+    HostSecretRandom { path: String, source: getrandom::Error },
+    #[error("host secret {path}: {source}")]
+    HostSecretWrite { path: String, source: std::io::Error },
+    #[error(
+        "host secret {path}: cannot be read ({source}); only the licence server's own account can read it, so run \
+         this as that account"
+    )]
+    HostSecretUnreadable { path: String, source: std::io::Error },
 }
 
 /// Domain label of the published `ComputerID`.
@@ -112,28 +126,25 @@ impl HostSecret {
     /// file does not exist. A file of the wrong size is an error, never replaced: replacing it would
     /// orphan every installed key.
     pub fn load_or_create(path: &Path) -> Result<Self, IdentityError> {
-        let fail = |reason: String| IdentityError::HostSecret { path: path.display().to_string(), reason };
+        let shown = || path.display().to_string();
         match std::fs::read(path) {
             Ok(bytes) => {
                 let bytes = Zeroizing::new(bytes);
-                let array: [u8; HOST_SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
-                    fail(format!(
-                        "is {} bytes, not {HOST_SECRET_LEN}: it was damaged; restore it from the backup made with \
-                         the data folder (without it the installed keys cannot be unwrapped)",
-                        bytes.len()
-                    ))
-                })?;
+                let array: [u8; HOST_SECRET_LEN] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| IdentityError::HostSecretDamaged { path: shown(), len: bytes.len() })?;
                 Ok(Self::from_bytes(array))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = Zeroizing::new([0u8; HOST_SECRET_LEN]);
-                getrandom::getrandom(bytes.as_mut()).map_err(|e| fail(format!("no random bytes: {e}")))?;
-                write_private(path, bytes.as_ref()).map_err(|e| fail(e.to_string()))?;
+                getrandom::getrandom(bytes.as_mut())
+                    .map_err(|source| IdentityError::HostSecretRandom { path: shown(), source })?;
+                write_private(path, bytes.as_ref())
+                    .map_err(|source| IdentityError::HostSecretWrite { path: shown(), source })?;
                 Ok(Self(bytes))
             }
-            Err(e) => Err(fail(format!(
-                "cannot be read ({e}); only the licence server's own account can read it, so run this as that account"
-            ))),
+            Err(source) => Err(IdentityError::HostSecretUnreadable { path: shown(), source }),
         }
     }
 }
@@ -221,9 +232,10 @@ impl MachineIdentity {
         match pinned {
             Some(path) => match read_material(path)? {
                 Some(identity) => Ok(identity),
-                None => {
-                    Err(IdentityError::Unreadable { path: path.display().to_string(), reason: "no such file".into() })
-                }
+                None => Err(IdentityError::Unreadable {
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                }),
             },
             None => load_from_os(),
         }
@@ -324,7 +336,7 @@ impl PublicTarget {
                 Err(if old {
                     IdentityError::OldIdentityFormat
                 } else {
-                    IdentityError::BadIdentity(e.to_string().chars().take(120).collect())
+                    IdentityError::BadIdentity(crate::text::shorten(&e.to_string(), 120))
                 })
             }
         }
@@ -337,7 +349,7 @@ pub fn parse_computer_id(s: &str) -> Result<String, IdentityError> {
     if s.len() == 2 * COMPUTER_ID_BYTES && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(s.to_ascii_uppercase())
     } else {
-        Err(IdentityError::BadComputerId(s.chars().take(48).collect()))
+        Err(IdentityError::BadComputerId(crate::text::shorten(s, 48)))
     }
 }
 
@@ -347,24 +359,24 @@ fn redacted(s: &str) -> String {
     if count <= 8 {
         s.to_owned()
     } else {
-        let head: String = s.chars().take(4).collect();
-        format!("{head}… ({count} characters)")
+        format!("{} ({count} characters)", crate::text::shorten(s, 4))
     }
 }
 
 /// `Ok(None)` when the file does not exist; every other failure, and an empty file, is an error.
 fn read_material(path: &Path) -> Result<Option<MachineIdentity>, IdentityError> {
     use std::io::Read;
-    let unreadable = |reason: String| IdentityError::Unreadable { path: path.display().to_string(), reason };
+    let unreadable = |source| IdentityError::Unreadable { path: path.display().to_string(), source };
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e.to_string())),
+        Err(e) => return Err(unreadable(e)),
     };
     let mut raw = Zeroizing::new(Vec::new());
-    file.take(MAX_MATERIAL_LEN + 1).read_to_end(&mut raw).map_err(|e| unreadable(e.to_string()))?;
+    file.take(MAX_MATERIAL_LEN + 1).read_to_end(&mut raw).map_err(unreadable)?;
     if raw.len() as u64 > MAX_MATERIAL_LEN {
-        return Err(unreadable(format!("larger than {MAX_MATERIAL_LEN} bytes")));
+        let too_large = format!("larger than {MAX_MATERIAL_LEN} bytes");
+        return Err(unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, too_large)));
     }
     let identity = MachineIdentity::from_material(&raw);
     if identity.material.is_empty() {
@@ -391,18 +403,21 @@ fn load_from_os() -> Result<MachineIdentity, IdentityError> {
 #[cfg(windows)]
 fn load_from_os() -> Result<MachineIdentity, IdentityError> {
     const KEY: &str = r"HKLM\SOFTWARE\Microsoft\Cryptography";
-    let unreadable = |reason: String| IdentityError::Unreadable { path: format!(r"{KEY}\MachineGuid"), reason };
+    let unreadable = |source| IdentityError::Unreadable { path: format!(r"{KEY}\MachineGuid"), source };
     let output = std::process::Command::new("reg")
         .args(["query", KEY, "/v", "MachineGuid"])
         .output()
-        .map_err(|e| unreadable(format!("cannot run reg.exe: {e}")))?;
+        .map_err(|source| IdentityError::NoRegExe { path: format!(r"{KEY}\MachineGuid"), source })?;
     if !output.status.success() {
         return Err(IdentityError::NotFound { tried: format!(r"{KEY}\MachineGuid") });
     }
     let text = String::from_utf8_lossy(&output.stdout);
     match machine_guid_from_reg_output(&text) {
         Some(guid) => Ok(MachineIdentity::from_material(guid.as_bytes())),
-        None => Err(unreadable("reg.exe printed no MachineGuid value".into())),
+        None => Err(unreadable(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "reg.exe printed no MachineGuid value",
+        ))),
     }
 }
 

@@ -13,6 +13,11 @@
 //! malformed header (`[Server`, `[Server] x`, `[]`) is reported too, and the entries after it still
 //! belong to the name it spells, so one typo does not silently move settings elsewhere.
 
+use crate::text::shorten;
+
+/// How many characters of a line messages show.
+const SHOWN: usize = 60;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IniProblem {
     pub line: usize,
@@ -61,12 +66,12 @@ impl Ini {
                     value: value.trim().to_owned(),
                     line,
                 }),
-                Some(_) => {
-                    ini.problems.push(IniProblem { line, reason: format!("empty key in `{}`", shorten(trimmed)) })
-                }
+                Some(_) => ini
+                    .problems
+                    .push(IniProblem { line, reason: format!("empty key in `{}`", shorten(trimmed, SHOWN)) }),
                 None => ini.problems.push(IniProblem {
                     line,
-                    reason: format!("`{}` is not `key=value`, a `[Section]` or a comment", shorten(trimmed)),
+                    reason: format!("`{}` is not `key=value`, a `[Section]` or a comment", shorten(trimmed, SHOWN)),
                 }),
             }
         }
@@ -161,14 +166,14 @@ pub fn set_values(text: &str, changes: &[(&str, &str, &str)]) -> Result<String, 
 fn parse_header(inside: &str) -> (&str, Option<String>) {
     let Some((name, after)) = inside.split_once(']') else {
         let name = inside.trim();
-        return (name, Some(format!("section header `[{}` has no closing `]`", shorten(name))));
+        return (name, Some(format!("section header `[{}` has no closing `]`", shorten(name, SHOWN))));
     };
     let name = name.trim();
     let after = after.trim();
     if name.is_empty() {
         (name, Some("section header `[]` has no name".to_owned()))
     } else if !after.is_empty() && !after.starts_with([';', '#']) {
-        (name, Some(format!("unexpected `{}` after section header `[{name}]`", shorten(after))))
+        (name, Some(format!("unexpected `{}` after section header `[{name}]`", shorten(after, SHOWN))))
     } else {
         (name, None)
     }
@@ -178,16 +183,6 @@ fn parse_header(inside: &str) -> (&str, Option<String>) {
 /// name whichever side is asked first).
 fn same_name(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || ((!a.is_ascii() || !b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
-}
-
-/// At most 60 characters of a line, for messages.
-fn shorten(s: &str) -> String {
-    const LIMIT: usize = 60;
-    if s.chars().count() <= LIMIT {
-        s.to_owned()
-    } else {
-        s.chars().take(LIMIT).chain(['…']).collect()
-    }
 }
 
 #[cfg(test)]

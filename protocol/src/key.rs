@@ -28,7 +28,7 @@ impl FromStr for SeriesId {
     fn from_str(s: &str) -> Result<Self, BadSeries> {
         let bytes = s.as_bytes();
         if bytes.len() != 4 || !bytes.iter().all(u8::is_ascii_hexdigit) {
-            return Err(BadSeries(s.chars().take(16).collect()));
+            return Err(BadSeries(crate::text::shorten(s, 16)));
         }
         let mut id = [0u8; 4];
         for (dst, src) in id.iter_mut().zip(bytes) {

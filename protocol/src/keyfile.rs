@@ -48,6 +48,10 @@ use zeroize::Zeroizing;
 pub enum KeyFileError {
     #[error("not a licence key file: {0}")]
     Malformed(String),
+    #[error("not a licence key file: payload has no readable `Format`: {0}")]
+    NoFormat(#[source] serde_json::Error),
+    #[error("not a licence key file: payload: {0}")]
+    Payload(#[source] serde_json::Error),
     #[error(
         "key file format {0} is from an earlier release and is no longer accepted: install the key again with \
          its backup code (the vendor's activation centre re-issues it), or ask the vendor for a new key file"
@@ -61,8 +65,11 @@ pub enum KeyFileError {
     ForeignComputer(String),
     #[error("the series secret cannot be unwrapped on this computer")]
     Unwrap,
-    #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    /// The file is in place, but its folder could not be flushed to disk.
+    #[error("cannot write {path}: renamed, but the directory could not be flushed: {source}")]
+    Flush { path: String, source: std::io::Error },
     #[error("key series `{key}` does not match the signing series `{series}`")]
     SeriesMismatch { key: SeriesId, series: SeriesId },
 }
@@ -194,16 +201,13 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedKeyFile, KeyFileError> {
     let malformed = |why: &str| KeyFileError::Malformed(why.to_owned());
     let (payload, signature) = split_file(bytes)?;
 
-    let format = serde_json::from_slice::<FormatOnly>(payload)
-        .map_err(|e| KeyFileError::Malformed(format!("payload has no readable `Format`: {e}")))?
-        .format;
+    let format = serde_json::from_slice::<FormatOnly>(payload).map_err(KeyFileError::NoFormat)?.format;
     match format {
         FORMAT => {}
         1 => return Err(KeyFileError::OldFormat(format)),
         other => return Err(KeyFileError::UnsupportedFormat(other)),
     }
-    let parsed: Payload =
-        serde_json::from_slice(payload).map_err(|e| KeyFileError::Malformed(format!("payload: {e}")))?;
+    let parsed: Payload = serde_json::from_slice(payload).map_err(KeyFileError::Payload)?;
     let public_key = decode_hex_array::<32>(&parsed.series_public_key)
         .ok_or_else(|| malformed("`SeriesPublicKey` is not 64 hex digits"))?;
     let verifying =
@@ -281,8 +285,10 @@ pub fn write_secret_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyFileE
 
 fn write_replacing(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFileError> {
     use std::io::Write;
-    let fail = |reason: String| KeyFileError::Write { path: path.display().to_string(), reason };
-    let name = path.file_name().ok_or_else(|| fail("not a file name".into()))?;
+    let fail = |source| KeyFileError::Write { path: path.display().to_string(), source };
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -309,12 +315,12 @@ fn write_replacing(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFi
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(fail(e.to_string()));
+        return Err(fail(e));
     }
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| fail(format!("renamed, but the directory could not be flushed: {e}")))?;
+        .map_err(|source| KeyFileError::Flush { path: path.display().to_string(), source })?;
     Ok(())
 }
 

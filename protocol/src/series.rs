@@ -18,6 +18,10 @@ use zeroize::{Zeroize, Zeroizing};
 pub enum SeriesError {
     #[error("cryptkey file is malformed: {0}")]
     Malformed(String),
+    #[error("cryptkey file is malformed: not the expected JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("cryptkey file is malformed: `KeyID`: {0}")]
+    KeyId(#[source] crate::key::BadSeries),
 }
 
 pub const SECRET_LEN: usize = 32;
@@ -110,12 +114,11 @@ impl SeriesKeys {
         if text.len() > MAX_CRYPTKEY_LEN {
             return Err(malformed(format!("larger than {MAX_CRYPTKEY_LEN} bytes")));
         }
-        let file: CryptkeyFile =
-            serde_json::from_str(text).map_err(|e| malformed(format!("not the expected JSON: {e}")))?;
+        let file: CryptkeyFile = serde_json::from_str(text).map_err(SeriesError::Json)?;
         if file.format != CRYPTKEY_FORMAT {
             return Err(malformed(format!("format {} is not supported (expected {CRYPTKEY_FORMAT})", file.format)));
         }
-        let series: SeriesId = file.key_id.parse().map_err(|e| malformed(format!("`KeyID`: {e}")))?;
+        let series: SeriesId = file.key_id.parse().map_err(SeriesError::KeyId)?;
         let seed = hex_32("SigningKey", &file.signing_key)?;
         let secret = hex_32("Secret", &file.secret)?;
         let public_key = hex_32("PublicKey", &file.public_key)?;
@@ -187,9 +190,10 @@ mod tests {
         assert!(debug.contains("672B"));
     }
 
+    /// What the refusal of `text` says after `cryptkey file is malformed: `.
     fn malformed(text: &str) -> String {
         match SeriesKeys::from_cryptkey(text) {
-            Err(SeriesError::Malformed(why)) => why,
+            Err(e) => e.to_string().strip_prefix("cryptkey file is malformed: ").expect("the message's start").into(),
             Ok(_) => panic!("accepted {text}"),
         }
     }
@@ -203,6 +207,8 @@ mod tests {
             v.to_string()
         };
         assert!(malformed("").contains("not the expected JSON"));
+        assert!(matches!(SeriesKeys::from_cryptkey("{}"), Err(SeriesError::Json(_))));
+        assert!(matches!(SeriesKeys::from_cryptkey(&with("KeyID", "67ZB".into())), Err(SeriesError::KeyId(_))));
         assert!(malformed("{}").contains("missing field"));
         assert_eq!(malformed(&with("Format", 2.into())), "format 2 is not supported (expected 1)");
         assert_eq!(malformed(&with("KeyID", "67ZB".into())), "`KeyID`: series `67ZB` is not 4 hex digits");

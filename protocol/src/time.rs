@@ -56,7 +56,7 @@ impl UtcTime {
     }
 
     pub fn parse(text: &str) -> Result<Self, BadTime> {
-        let bad = || BadTime(text.chars().take(40).collect());
+        let bad = || BadTime(crate::text::shorten(text, 40));
         let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| bad())?;
         Self::within_range(parsed).ok_or_else(bad)
     }

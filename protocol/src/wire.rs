@@ -320,6 +320,13 @@ impl ErrorCode {
             ErrorCode::ServerBusy => 503,
         }
     }
+
+    /// The add-in's own codes (1, 13, 16, 17): the add-in reports them itself, no server answers with
+    /// them, so one in a server's answer is not believed. Read off [`ErrorCode::http_status`], the one
+    /// place that sorts the codes.
+    pub fn is_addin_own(self) -> bool {
+        self.http_status() == 502
+    }
 }
 
 impl Serialize for ErrorCode {
@@ -401,6 +408,12 @@ mod tests {
             assert_eq!(ErrorCode::from_number(c.number()), Some(c));
         }
         assert_eq!(ErrorCode::from_number(0), None);
+    }
+
+    #[test]
+    fn only_the_add_ins_own_codes_are_its_own() {
+        let own: Vec<u16> = ErrorCode::ALL.iter().filter(|c| c.is_addin_own()).map(|c| c.number()).collect();
+        assert_eq!(own, [1, 13, 16, 17]);
     }
 
     #[test]

@@ -1,65 +1,45 @@
 //! The server's log: `licenceserver.{YYYYMMDD-HHNNSS}.{pid}.log` in `{root}/3.0/logs/` (the timestamp
 //! is UTC, like every time the server shows). Logs of earlier runs are removed at start unless
-//! `[Common] KeepPreviousLogs=1`. In the foreground (`-r`) the same lines also go to stderr.
+//! `[Common] KeepPreviousLogs=1`. In the foreground (`-r`) the same lines also go to stderr. The file
+//! itself is the one the add-in keeps too (`licence_logfile`); what is the server's own is here: its
+//! name, that every earlier log of the server goes, and that the HTTP stack's records stay out.
 
-use simplelog::{CombinedLogger, ConfigBuilder, LevelFilter, SharedLogger, WriteLogger};
-use std::fs;
+use licence_logfile::{Earlier, LogFile};
+use simplelog::LevelFilter;
 use std::path::{Path, PathBuf};
-use time::macros::format_description;
 use time::OffsetDateTime;
 
-const PREFIX: &str = "licenceserver.";
-const SUFFIX: &str = ".log";
-
-pub fn log_file_name(started: OffsetDateTime, pid: u32) -> String {
-    let stamp = started
-        .format(format_description!("[year][month][day]-[hour][minute][second]"))
-        .unwrap_or_else(|_| "00000000-000000".into());
-    format!("{PREFIX}{stamp}.{pid}{SUFFIX}")
+/// The server's log, echoed to stderr when `to_stderr`.
+fn log_file(to_stderr: bool) -> LogFile {
+    LogFile {
+        program: "licenceserver",
+        module: None,
+        earlier: Earlier::Every,
+        level: LevelFilter::Info,
+        allow: &[],
+        ignore: &["hyper", "h2"],
+        to_stderr,
+    }
 }
 
-fn is_server_log(name: &str) -> bool {
-    name.starts_with(PREFIX) && name.ends_with(SUFFIX)
+pub fn log_file_name(started: OffsetDateTime, pid: u32) -> String {
+    log_file(false).file_name(started, pid)
 }
 
 /// Removes logs of earlier runs; returns how many were removed.
 pub fn remove_previous_logs(dir: &Path, keep: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .filter(|e| e.path() != keep && e.file_name().to_str().is_some_and(is_server_log))
-        .filter(|e| fs::remove_file(e.path()).is_ok())
-        .count()
+    log_file(false).remove_previous(dir, keep)
 }
 
 /// Opens this run's log file and installs the logger; returns the file's path.
 pub fn start(dir: &Path, keep_previous: bool, to_stderr: bool) -> std::io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
-    let path = dir.join(log_file_name(OffsetDateTime::now_utc(), std::process::id()));
-    let file = fs::OpenOptions::new().create(true).append(true).open(&path)?;
-    let removed = if keep_previous { 0 } else { remove_previous_logs(dir, &path) };
-    let config = ConfigBuilder::new()
-        .set_time_format_rfc3339()
-        .set_target_level(LevelFilter::Off)
-        .set_thread_level(LevelFilter::Off)
-        .add_filter_ignore_str("hyper")
-        .add_filter_ignore_str("h2")
-        .build();
-    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![WriteLogger::new(LevelFilter::Info, config.clone(), file)];
-    if to_stderr {
-        loggers.push(WriteLogger::new(LevelFilter::Info, config, std::io::stderr()));
-    }
-    // A second `start` in one process (tests) keeps the first logger; that is fine.
-    let _ = CombinedLogger::init(loggers);
-    if removed > 0 {
-        log::info!("removed {removed} log file(s) of earlier runs (KeepPreviousLogs=0)");
-    }
-    Ok(path)
+    log_file(to_stderr).start(dir, keep_previous).map_err(|e| e.source)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn name_has_the_documented_shape() {

@@ -41,11 +41,12 @@
 //! [`Caller::series_public_key`]: crate::facts::Caller::series_public_key
 
 use crate::conf::Endpoint;
-use crate::error::Error;
+use crate::error::{Attempt, Distrust, Error, Refused, Tried};
 use crate::facts::{self, Caller};
-use crate::transport::{Answer, HttpTransport, Timeouts, Transport};
+use crate::transport::{Answer, HttpTransport, NoAnswer, Timeouts, Transport};
 use licence_protocol::channel::{self, Channel, Handshake, Role, SealedAnswer, SealedMessage};
 use licence_protocol::datafile::ObjectKeyRequest;
+use licence_protocol::text::{self, shorten};
 use licence_protocol::wire::{
     path, ConnectRequest, ConnectResponse, ConnectionRequest, ErrorCode, HeartbeatRequest, HeartbeatResponse,
     KeyInfoResponse, LicenceGrant, ObjectGrant, ObjectRequest, ObtainRequest, ReleaseResponse, SessionFacts,
@@ -290,7 +291,7 @@ impl Client {
         let Some(current) = self.current.as_mut() else { return Err(not_connected()) };
         let endpoint = self.endpoints[current.index].clone();
         if self.cancel.load(Ordering::SeqCst) {
-            return Err(Error::Unreachable { tried: format!("{endpoint} (cancelled)") });
+            return Err(Error::Unreachable { tried: Tried::one(&endpoint, NoAnswer::Cancelled) });
         }
         current.sent += 1;
         let seq = current.sent;
@@ -299,22 +300,19 @@ impl Client {
         let body = serde_json::to_string(&sealed).unwrap_or_default();
         let answer = match self.transport.post(&endpoint, path, &body) {
             Ok(answer) => answer,
-            Err(no) => return Err(Error::Unreachable { tried: format!("{endpoint} ({})", no.0) }),
+            Err(why) => return Err(Error::Unreachable { tried: Tried::one(&endpoint, why) }),
         };
         if !(200..300).contains(&answer.status) {
             return Err(envelope_refused(plain_failure(&endpoint, &answer)));
         }
-        let untrusted = |reason: String| Error::Untrusted { endpoint: endpoint.to_string(), reason };
-        let message: SealedMessage = serde_json::from_str(&answer.body).map_err(|_| {
-            untrusted(format!(
-                "it answered the sealed call {path} with a plain answer, not sealed in the connection's channel"
-            ))
-        })?;
+        let untrusted = |reason| Error::Untrusted { endpoint: endpoint.to_string(), reason };
+        let message: SealedMessage = serde_json::from_str(&answer.body)
+            .map_err(|source| untrusted(Distrust::PlainAnswer { path: path.to_owned(), source }))?;
         let current = self.current.as_ref().ok_or_else(not_connected)?;
         let opened = current
             .channel
             .open_answer(path, seq, &message)
-            .map_err(|e| untrusted(format!("its answer to {path} is not sealed in the connection's channel: {e}")))?;
+            .map_err(|source| untrusted(Distrust::NotSealed { path: path.to_owned(), source }))?;
         match serde_json::from_slice::<SealedAnswer<Resp>>(&opened) {
             Ok(SealedAnswer::Ok(value)) => Ok(value),
             Ok(SealedAnswer::Err(wire)) => Err(Error::Server {
@@ -380,15 +378,13 @@ impl Client {
         if current.proved.contains(&grant.used_licence) {
             return None;
         }
-        let proved: Vec<String> = current.proved.iter().map(u64::to_string).collect();
         Some(Error::Untrusted {
             endpoint: self.endpoints[current.index].to_string(),
-            reason: format!(
-                "it granted a licence of key {} of series {}, which it did not prove it holds (it proved: {})",
-                grant.used_licence,
-                grant.key_id,
-                proved.join(", ")
-            ),
+            reason: Distrust::UnprovedGrant {
+                key_no: grant.used_licence,
+                series: grant.key_id,
+                proved: current.proved.iter().copied().collect(),
+            },
         })
     }
 
@@ -433,11 +429,11 @@ impl Client {
         let mut unanswered = Vec::new();
         let mut refusal: Option<Error> = None;
         for index in (0..count).map(|i| (start + i) % count) {
+            let endpoint = self.endpoints[index].clone();
             if self.cancel.load(Ordering::SeqCst) {
-                unanswered.push("cancelled".to_owned());
+                unanswered.push(Attempt { endpoint, why: NoAnswer::Cancelled });
                 break;
             }
-            let endpoint = self.endpoints[index].clone();
             let handshake = Handshake::new();
             let hello = ConnectRequest {
                 local_ip: facts::local_ip_towards(&endpoint.host, endpoint.port),
@@ -447,9 +443,9 @@ impl Client {
             let body = serde_json::to_string(&hello).unwrap_or_default();
             let outcome = match self.transport.post(&endpoint, path::CONNECT, &body) {
                 Ok(answer) => decode::<ConnectResponse>(&endpoint, answer),
-                Err(no) => {
-                    log::info!("server {endpoint} gave no answer: {}", no.0);
-                    unanswered.push(format!("{endpoint} ({})", no.0));
+                Err(why) => {
+                    log::info!("server {endpoint} gave no answer: {why}");
+                    unanswered.push(Attempt { endpoint, why });
                     continue;
                 }
             };
@@ -476,10 +472,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        if count == 0 {
-            unanswered.push("no licence server is configured".to_owned());
-        }
-        Err(refusal.unwrap_or(Error::Unreachable { tried: unanswered.join("; ") }))
+        Err(refusal.unwrap_or(Error::Unreachable { tried: Tried(unanswered) }))
     }
 
     /// The channel and the proved KeyNos of a `connect` answer, or why the server is not believed: its
@@ -506,7 +499,7 @@ impl Client {
                 endpoint: endpoint.to_string(),
             });
         }
-        let untrusted = |reason: String| Error::Untrusted { endpoint: endpoint.to_string(), reason };
+        let untrusted = |reason| Error::Untrusted { endpoint: endpoint.to_string(), reason };
         let terms = connection.terms();
         let mut proved = BTreeSet::new();
         let mut refused = Vec::new();
@@ -515,28 +508,21 @@ impl Client {
                 Ok(key) => {
                     proved.insert(key.fields.key_no);
                 }
-                Err(e) => refused.push(e.to_string()),
+                Err(e) => refused.push(e),
             }
         }
         if proved.is_empty() {
-            let pin_text = hex::encode(&pin[..4]);
+            let pin = hex::encode(&pin[..4]);
             return Err(untrusted(if refused.is_empty() {
-                format!(
-                    "it proved no key of series {series} signed by the series key this configuration pins ({pin_text}…)"
-                )
+                Distrust::NoProof { series, pin }
             } else {
-                format!(
-                    "no proof of a key of series {series} signed by the series key this configuration pins \
-                     ({pin_text}…) holds: {}",
-                    refused.join("; ")
-                )
+                Distrust::ProofsRefused { series, pin, refused: Refused(refused) }
             }));
         }
-        let server_key =
-            connection.server_key.as_deref().ok_or_else(|| untrusted("it agreed no channel (no ServerKey)".into()))?;
+        let server_key = connection.server_key.as_deref().ok_or_else(|| untrusted(Distrust::NoServerKey))?;
         let channel = handshake
             .finish(Role::Client, &connection.connection_id, server_key)
-            .map_err(|e| untrusted(format!("its channel key is unusable: {e}")))?;
+            .map_err(|e| untrusted(Distrust::BadChannelKey(e)))?;
         Ok((channel, proved))
     }
 
@@ -646,7 +632,7 @@ fn decode<Resp: DeserializeOwned>(endpoint: &Endpoint, answer: Answer) -> Result
     let bad = |answer: &Answer| Error::BadAnswer {
         endpoint: endpoint.to_string(),
         status: answer.status,
-        body: answer.body.chars().take(200).collect(),
+        body: shorten(&answer.body, text::LINE),
     };
     if (200..300).contains(&answer.status) {
         return serde_json::from_str(&answer.body).map_err(|_| bad(&answer));
@@ -678,10 +664,10 @@ fn plain_failure(endpoint: &Endpoint, answer: &Answer) -> Error {
     let bad = || Error::BadAnswer {
         endpoint: endpoint.to_string(),
         status: answer.status,
-        body: answer.body.chars().take(200).collect(),
+        body: shorten(&answer.body, text::LINE),
     };
     match serde_json::from_str::<WireError>(&answer.body) {
-        Ok(wire) if wire.code.http_status() == 502 => bad(),
+        Ok(wire) if wire.code.is_addin_own() => bad(),
         Ok(wire) => Error::Server {
             code: wire.code,
             status: answer.status,

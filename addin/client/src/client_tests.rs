@@ -161,10 +161,10 @@ impl Transport for Fake {
     fn post(&self, endpoint: &Endpoint, path: &str, body: &str) -> Result<Answer, NoAnswer> {
         self.calls.lock().unwrap().push((endpoint.port, path.to_owned()));
         let Some((port, s)) = self.servers.iter().find(|(p, _)| *p == endpoint.port) else {
-            return Err(NoAnswer("connection refused".into()));
+            return Err(NoAnswer::Io(std::io::ErrorKind::ConnectionRefused.into()));
         };
         if s.down.load(Ordering::SeqCst) {
-            return Err(NoAnswer("timed out".into()));
+            return Err(NoAnswer::TimedOut);
         }
         if s.garbage.load(Ordering::SeqCst) {
             return Ok(Answer { status: 404, body: "<html>not found</html>".into() });
@@ -383,6 +383,26 @@ fn a_server_that_proves_no_genuine_key_is_passed_over_and_refused_when_alone() {
         assert!(client.held().is_empty());
         assert!(client.connection().is_none());
     }
+}
+
+#[test]
+fn failures_keep_the_check_or_the_socket_error_that_caused_them() {
+    let (mut client, _, scripts) = setup(&[1], &[1]);
+    scripts[0].stolen_file.store(true, Ordering::SeqCst);
+    let e = client.connect().unwrap_err();
+    let Error::Untrusted { reason: Distrust::ProofsRefused { refused, .. }, .. } = &e else { panic!("{e:?}") };
+    assert!(matches!(refused.0[..], [licence_protocol::channel::ProofError::BadSignature(1)]), "{refused:?}");
+    assert!(e.to_string().ends_with(&refused.0[0].to_string()), "{e}");
+
+    let (mut client, _, _) = setup(&[1, 2], &[]);
+    let e = client.connect().unwrap_err();
+    let Error::Unreachable { tried } = &e else { panic!("{e:?}") };
+    let ports: Vec<u16> = tried.0.iter().map(|a| a.endpoint.port).collect();
+    assert_eq!(ports, [1, 2]);
+    assert!(tried
+        .0
+        .iter()
+        .all(|a| matches!(&a.why, NoAnswer::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)));
 }
 
 #[test]

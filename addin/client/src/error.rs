@@ -2,8 +2,17 @@
 //! number ([`ErrorCode`]) so a configuration can tell "server unreachable" (1) from "no free licence"
 //! (2) from "version mismatch" (3), an English message (`Display`) and a Russian one
 //! ([`Error::message_ru`]) for the add-in's error description property.
+//!
+//! Causes are kept, not flattened into text: an unreachable server list holds each endpoint's
+//! [`NoAnswer`] ([`Tried`]), an untrusted server the check that failed ([`Distrust`]). Each message
+//! still says its cause in its own words, since the add-in shows `Display` alone.
 
+use crate::conf::Endpoint;
+use crate::transport::NoAnswer;
+use licence_protocol::channel::{ChannelError, ProofError};
+use licence_protocol::key::SeriesId;
 use licence_protocol::wire::ErrorCode;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,8 +20,9 @@ pub enum Error {
     /// No endpoint answered: connection refused, reset, timed out, or the name did not resolve.
     #[error("no licence server answered: {tried}")]
     Unreachable {
-        /// Each endpoint tried and why it gave no answer, `; `-separated.
-        tried: String,
+        /// Each endpoint tried and why it gave no answer.
+        #[source]
+        tried: Tried,
     },
     /// The server answered with the protocol's error body.
     #[error("{message}")]
@@ -27,13 +37,113 @@ pub enum Error {
     /// A server that could not prove it holds a genuine key of the pinned series, or whose answer was
     /// not sealed in the connection's channel: a fake, replaying or relaying server.
     #[error("licence server {endpoint} is not trusted: {reason}")]
-    Untrusted { endpoint: String, reason: String },
+    Untrusted {
+        endpoint: String,
+        #[source]
+        reason: Distrust,
+    },
     /// The licence holder's heartbeat thread could not be started.
     #[error("cannot start the heartbeat thread: {0}")]
-    Thread(std::io::Error),
+    Thread(#[source] std::io::Error),
     /// The add-in's log file could not be created or written.
     #[error("log file `{path}`: {source}")]
     Log { path: PathBuf, source: std::io::Error },
+}
+
+/// One endpoint that gave no answer, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{endpoint} ({why})")]
+pub struct Attempt {
+    pub endpoint: Endpoint,
+    #[source]
+    pub why: NoAnswer,
+}
+
+/// The endpoints tried without an answer, in the order tried (none: no server is configured); reads
+/// `127.0.0.1:1 (connection refused); 127.0.0.1:2 (timed out)`. Its source is the first attempt.
+#[derive(Debug, Default)]
+pub struct Tried(pub Vec<Attempt>);
+
+impl Tried {
+    /// One endpoint tried.
+    pub fn one(endpoint: &Endpoint, why: NoAnswer) -> Self {
+        Self(vec![Attempt { endpoint: endpoint.clone(), why }])
+    }
+}
+
+impl fmt::Display for Tried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no licence server is configured");
+        }
+        f.write_str(&join(&self.0, "; "))
+    }
+}
+
+impl std::error::Error for Tried {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.first().map(|a| a as _)
+    }
+}
+
+/// Why a server is not believed (see `client`'s "Trust"), with the check that failed as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum Distrust {
+    /// A sealed call answered in plain.
+    #[error("it answered the sealed call {path} with a plain answer, not sealed in the connection's channel")]
+    PlainAnswer {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A sealed answer that does not open in the connection's channel.
+    #[error("its answer to {path} is not sealed in the connection's channel: {source}")]
+    NotSealed { path: String, source: ChannelError },
+    /// The `connect` answer showed no proof at all. `pin` is the pin's first 8 hex digits.
+    #[error("it proved no key of series {series} signed by the series key this configuration pins ({pin}…)")]
+    NoProof { series: SeriesId, pin: String },
+    /// Every proof shown was refused.
+    #[error(
+        "no proof of a key of series {series} signed by the series key this configuration pins ({pin}…) holds: \
+         {refused}"
+    )]
+    ProofsRefused {
+        series: SeriesId,
+        pin: String,
+        #[source]
+        refused: Refused,
+    },
+    #[error("it agreed no channel (no ServerKey)")]
+    NoServerKey,
+    #[error("its channel key is unusable: {0}")]
+    BadChannelKey(#[source] ChannelError),
+    /// A grant of a key not proved at connect.
+    #[error(
+        "it granted a licence of key {key_no} of series {series}, which it did not prove it holds (it proved: {})",
+        join(.proved, ", ")
+    )]
+    UnprovedGrant { key_no: u64, series: SeriesId, proved: Vec<u64> },
+}
+
+/// The proofs refused at `connect`, each with why; its source is the first refusal.
+#[derive(Debug)]
+pub struct Refused(pub Vec<ProofError>);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&join(&self.0, "; "))
+    }
+}
+
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.first().map(|e| e as _)
+    }
+}
+
+/// `items`, `separator`-separated.
+fn join<T: fmt::Display>(items: &[T], separator: &str) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(separator)
 }
 
 /// The name the brief and the add-in layer use for the client's error.
@@ -106,9 +216,13 @@ mod tests {
 
     #[test]
     fn unreachable_is_code_1_and_reads_in_both_languages() {
-        let e = Error::Unreachable { tried: "127.0.0.1:9 (connection refused)".into() };
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = Error::Unreachable { tried: Tried::one(&Endpoint::new("127.0.0.1", 9), NoAnswer::Io(refused)) };
         assert_eq!(e.number(), 1);
         assert_eq!(e.to_string(), "no licence server answered: 127.0.0.1:9 (connection refused)");
+        let attempt = std::error::Error::source(&e).and_then(std::error::Error::source).unwrap();
+        let cause = attempt.source().and_then(|c| c.downcast_ref::<NoAnswer>()).unwrap();
+        assert!(matches!(cause, NoAnswer::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused));
         assert!(e.message_ru().starts_with("Сервер лицензий недоступен ("));
         assert!(e.needs_reconnect());
     }
@@ -133,7 +247,13 @@ mod tests {
         assert_eq!(e.number(), 16);
         assert!(e.to_string().contains("SeriesPublicKey is not set"));
         assert!(e.message_ru().starts_with("Не задан открытый ключ серии"));
-        let e = Error::Untrusted { endpoint: "127.0.0.1:9099".into(), reason: "no proof".into() };
+        let reason = Distrust::NoProof { series: "672B".parse().unwrap(), pin: "0a1b2c3d".into() };
+        let e = Error::Untrusted { endpoint: "127.0.0.1:9099".into(), reason };
+        assert_eq!(
+            e.to_string(),
+            "licence server 127.0.0.1:9099 is not trusted: it proved no key of series 672B signed by the series key \
+             this configuration pins (0a1b2c3d…)"
+        );
         assert_eq!(e.number(), 17);
         assert!(!e.needs_reconnect());
         assert!(e.message_ru().starts_with("Сервер лицензий не доказал"));

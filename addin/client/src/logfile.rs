@@ -5,25 +5,30 @@
 //! infobases. `{modulename}` is the add-in's file name without its extension.
 //!
 //! Logs of earlier runs of the same module are removed at start unless `KeepPreviousLogs=1`; a log
-//! whose process is still running (another 1C client of the same user) is left alone.
+//! whose process is still running (another 1C client of the same user) is left alone. The file itself
+//! is the one the server keeps too (`licence_logfile`); what is the add-in's own is here: its folders,
+//! its module name and what it writes (only its own records).
 
 use crate::conf::Places;
 use crate::error::Error;
-use simplelog::{ConfigBuilder, LevelFilter, WriteLogger};
-use std::fs;
+use licence_logfile::{Earlier, LogFile};
+use simplelog::LevelFilter;
 use std::path::{Path, PathBuf};
-use time::macros::format_description;
-use time::OffsetDateTime;
 
-const PREFIX: &str = "licenceaddin.";
-const SUFFIX: &str = ".log";
+/// The first part of the add-in's log file names.
+pub const PROGRAM: &str = "licenceaddin";
 
-/// `licenceaddin.20180403-144658.5736.liblicenceaddin.log`.
-pub fn log_file_name(started: OffsetDateTime, pid: u32, module: &str) -> String {
-    let stamp = started
-        .format(format_description!("[year][month][day]-[hour][minute][second]"))
-        .unwrap_or_else(|_| "00000000-000000".into());
-    format!("{PREFIX}{stamp}.{pid}.{module}{SUFFIX}")
+/// The add-in's log of `module`, at `level`: only the add-in's own records (not the host's).
+pub fn log_file(module: &str, level: LevelFilter) -> LogFile {
+    LogFile {
+        program: PROGRAM,
+        module: Some(module.to_owned()),
+        earlier: Earlier::SameModuleEnded,
+        level,
+        allow: &["licenceaddin"],
+        ignore: &[],
+        to_stderr: false,
+    }
 }
 
 /// `{modulename}`: the add-in file's name without its extension (`liblicenceaddin_x64`).
@@ -46,83 +51,24 @@ pub fn log_dir(places: &Places, in_web_server: bool) -> PathBuf {
     }
 }
 
-/// The process ID and module of an add-in log's file name; `None` for any other file.
-pub fn parse_log_name(name: &str) -> Option<(u32, &str)> {
-    let inner = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
-    let mut parts = inner.splitn(3, '.');
-    let stamp = parts.next()?;
-    let pid = parts.next()?.parse().ok()?;
-    let module = parts.next()?;
-    (stamp.len() == 15 && !module.is_empty()).then_some((pid, module))
-}
-
-/// Which of `names` (files of the log folder) are earlier logs of `module` to remove: not `own`,
-/// and not of a process `is_running` says is alive.
-pub fn previous_logs<'a>(
-    names: &'a [String],
-    module: &str,
-    own: &str,
-    is_running: impl Fn(u32) -> bool,
-) -> Vec<&'a str> {
-    names
-        .iter()
-        .map(String::as_str)
-        .filter(|name| *name != own)
-        .filter(|name| parse_log_name(name).is_some_and(|(pid, m)| m == module && !is_running(pid)))
-        .collect()
-}
-
-/// Whether process `pid` is alive, where the OS lets us tell without `unsafe` (Linux `/proc`);
-/// elsewhere false, and an open log simply fails to be removed.
-pub fn process_is_running(pid: u32) -> bool {
-    pid == std::process::id() || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
-}
-
-/// Removes earlier logs of `module` in `dir` but `keep` and those of live processes (this one
-/// included: a second add-in instance in the process keeps the first one's log); how many were removed.
-pub fn remove_previous_logs(dir: &Path, module: &str, keep: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
-    let names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
-    let own = keep.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    previous_logs(&names, module, own, process_is_running)
-        .into_iter()
-        .filter(|name| fs::remove_file(dir.join(name)).is_ok())
-        .count()
-}
-
 /// Creates this process's log in `dir`, removes earlier ones unless `keep_previous`, and installs it
 /// as the `log` crate's logger (the first call in a process wins; later ones only get their path).
 pub fn start(dir: &Path, module: &str, keep_previous: bool, level: LevelFilter) -> Result<PathBuf, Error> {
-    let path = dir.join(log_file_name(OffsetDateTime::now_utc(), std::process::id(), module));
-    let failed = |source| Error::Log { path: path.clone(), source };
-    fs::create_dir_all(dir).map_err(failed)?;
-    let file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(failed)?;
-    let removed = if keep_previous { 0 } else { remove_previous_logs(dir, module, &path) };
-    let config = ConfigBuilder::new()
-        .set_time_format_rfc3339()
-        .set_target_level(LevelFilter::Off)
-        .set_thread_level(LevelFilter::Off)
-        .add_filter_allow_str("licenceaddin")
-        .build();
-    let _ = WriteLogger::init(level, config, file);
-    if removed > 0 {
-        log::info!("removed {removed} log file(s) of earlier runs (KeepPreviousLogs=0)");
-    }
-    Ok(path)
+    log_file(module, level).start(dir, keep_previous).map_err(|e| Error::Log { path: e.path, source: e.source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use time::OffsetDateTime;
 
     #[test]
     fn name_has_the_documented_shape_and_reads_back() {
         let t = OffsetDateTime::from_unix_timestamp(1_522_766_818).unwrap();
-        let name = log_file_name(t, 5736, "liblicenceaddin_x64");
+        let name = log_file("liblicenceaddin_x64", LevelFilter::Info).file_name(t, 5736);
         assert_eq!(name, "licenceaddin.20180403-144658.5736.liblicenceaddin_x64.log");
-        assert_eq!(parse_log_name(&name), Some((5736, "liblicenceaddin_x64")));
-        assert_eq!(parse_log_name("licenceserver.20180403-144658.5736.log"), None);
-        assert_eq!(parse_log_name("licenceaddin.20180403-144658.x.m.log"), None);
+        assert_eq!(licence_logfile::parse_name(PROGRAM, &name), Some((5736, "liblicenceaddin_x64")));
     }
 
     #[test]
@@ -154,7 +100,9 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let removed = previous_logs(&names, "mod", "licenceaddin.20260101-000000.4.mod.log", |pid| pid == 2);
+        let removed =
+            log_file("mod", LevelFilter::Info)
+                .previous(&names, "licenceaddin.20260101-000000.4.mod.log", |pid| pid == 2);
         assert_eq!(removed, ["licenceaddin.20260101-000000.1.mod.log"]);
     }
 

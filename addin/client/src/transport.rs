@@ -23,7 +23,7 @@
 //! request time limit over the whole exchange (a server that drips its answer is cut off at it).
 
 use crate::conf::Endpoint;
-use crate::http1::{self, Response, ResponseParser};
+use crate::http1::{self, Malformed, Response, ResponseParser};
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -53,9 +53,32 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Why an endpoint gave no answer, in words for the log and the error message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoAnswer(pub String);
+/// Why an endpoint gave no answer: a few words for the log and the error message (`connection
+/// refused`, `timed out`, `answer cut off`), with the socket's or the parser's error as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum NoAnswer {
+    /// The endpoint's name resolved to no address.
+    #[error("name not resolved")]
+    NotResolved(#[source] Option<io::Error>),
+    /// The socket failed: refused, reset, unreachable, …
+    #[error("{}", io_words(.0))]
+    Io(#[source] io::Error),
+    /// The time limit passed.
+    #[error("timed out")]
+    TimedOut,
+    /// The server closed the connection before any byte of an answer.
+    #[error("connection closed")]
+    Closed,
+    /// What came back is not an acceptable HTTP answer.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// The answer's body is not text.
+    #[error("answer is not UTF-8")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+    /// The client was told to stop before this endpoint answered (see `Client::cancel_flag`).
+    #[error("cancelled")]
+    Cancelled,
+}
 
 /// Sends one request to one endpoint.
 pub trait Transport: Send + Sync {
@@ -85,7 +108,7 @@ impl HttpTransport {
         if response.keep_alive {
             self.keep_idle(endpoint, stream);
         }
-        let body = String::from_utf8(response.body).map_err(|_| NoAnswer("answer is not UTF-8".into()))?;
+        let body = String::from_utf8(response.body).map_err(NoAnswer::NotUtf8)?;
         Ok(Answer { status: response.status, body })
     }
 }
@@ -98,7 +121,7 @@ impl Transport for HttpTransport {
             match exchange(&mut stream, &request, deadline) {
                 Ok(response) => return self.answer(endpoint, stream, response),
                 Err(Failure { stale: true, why }) => {
-                    log::debug!("idle connection to {endpoint} lost ({}), reconnecting", why.0)
+                    log::debug!("idle connection to {endpoint} lost ({why}), reconnecting")
                 }
                 Err(Failure { why, .. }) => return Err(why),
             }
@@ -125,16 +148,16 @@ impl From<NoAnswer> for Failure {
 
 /// The first address of `endpoint` that accepts a connection before `deadline`.
 fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, NoAnswer> {
-    let not_resolved = || NoAnswer("name not resolved".into());
-    let addresses = (endpoint.host.as_str(), endpoint.port).to_socket_addrs().map_err(|_| not_resolved())?;
-    let mut last = not_resolved();
+    let addresses =
+        (endpoint.host.as_str(), endpoint.port).to_socket_addrs().map_err(|e| NoAnswer::NotResolved(Some(e)))?;
+    let mut last = NoAnswer::NotResolved(None);
     for address in addresses {
         match TcpStream::connect_timeout(&address, time_left(deadline)?) {
             Ok(stream) => {
-                stream.set_nodelay(true).map_err(|e| describe(&e))?;
+                stream.set_nodelay(true).map_err(describe)?;
                 return Ok(stream);
             }
-            Err(e) => last = describe(&e),
+            Err(e) => last = describe(e),
         }
     }
     Err(last)
@@ -142,26 +165,26 @@ fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, NoAnswer
 
 /// Writes `request` and reads one answer, all before `deadline`.
 fn exchange(stream: &mut TcpStream, request: &[u8], deadline: Instant) -> Result<Response, Failure> {
-    stream.set_write_timeout(Some(time_left(deadline)?)).map_err(|e| describe(&e))?;
+    stream.set_write_timeout(Some(time_left(deadline)?)).map_err(describe)?;
     if let Err(e) = stream.write_all(request) {
-        return Err(Failure { stale: is_closed(&e), why: describe(&e) });
+        return Err(Failure { stale: is_closed(&e), why: describe(e) });
     }
     let mut parser = ResponseParser::default();
     let mut buffer = [0u8; 8192];
     let mut received = false;
     loop {
-        stream.set_read_timeout(Some(time_left(deadline)?)).map_err(|e| describe(&e))?;
+        stream.set_read_timeout(Some(time_left(deadline)?)).map_err(describe)?;
         match stream.read(&mut buffer) {
-            Ok(0) if !received => return Err(Failure { why: NoAnswer("connection closed".into()), stale: true }),
-            Ok(0) => return parser.end().map_err(|e| NoAnswer(e.to_string()).into()),
+            Ok(0) if !received => return Err(Failure { why: NoAnswer::Closed, stale: true }),
+            Ok(0) => return parser.end().map_err(|e| NoAnswer::from(e).into()),
             Ok(n) => {
                 received = true;
-                if let Some(response) = parser.push(&buffer[..n]).map_err(|e| NoAnswer(e.to_string()))? {
+                if let Some(response) = parser.push(&buffer[..n]).map_err(NoAnswer::from)? {
                     return Ok(response);
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(Failure { stale: !received && is_closed(&e), why: describe(&e) }),
+            Err(e) => return Err(Failure { stale: !received && is_closed(&e), why: describe(e) }),
         }
     }
 }
@@ -170,7 +193,7 @@ fn exchange(stream: &mut TcpStream, request: &[u8], deadline: Instant) -> Result
 fn time_left(deadline: Instant) -> Result<Duration, NoAnswer> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(NoAnswer("timed out".into()));
+        return Err(NoAnswer::TimedOut);
     }
     Ok(left)
 }
@@ -183,8 +206,19 @@ fn is_closed(e: &io::Error) -> bool {
     )
 }
 
-/// An I/O error in a few words: `connection refused`, `timed out`, …
-fn describe(e: &io::Error) -> NoAnswer {
+/// A socket error as a [`NoAnswer`]: a timeout is [`NoAnswer::TimedOut`], a closed connection
+/// [`NoAnswer::Closed`], anything else [`NoAnswer::Io`] with the error kept.
+fn describe(e: io::Error) -> NoAnswer {
+    match e.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => NoAnswer::TimedOut,
+        ErrorKind::BrokenPipe | ErrorKind::NotConnected => NoAnswer::Closed,
+        _ => NoAnswer::Io(e),
+    }
+}
+
+/// A socket error in a few words: `connection refused`, `connection reset`, … (the error's own text
+/// for kinds without words of ours).
+fn io_words(e: &io::Error) -> String {
     let words = match e.kind() {
         ErrorKind::ConnectionRefused => "connection refused",
         ErrorKind::TimedOut | ErrorKind::WouldBlock => "timed out",
@@ -194,9 +228,9 @@ fn describe(e: &io::Error) -> NoAnswer {
         ErrorKind::NetworkUnreachable => "network unreachable",
         ErrorKind::HostUnreachable => "host unreachable",
         ErrorKind::AddrNotAvailable => "address not available",
-        _ => return NoAnswer(e.to_string()),
+        _ => return e.to_string(),
     };
-    NoAnswer(words.into())
+    words.to_owned()
 }
 
 #[cfg(test)]
@@ -243,19 +277,21 @@ mod tests {
     fn refused_and_silent_endpoints_give_no_answer() {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let refused = HttpTransport::new(short()).post(&Endpoint::new("127.0.0.1", port), "/", "{}").unwrap_err();
-        assert_eq!(refused, NoAnswer("connection refused".into()));
+        assert!(matches!(&refused, NoAnswer::Io(e) if e.kind() == ErrorKind::ConnectionRefused), "{refused:?}");
+        assert_eq!(refused.to_string(), "connection refused");
 
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = Endpoint::new("127.0.0.1", silent.local_addr().unwrap().port());
         let started = Instant::now();
         let no = HttpTransport::new(short()).post(&endpoint, "/", "{}").unwrap_err();
         assert!(started.elapsed() >= short().request, "{no:?}");
-        assert_eq!(no, NoAnswer("timed out".into()));
+        assert!(matches!(no, NoAnswer::TimedOut), "{no:?}");
     }
 
     #[test]
     fn an_unresolvable_name_gives_no_answer() {
         let no = HttpTransport::new(short()).post(&Endpoint::new("no-such-host.invalid", 9099), "/", "{}").unwrap_err();
-        assert_eq!(no, NoAnswer("name not resolved".into()));
+        assert!(matches!(no, NoAnswer::NotResolved(_)), "{no:?}");
+        assert_eq!(no.to_string(), "name not resolved");
     }
 }

@@ -91,7 +91,7 @@ fn authenticate(dev: &mut dyn UsbKeyDevice, trusted_roots: &[[u8; 32]]) -> Resul
         VerifyingKey::from_bytes(&device_public).map_err(|_| not_genuine("its certified key is not a valid key"))?;
 
     let mut challenge = [0u8; CHALLENGE_LEN];
-    getrandom::getrandom(&mut challenge).map_err(|e| UsbKeyError::Random(e.to_string()))?;
+    getrandom::getrandom(&mut challenge).map_err(UsbKeyError::Random)?;
     send(dev, request::SET_CHALLENGE, "SET_CHALLENGE", 0, &challenge)?;
     let mut response = [0u8; RESPONSE_LEN];
     receive_exact(dev, request::GET_RESPONSE, "GET_RESPONSE", 0, &mut response)?;

@@ -98,7 +98,7 @@ pub enum UsbKeyError {
     #[error("a key file of {len} bytes does not fit a USB key (1 to {MAX_KEY_FILE_LEN} bytes)")]
     BadSize { len: usize },
     #[error("cannot draw a random challenge: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
 }
 
 /// The device side of endpoint 0: a real device behind libusb, or a [`SoftwareKey`].

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("licencecentre: {e:#}");
+            eprintln!("licencecentre: {}", licence_devkit::describe(&e));
             ExitCode::FAILURE
         }
     }
@@ -113,7 +113,7 @@ async fn activate(State(store): State<Shared>, body: Body) -> Response {
     };
     let request = match ActivationRequest::from_json(&bytes) {
         Ok(request) => request,
-        Err(why) => return refused(Refusal::BadRequest, why),
+        Err(why) => return refused(Refusal::BadRequest, why.to_string()),
     };
     let outcome = tokio::task::spawn_blocking(move || {
         let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -148,7 +148,7 @@ fn log_redemption(request: &ActivationRequest, r: &Redemption) {
         r.key_no,
         r.target.computer_id,
         request.request_id,
-        request.server_version.chars().take(40).collect::<String>(),
+        licence_protocol::text::shorten(&request.server_version, 40),
     );
 }
 

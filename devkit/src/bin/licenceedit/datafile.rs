@@ -82,7 +82,7 @@ pub fn create(args: Create, vendor: &Vendor) -> Result<()> {
         let content = read_object(&path)?;
         objects.push(NewObject { name, kind: kind_of(&path), content });
     }
-    let bytes = datafile::pack(&series, &objects).map_err(|e| anyhow!("{}: {e}", args.out.display()))?;
+    let bytes = datafile::pack(&series, &objects).with_context(|| args.out.display().to_string())?;
     drop(objects);
     let packed = datafile::parse(&bytes).context("the datafile just packed does not parse")?;
     write_atomically(&args.out, &bytes)?;
@@ -193,10 +193,10 @@ fn read_object(path: &Path) -> Result<Vec<u8>> {
 
 /// Reads at most `limit` bytes of `path`, refusing anything longer.
 fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>> {
-    let fail = |e: std::io::Error| anyhow!("cannot read {}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(fail)?;
+    let fail = || format!("cannot read {}", path.display());
+    let file = std::fs::File::open(path).with_context(fail)?;
     let mut bytes = Vec::new();
-    file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(fail)?;
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(fail)?;
     if bytes.len() > limit {
         bail!("{} is larger than {limit} bytes", path.display());
     }

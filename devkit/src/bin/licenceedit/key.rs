@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use licence_devkit::args::{date_arg, flag_list_arg, flags_arg};
 use licence_devkit::clock;
-use licence_protocol::identity::{parse_computer_id, PublicTarget, TargetKey};
+use licence_protocol::identity::{parse_computer_id, IdentityError, PublicTarget, TargetKey};
 use licence_protocol::key::{KeyFields, KeyKind, SeriesId};
 use licence_protocol::keyfile::{self, MAX_FILE_LEN};
 use licence_protocol::series::SeriesKeys;
@@ -291,10 +291,10 @@ fn show(path: &Path) -> Result<()> {
     crate::say(serde_json::to_string_pretty(&json)?)
 }
 
-fn computer_id_arg(s: &str) -> Result<String, String> {
-    parse_computer_id(s).map_err(|e| e.to_string())
+fn computer_id_arg(s: &str) -> Result<String, IdentityError> {
+    parse_computer_id(s)
 }
 
-fn target_key_arg(s: &str) -> Result<TargetKey, String> {
-    TargetKey::from_hex(s).map_err(|e| e.to_string())
+fn target_key_arg(s: &str) -> Result<TargetKey, IdentityError> {
+    TargetKey::from_hex(s)
 }

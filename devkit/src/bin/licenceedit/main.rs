@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("licenceedit: {e:#}");
+            eprintln!("licenceedit: {}", licence_devkit::describe(&e));
             ExitCode::FAILURE
         }
     }
@@ -102,17 +102,15 @@ fn say(line: impl std::fmt::Display) -> anyhow::Result<()> {
 
 /// Reads at most `limit` bytes of `path` (`-` is stdin), refusing anything longer.
 fn read_limited(path: &std::path::Path, limit: usize) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
     use std::io::Read;
     let mut bytes = Vec::new();
     let reader: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?)
+        Box::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
     };
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    reader.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
     anyhow::ensure!(bytes.len() <= limit, "{} is larger than {limit} bytes", path.display());
     Ok(bytes)
 }

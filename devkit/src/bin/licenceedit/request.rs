@@ -35,10 +35,9 @@ pub fn run(command: RequestCommand, vendor: &Vendor) -> Result<()> {
 
 fn answer(args: Answer, vendor: &Vendor) -> Result<()> {
     let bytes = crate::read_limited(&args.request, MAX_DOCUMENT_LEN)?;
-    let request =
-        ActivationRequest::from_json(&bytes).map_err(|why| anyhow::anyhow!("{}: {why}", args.request.display()))?;
+    let request = ActivationRequest::from_json(&bytes).with_context(|| args.request.display().to_string())?;
     let mut store = vendor.open()?;
-    let redemption = redeem(&mut store, &request, clock::now()).map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+    let redemption = redeem(&mut store, &request, clock::now()).context("refused")?;
     let json = serde_json::to_vec_pretty(&redemption.response)?;
     keyfile::write_atomically(&args.out, &json)
         .with_context(|| "the key was issued; answer the request again to retry")?;

@@ -4,7 +4,7 @@
 //! products and the activation centre find them.
 
 use crate::Vendor;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use licence_protocol::key::SeriesId;
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ fn create(args: Create, vendor: &Vendor) -> Result<()> {
             out
         }
         (None, Ok(store)) => {
-            std::fs::create_dir_all(store).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", store.display()))?;
+            std::fs::create_dir_all(store).with_context(|| format!("cannot create {}", store.display()))?;
             store.to_owned()
         }
         (None, Err(_)) => PathBuf::from("."),
