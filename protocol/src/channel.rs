@@ -66,14 +66,8 @@ pub enum ChannelError {
     OutOfOrder { got: u64, sent: u64 },
 }
 
-/// One key's proof at `connect`: the key file's exact text and the per-key key's Ed25519 signature
-/// over [`connect_transcript`] (standard base64).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct KeyProof {
-    pub key_file: String,
-    pub signature: String,
-}
+/// One key's proof at `connect` (a message of `wire`'s `ConnectResponse`), made by [`prove`].
+pub use crate::wire::KeyProof;
 
 /// Why a proof is not accepted.
 #[derive(Debug, thiserror::Error)]

@@ -84,7 +84,17 @@ pub struct ConnectResponse {
     /// One proof per key of the pinned series the server holds on its computer (`channel::prove`).
     /// Not part of the terms the proofs sign ([`ConnectResponse::terms`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub proofs: Vec<crate::channel::KeyProof>,
+    pub proofs: Vec<KeyProof>,
+}
+
+/// One key's proof in a [`ConnectResponse`]: the key file's exact text and the per-key key's Ed25519
+/// signature over the connect transcript (standard base64; `channel::prove` makes it and
+/// `channel::verify_proof` checks it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KeyProof {
+    pub key_file: String,
+    pub signature: String,
 }
 
 impl ConnectResponse {
