@@ -9,6 +9,12 @@ use core::mem::offset_of;
 use crate::c::{same, Interface};
 use crate::target::POINTER;
 
+/// An object the platform implements, as the add-in sees it: a pointer to its vtable.
+#[repr(C)]
+pub struct HostObject<V> {
+    pub vtbl: *const V,
+}
+
 interface! {
     /// `IMemoryManager`: where everything the add-in hands to the platform is allocated.
     MEMORY_MANAGER = IMemoryManager, Platform, destructors: true, MemoryManagerVtbl {
