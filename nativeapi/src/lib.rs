@@ -27,6 +27,6 @@ pub use c::{CType, Func, Interface, Side, Struct};
 pub use interfaces::*;
 pub use target::{DtorFn, HostDtors, Target, DESTRUCTOR_SLOTS, POINTER, TARGET};
 pub use variant::{
-    Counted, TVariant, Tm, VarType, VariantData, VariantLayout, TYPE_CODES, VARIANT_LAYOUT, VARIANT_LAYOUTS,
-    VARIANT_UNION_C, WCHAR_T,
+    Counted, TVariant, Tm, UnionMember, VarType, VariantData, VariantLayout, TYPE_CODES, VARIANT_LAYOUT,
+    VARIANT_LAYOUTS, VARIANT_UNION_C, WCHAR_T,
 };

@@ -97,29 +97,42 @@ pub struct TVariant {
     pub vt: u16,
 }
 
-/// The same union in C, member by member (type, name, comment), as the headers spell it with the
-/// platform's member names. Its layout is pinned by the same [`VARIANT_LAYOUTS`] entry.
-pub const VARIANT_UNION_C: &[(&str, &str, &str)] = &[
-    ("int8_t", "i8Val", ""),
-    ("int16_t", "shortVal", ""),
-    ("int32_t", "lVal", ""),
-    ("int32_t", "intVal", ""),
-    ("uint32_t", "uintVal", ""),
-    ("int64_t", "llVal", ""),
-    ("uint8_t", "ui8Val", ""),
-    ("uint16_t", "ushortVal", ""),
-    ("uint32_t", "ulVal", ""),
-    ("uint64_t", "ullVal", ""),
-    ("int32_t", "errCode", ""),
-    ("float", "fltVal", ""),
-    ("double", "dblVal", ""),
-    ("bool", "bVal", ""),
-    ("char", "chVal", ""),
-    ("WCHAR_T", "wchVal", ""),
-    ("double", "date", ""),
-    ("struct tm", "tmVal", ""),
-    ("struct { char* pstrVal; uint32_t strLen; }", "", "bytes"),
-    ("struct { WCHAR_T* pwstrVal; uint32_t wstrLen; }", "", "UTF-16 units, without the NUL"),
+/// A member of the C union: a named scalar (`c_type name`), or an anonymous pointer-and-length
+/// pair (`pointer_type* pointer; uint32_t length;`, the length counted in `unit`).
+#[derive(Debug, Clone, Copy)]
+pub enum UnionMember {
+    Scalar { c_type: &'static str, name: &'static str },
+    Counted { pointer_type: &'static str, pointer: &'static str, length: &'static str, unit: &'static str },
+}
+
+/// The same union in C, member by member, with the platform's member names. Its layout is pinned
+/// by the same [`VARIANT_LAYOUTS`] entry as [`VariantData`]'s.
+pub const VARIANT_UNION_C: &[UnionMember] = &[
+    UnionMember::Scalar { c_type: "int8_t", name: "i8Val" },
+    UnionMember::Scalar { c_type: "int16_t", name: "shortVal" },
+    UnionMember::Scalar { c_type: "int32_t", name: "lVal" },
+    UnionMember::Scalar { c_type: "int32_t", name: "intVal" },
+    UnionMember::Scalar { c_type: "uint32_t", name: "uintVal" },
+    UnionMember::Scalar { c_type: "int64_t", name: "llVal" },
+    UnionMember::Scalar { c_type: "uint8_t", name: "ui8Val" },
+    UnionMember::Scalar { c_type: "uint16_t", name: "ushortVal" },
+    UnionMember::Scalar { c_type: "uint32_t", name: "ulVal" },
+    UnionMember::Scalar { c_type: "uint64_t", name: "ullVal" },
+    UnionMember::Scalar { c_type: "int32_t", name: "errCode" },
+    UnionMember::Scalar { c_type: "float", name: "fltVal" },
+    UnionMember::Scalar { c_type: "double", name: "dblVal" },
+    UnionMember::Scalar { c_type: "bool", name: "bVal" },
+    UnionMember::Scalar { c_type: "char", name: "chVal" },
+    UnionMember::Scalar { c_type: "WCHAR_T", name: "wchVal" },
+    UnionMember::Scalar { c_type: "double", name: "date" },
+    UnionMember::Scalar { c_type: "struct tm", name: "tmVal" },
+    UnionMember::Counted { pointer_type: "char", pointer: "pstrVal", length: "strLen", unit: "bytes" },
+    UnionMember::Counted {
+        pointer_type: "WCHAR_T",
+        pointer: "pwstrVal",
+        length: "wstrLen",
+        unit: "UTF-16 units, without the NUL",
+    },
 ];
 
 /// Where a platform's C compiler puts `tVariant`'s parts, in bytes. Measured; never renumbered.

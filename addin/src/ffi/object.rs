@@ -9,11 +9,12 @@ use std::mem::offset_of;
 use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use licence_nativeapi as abi;
+
 use super::boundary::boundary;
 use super::platform::{Connection, EventGate, MemoryManager};
 use super::types::*;
 use super::variant;
-use licence_nativeapi as abi;
 use crate::component::{find, Component, Method, Params, Prop};
 use crate::host::{Events, Host, Threads};
 use crate::{Error, Value};
