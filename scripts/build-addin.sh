@@ -6,6 +6,10 @@
 #   Windows x64 and x86: cargo with Debian's mingw-w64 as the linker (it honours the export list rustc
 #     writes, which zig's linker does not); checked to export exactly the five functions, undecorated,
 #     and to import only DLLs every Windows 10 has. They are not run here (that needs Windows).
+# Each build also checks the Native API's layout for its target against the one description
+# (nativeapi/: tVariant's size and offsets, every vtable slot, the export signatures; a wrong number in
+# the description stops all four). The generated headers are checked against the same description
+# (drift) and compiled for i386 and both Windows targets, which evaluates their layout assertions there.
 # Then writes the zip bundle (MANIFEST.XML + the four libraries) for a common template.
 # Installs what it needs when missing: gcc-multilib and mingw-w64 (apt), the four rustup targets, the
 # `ziglang` package from PyPI and cargo-zigbuild.
@@ -35,6 +39,14 @@ cargo zigbuild --quiet --release -p licenceaddin --target-dir "$out" \
   --target x86_64-unknown-linux-gnu.2.17 --target i686-unknown-linux-gnu.2.17
 # rustc links these with {x86_64,i686}-w64-mingw32-gcc by default.
 cargo build --quiet --release -p licenceaddin --target-dir "$out" --target x86_64-pc-windows-gnu --target i686-pc-windows-gnu
+
+# The headers: exactly what the description renders, and accepted by each platform's C compiler.
+cargo run --quiet -p licence-ffi-headers -- --check
+for cc in "gcc -m32" x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc; do
+  # shellcheck disable=SC2086 # "gcc -m32" is a command and its flag
+  echo '#include "nativeapi.h"' | $cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I ffi-headers/include -x c -
+done
+echo "build-addin: the headers match the description and hold on Linux i386, Windows x64 and Windows x86"
 
 # check_linux TRIPLE HARNESS: glibc symbol versions, exports, the harness's checks.
 check_linux() {

@@ -8,6 +8,7 @@
 pub mod bsl;
 pub mod component;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod ffi;
 pub mod host;

@@ -35,6 +35,7 @@ use licenceaddin_client::logfile;
 use licenceaddin_client::session::{Event, LicenceHolder};
 use licenceaddin_client::transport::Timeouts;
 
+use crate::events::{EVENT_LOST, EVENT_SERVER_CHANGED, EVENT_SOURCE};
 use crate::expiry::Outlook;
 use crate::host::{Events, Host};
 use crate::watch::KeyWatch;
@@ -43,11 +44,6 @@ use crate::Error;
 /// The module name the add-in gives the server and its log files (the path of the loaded library is
 /// not known to safe code; the host process's path would name 1C, not the add-in).
 pub const MODULE_NAME: &str = "liblicenceaddin";
-
-/// `ExternalEvent`'s source for every event of the class.
-pub const EVENT_SOURCE: &str = "Licence";
-pub const EVENT_LOST: &str = "LicenceLost";
-pub const EVENT_SERVER_CHANGED: &str = "ServerChanged";
 
 /// What the configuration's code set on the object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -530,7 +526,9 @@ mod tests {
 
     #[test]
     fn client_errors_keep_their_wire_number_and_read_in_both_languages() {
-        let e = licenceaddin_client::Error::Unreachable { tried: "127.0.0.1:9 (connection refused)".into() };
+        let refused = licenceaddin_client::transport::NoAnswer::Io(std::io::ErrorKind::ConnectionRefused.into());
+        let tried = licenceaddin_client::error::Tried::one(&Endpoint::new("127.0.0.1", 9), refused);
+        let e = licenceaddin_client::Error::Unreachable { tried };
         let mapped = from_client(&e);
         assert_eq!(mapped.wire_code(), ErrorCode::ServerUnreachable);
         assert_eq!(

@@ -14,6 +14,7 @@
 use licence_protocol::datafile::{self, ObjectKey, ObjectKind};
 use licence_protocol::key::SeriesId;
 use licence_protocol::keyfile;
+use licence_protocol::text::shorten;
 use licence_protocol::wire::{ErrorCode, ObjectGrant};
 
 use crate::{Error, Value};
@@ -22,7 +23,7 @@ use crate::{Error, Value};
 pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut key)
-        .map_err(|_| format!("`{}` is not 64 hex digits", text.trim().chars().take(70).collect::<String>()))?;
+        .map_err(|_| format!("`{}` is not 64 hex digits", shorten(text.trim(), 70)))?;
     Ok(key)
 }
 

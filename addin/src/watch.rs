@@ -1,17 +1,18 @@
 //! [`KeyWatch`]: the key facts one `Licence` object last fetched (`/licence/keyinfo`), shared with the
 //! object's watcher thread, which gives the expiry warnings of [`crate::expiry`] as `ExternalEvent`s
 //! while a licence is held — also on days the configuration calls nothing. The facts are fetched by
-//! [`crate::licensing::Licensing`] on the caller's thread (at `ObtainLicence`, then at most once an
-//! hour at `CheckLicence`); the thread only reads them, so it needs no connection of its own.
+//! the licence methods (`licensing::Licensing`) on the caller's thread (at `ObtainLicence`, then at most once an
+//! hour at `CheckLicence`); the thread only reads them, so it needs no connection of its own. The
+//! dependency points one way: licensing uses this module, never the reverse.
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::KeyParameters;
 
+use crate::events::EVENT_SOURCE;
 use crate::expiry::{self, Outlook, Warning, WarningLog};
 use crate::host::{Events, Host};
-use crate::licensing::EVENT_SOURCE;
 
 /// Key facts older than this are fetched again at the next `CheckLicence`.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(3600);

@@ -1,5 +1,5 @@
 /* nativeapi.h: the 1C Native API for C, with every vtable spelled out. */
-/* Generated from ffi-headers/src/abi.rs by `cargo run -p licence-ffi-headers`; do not edit. */
+/* Generated from the licence-nativeapi crate (nativeapi/) by `cargo run -p licence-ffi-headers`; do not edit. */
 #ifndef LICENCE_NATIVEAPI_H
 #define LICENCE_NATIVEAPI_H
 
@@ -21,6 +21,7 @@ extern "C" {
 
 typedef struct IComponentBase IComponentBase;
 
+/* IMemoryManager: the platform implements it, the component calls it. */
 typedef struct IMemoryManagerVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     bool (ADDIN_API *AllocMemory)(void* self, void** pMemory, unsigned long ulCountByte);
@@ -32,7 +33,9 @@ typedef struct IMemoryManager {
 } IMemoryManager;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(IMemoryManagerVtbl, AllocMemory) == NATIVEAPI_FIRST_METHOD, "methods of IMemoryManager follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(IMemoryManagerVtbl) == NATIVEAPI_FIRST_METHOD + 2 * sizeof(void*), "one slot per method of IMemoryManager");
 
+/* IAddInDefBase: the platform implements it, the component calls it. */
 typedef struct IAddInDefBaseVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     bool (ADDIN_API *AddError)(void* self, unsigned short wcode, const WCHAR_T* source, const WCHAR_T* descr, long scode);
@@ -53,7 +56,21 @@ typedef struct IAddInDefBase {
 } IAddInDefBase;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(IAddInDefBaseVtbl, AddError) == NATIVEAPI_FIRST_METHOD, "methods of IAddInDefBase follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(IAddInDefBaseVtbl) == NATIVEAPI_FIRST_METHOD + 11 * sizeof(void*), "one slot per method of IAddInDefBase");
 
+/* IPlatformInfo: the platform implements it, the component calls it. */
+typedef struct IPlatformInfoVtbl {
+    const AppInfo* (ADDIN_API *GetPlatformInfo)(void* self);
+} IPlatformInfoVtbl;
+
+typedef struct IPlatformInfo {
+    const IPlatformInfoVtbl* vtbl;
+} IPlatformInfo;
+
+NATIVEAPI_STATIC_ASSERT(offsetof(IPlatformInfoVtbl, GetPlatformInfo) == 0, "methods of IPlatformInfo open the vtable (no destructor)");
+NATIVEAPI_STATIC_ASSERT(sizeof(IPlatformInfoVtbl) == 0 + 1 * sizeof(void*), "one slot per method of IPlatformInfo");
+
+/* IInitDoneBase: the component implements it, the platform calls it. */
 typedef struct IInitDoneBaseVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     bool (ADDIN_API *Init)(void* self, void* disp);
@@ -67,7 +84,9 @@ typedef struct IInitDoneBase {
 } IInitDoneBase;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(IInitDoneBaseVtbl, Init) == NATIVEAPI_FIRST_METHOD, "methods of IInitDoneBase follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(IInitDoneBaseVtbl) == NATIVEAPI_FIRST_METHOD + 4 * sizeof(void*), "one slot per method of IInitDoneBase");
 
+/* ILanguageExtenderBase: the component implements it, the platform calls it. */
 typedef struct ILanguageExtenderBaseVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     bool (ADDIN_API *RegisterExtensionAs)(void* self, WCHAR_T** wsExtensionName);
@@ -93,7 +112,9 @@ typedef struct ILanguageExtenderBase {
 } ILanguageExtenderBase;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(ILanguageExtenderBaseVtbl, RegisterExtensionAs) == NATIVEAPI_FIRST_METHOD, "methods of ILanguageExtenderBase follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(ILanguageExtenderBaseVtbl) == NATIVEAPI_FIRST_METHOD + 16 * sizeof(void*), "one slot per method of ILanguageExtenderBase");
 
+/* LocaleBase: the component implements it, the platform calls it. */
 typedef struct LocaleBaseVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     void (ADDIN_API *SetLocale)(void* self, const WCHAR_T* loc);
@@ -104,7 +125,9 @@ typedef struct LocaleBase {
 } LocaleBase;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(LocaleBaseVtbl, SetLocale) == NATIVEAPI_FIRST_METHOD, "methods of LocaleBase follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(LocaleBaseVtbl) == NATIVEAPI_FIRST_METHOD + 1 * sizeof(void*), "one slot per method of LocaleBase");
 
+/* UserLanguageBase: the component implements it, the platform calls it. */
 typedef struct UserLanguageBaseVtbl {
     NATIVEAPI_DESTRUCTOR_SLOTS
     void (ADDIN_API *SetUserInterfaceLanguageCode)(void* self, const WCHAR_T* lang);
@@ -115,6 +138,7 @@ typedef struct UserLanguageBase {
 } UserLanguageBase;
 
 NATIVEAPI_STATIC_ASSERT(offsetof(UserLanguageBaseVtbl, SetUserInterfaceLanguageCode) == NATIVEAPI_FIRST_METHOD, "methods of UserLanguageBase follow the destructor slots");
+NATIVEAPI_STATIC_ASSERT(sizeof(UserLanguageBaseVtbl) == NATIVEAPI_FIRST_METHOD + 1 * sizeof(void*), "one slot per method of UserLanguageBase");
 
 /* The component object: one vtable pointer per base, in this order. */
 struct IComponentBase {

@@ -1,5 +1,5 @@
 // nativeapi.hpp: the 1C Native API for C++, as abstract classes.
-// Generated from ffi-headers/src/abi.rs by `cargo run -p licence-ffi-headers`; do not edit.
+// Generated from the licence-nativeapi crate (nativeapi/) by `cargo run -p licence-ffi-headers`; do not edit.
 #ifndef LICENCE_NATIVEAPI_HPP
 #define LICENCE_NATIVEAPI_HPP
 
@@ -26,6 +26,14 @@ public:
     virtual bool ADDIN_API SetStatusLine(WCHAR_T* wszStatusLine) = 0;
     virtual void ADDIN_API ResetStatusLine() = 0;
     virtual void* ADDIN_API GetInterface(int iface) = 0;
+};
+
+class IPlatformInfo {
+public:
+    virtual const AppInfo* ADDIN_API GetPlatformInfo() = 0;
+
+protected:
+    ~IPlatformInfo() {}
 };
 
 class IInitDoneBase {

@@ -1,5 +1,5 @@
-/* nativeapi_types.h: scalars, variant type codes and tVariant of the 1C Native API. */
-/* Generated from ffi-headers/src/abi.rs by `cargo run -p licence-ffi-headers`; do not edit. */
+/* nativeapi_types.h: scalars, constants, variant type codes and tVariant of the 1C Native API. */
+/* Generated from the licence-nativeapi crate (nativeapi/) by `cargo run -p licence-ffi-headers`; do not edit. */
 #ifndef LICENCE_NATIVEAPI_TYPES_H
 #define LICENCE_NATIVEAPI_TYPES_H
 
@@ -24,6 +24,34 @@
 
 /* A UTF-16 code unit on every OS (wchar_t is 4 bytes on Linux: never use it). */
 typedef uint16_t WCHAR_T;
+
+/* Numbers that cross the boundary; never renumbered. */
+#define NATIVEAPI_COMPONENT_INFO (2000)
+#define NATIVEAPI_PLATFORM_CAPABILITIES (3)
+#define NATIVEAPI_ATTACH_NOT_ISOLATED (1)
+#define NATIVEAPI_ATTACH_ISOLATED (2)
+#define NATIVEAPI_ATTACH_ANY (3)
+#define NATIVEAPI_INTERFACE_MSG_BOX (0)
+#define NATIVEAPI_INTERFACE_PLATFORM_INFO (1)
+#define NATIVEAPI_INTERFACE_ATTACHED_INFO (2)
+#define NATIVEAPI_APP_TYPE_UNKNOWN (-1)
+#define NATIVEAPI_APP_TYPE_THIN_CLIENT (0)
+#define NATIVEAPI_APP_TYPE_THICK_CLIENT (1)
+#define NATIVEAPI_APP_TYPE_WEB_CLIENT (2)
+#define NATIVEAPI_APP_TYPE_SERVER (3)
+#define NATIVEAPI_APP_TYPE_EXT_CONNECTION (4)
+#define NATIVEAPI_APP_TYPE_MOBILE_CLIENT (5)
+#define NATIVEAPI_APP_TYPE_MOBILE_SERVER (6)
+#define NATIVEAPI_ADDIN_E_NONE (1000)
+#define NATIVEAPI_ADDIN_E_ORDINARY (1001)
+#define NATIVEAPI_ADDIN_E_ATTENTION (1002)
+#define NATIVEAPI_ADDIN_E_IMPORTANT (1003)
+#define NATIVEAPI_ADDIN_E_VERY_IMPORTANT (1004)
+#define NATIVEAPI_ADDIN_E_INFO (1005)
+#define NATIVEAPI_ADDIN_E_FAIL (1006)
+#define NATIVEAPI_ADDIN_E_MSGBOX_ATTENTION (1007)
+#define NATIVEAPI_ADDIN_E_MSGBOX_INFO (1008)
+#define NATIVEAPI_ADDIN_E_MSGBOX_FAIL (1009)
 
 enum ENUMVAR {
     VTYPE_EMPTY = 0,
@@ -88,6 +116,7 @@ NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 8, "offsetof(tVariant, ws
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 8, "offsetof(tVariant, strLen) on Linux x86_64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 56, "offsetof(tVariant, cbElements) on Linux x86_64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 60, "offsetof(tVariant, vt) on Linux x86_64");
+NATIVEAPI_STATIC_ASSERT(sizeof(struct tm) == 56, "sizeof(struct tm) on Linux x86_64");
 #elif defined(__linux__) && defined(__i386__) /* Linux i386 */
 NATIVEAPI_STATIC_ASSERT(sizeof(tVariant) == 52, "sizeof(tVariant) on Linux i386");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pwstrVal) == 0, "offsetof(tVariant, pwstrVal) on Linux i386");
@@ -96,6 +125,7 @@ NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 4, "offsetof(tVariant, ws
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 4, "offsetof(tVariant, strLen) on Linux i386");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 44, "offsetof(tVariant, cbElements) on Linux i386");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 48, "offsetof(tVariant, vt) on Linux i386");
+NATIVEAPI_STATIC_ASSERT(sizeof(struct tm) == 44, "sizeof(struct tm) on Linux i386");
 #elif defined(_WIN64) /* Windows x64 */
 NATIVEAPI_STATIC_ASSERT(sizeof(tVariant) == 48, "sizeof(tVariant) on Windows x64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pwstrVal) == 0, "offsetof(tVariant, pwstrVal) on Windows x64");
@@ -104,6 +134,7 @@ NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 8, "offsetof(tVariant, ws
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 8, "offsetof(tVariant, strLen) on Windows x64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 40, "offsetof(tVariant, cbElements) on Windows x64");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 44, "offsetof(tVariant, vt) on Windows x64");
+NATIVEAPI_STATIC_ASSERT(sizeof(struct tm) == 36, "sizeof(struct tm) on Windows x64");
 #elif defined(_WIN32) && !defined(_WIN64) /* Windows x86 */
 NATIVEAPI_STATIC_ASSERT(sizeof(tVariant) == 48, "sizeof(tVariant) on Windows x86");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, pwstrVal) == 0, "offsetof(tVariant, pwstrVal) on Windows x86");
@@ -112,7 +143,15 @@ NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, wstrLen) == 4, "offsetof(tVariant, ws
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, strLen) == 4, "offsetof(tVariant, strLen) on Windows x86");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, cbElements) == 40, "offsetof(tVariant, cbElements) on Windows x86");
 NATIVEAPI_STATIC_ASSERT(offsetof(tVariant, vt) == 44, "offsetof(tVariant, vt) on Windows x86");
+NATIVEAPI_STATIC_ASSERT(sizeof(struct tm) == 36, "sizeof(struct tm) on Windows x86");
 #endif
 NATIVEAPI_STATIC_ASSERT(sizeof(WCHAR_T) == 2, "WCHAR_T is one UTF-16 unit");
+
+/* IPlatformInfo::GetPlatformInfo's answer; Application is one of NATIVEAPI_APP_TYPE_*. */
+typedef struct AppInfo {
+    const WCHAR_T* AppVersion;
+    const WCHAR_T* UserAgentInformation;
+    int Application;
+} AppInfo;
 
 #endif /* LICENCE_NATIVEAPI_TYPES_H */

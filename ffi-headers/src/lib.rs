@@ -1,11 +1,12 @@
-//! The 1C Native API as the add-in implements it: [`abi`] describes it once; [`render`] turns that
-//! description into the checked-in headers `include/nativeapi_types.h` (scalars, type codes,
-//! `tVariant` with its measured layout asserted), `include/nativeapi.h` (C: explicit vtable structs)
-//! and `include/nativeapi.hpp` (C++: abstract classes). `cargo run -p licence-ffi-headers` rewrites
-//! them; a test fails when the checked-in files drift from the description.
+//! The 1C Native API's headers for C and C++ hosts and tools, rendered from the one description of
+//! the interface, `licence-nativeapi` (the same crate the add-in's types come from): [`render`]
+//! turns it into the checked-in `include/nativeapi_types.h` (scalars, type codes, `tVariant` with
+//! its measured layout asserted, `AppInfo`, the numbered constants), `include/nativeapi.h` (C:
+//! explicit vtable structs) and `include/nativeapi.hpp` (C++: abstract classes).
+//! `cargo run -p licence-ffi-headers` rewrites them; a test fails when the checked-in files drift
+//! from the description.
 #![forbid(unsafe_code)]
 
-pub mod abi;
 pub mod render;
 
 /// The headers, by file name, as the description renders them.

@@ -1,11 +1,16 @@
-//! Renders the ABI description as C and C++ text. Each header opens with a "generated, do not edit"
-//! line; the layouts measured in `shared/NATIVEAPI.md` become static assertions, so a compiler on a
-//! listed platform refuses a header that disagrees with them.
+//! Renders the description in `licence-nativeapi` as C and C++ text. Each header opens with a
+//! "generated, do not edit" line; the measured layouts become static assertions, so a compiler on a
+//! listed platform refuses a header that disagrees with them, just as rustc refuses to build the
+//! add-in when its types disagree with the same numbers.
 
-use crate::abi::{Func, Interface, COMPONENT_BASES, EXPORTS, INTERFACES, TYPE_CODES, VARIANT_LAYOUTS};
+use licence_nativeapi::{
+    Func, Interface, Side, Struct, UnionMember, APP_INFO, COMPONENT_BASES, CONSTANTS, EXPORTS, INTERFACES, TYPE_CODES,
+    VARIANT_LAYOUTS, VARIANT_UNION_C,
+};
 use std::fmt::Write;
 
-const GENERATED: &str = "Generated from ffi-headers/src/abi.rs by `cargo run -p licence-ffi-headers`; do not edit.";
+const GENERATED: &str =
+    "Generated from the licence-nativeapi crate (nativeapi/) by `cargo run -p licence-ffi-headers`; do not edit.";
 
 fn params(f: &Func, self_param: bool) -> String {
     let mut list: Vec<String> = Vec::new();
@@ -20,9 +25,56 @@ fn params(f: &Func, self_param: bool) -> String {
     }
 }
 
+fn variant(h: &mut String) {
+    h.push_str("typedef struct tVariant {\n    union {\n");
+    for member in VARIANT_UNION_C {
+        match member {
+            UnionMember::Scalar { c_type, name } => {
+                let _ = writeln!(h, "        {c_type} {name};");
+            }
+            UnionMember::Counted { pointer_type, pointer, length, unit } => {
+                let _ = writeln!(
+                    h,
+                    "        struct {{\n            {pointer_type}* {pointer};\n            uint32_t {length}; /* {unit} */\n        }};"
+                );
+            }
+        }
+    }
+    h.push_str("    };\n    uint32_t cbElements;\n    uint16_t vt;\n} tVariant;\n\n");
+    for (i, l) in VARIANT_LAYOUTS.iter().enumerate() {
+        let platform = l.target.name();
+        let _ = writeln!(h, "#{} {} /* {platform} */", if i == 0 { "if" } else { "elif" }, l.target.condition());
+        let checks = [
+            ("sizeof(tVariant)", l.size),
+            ("offsetof(tVariant, pwstrVal)", l.pointer),
+            ("offsetof(tVariant, pstrVal)", l.pointer),
+            ("offsetof(tVariant, wstrLen)", l.length),
+            ("offsetof(tVariant, strLen)", l.length),
+            ("offsetof(tVariant, cbElements)", l.cb_elements),
+            ("offsetof(tVariant, vt)", l.vt),
+            ("sizeof(struct tm)", l.tm),
+        ];
+        for (expr, value) in checks {
+            let _ = writeln!(h, "NATIVEAPI_STATIC_ASSERT({expr} == {value}, \"{expr} on {platform}\");");
+        }
+    }
+    h.push_str("#endif\nNATIVEAPI_STATIC_ASSERT(sizeof(WCHAR_T) == 2, \"WCHAR_T is one UTF-16 unit\");\n\n");
+}
+
+fn c_struct(h: &mut String, s: &Struct) {
+    let _ = writeln!(h, "typedef struct {} {{", s.name);
+    for (name, ty) in s.fields {
+        let _ = writeln!(h, "    {} {name};", ty.c());
+    }
+    let _ = writeln!(h, "}} {};\n", s.name);
+}
+
 pub fn types_header() -> String {
     let mut h = String::new();
-    let _ = writeln!(h, "/* nativeapi_types.h: scalars, variant type codes and tVariant of the 1C Native API. */");
+    let _ = writeln!(
+        h,
+        "/* nativeapi_types.h: scalars, constants, variant type codes and tVariant of the 1C Native API. */"
+    );
     let _ = writeln!(h, "/* {GENERATED} */");
     h.push_str(
         "#ifndef LICENCE_NATIVEAPI_TYPES_H\n#define LICENCE_NATIVEAPI_TYPES_H\n\n\
@@ -34,38 +86,18 @@ pub fn types_header() -> String {
          /* A UTF-16 code unit on every OS (wchar_t is 4 bytes on Linux: never use it). */\n\
          typedef uint16_t WCHAR_T;\n\n",
     );
-    h.push_str("enum ENUMVAR {\n");
+    h.push_str("/* Numbers that cross the boundary; never renumbered. */\n");
+    for (name, value) in CONSTANTS {
+        let _ = writeln!(h, "#define NATIVEAPI_{name} ({value})");
+    }
+    h.push_str("\nenum ENUMVAR {\n");
     for (name, code) in TYPE_CODES {
         let _ = writeln!(h, "    {name} = {code},");
     }
     h.push_str("};\n\n");
-    h.push_str(
-        "typedef struct tVariant {\n    union {\n\
-         \x20       int8_t i8Val;\n        int16_t shortVal;\n        int32_t lVal;\n        int32_t intVal;\n\
-         \x20       uint32_t uintVal;\n        int64_t llVal;\n        uint8_t ui8Val;\n        uint16_t ushortVal;\n\
-         \x20       uint32_t ulVal;\n        uint64_t ullVal;\n        int32_t errCode;\n        float fltVal;\n\
-         \x20       double dblVal;\n        bool bVal;\n        char chVal;\n        WCHAR_T wchVal;\n\
-         \x20       double date;\n        struct tm tmVal;\n\
-         \x20       struct {\n            char* pstrVal;\n            uint32_t strLen; /* bytes */\n        };\n\
-         \x20       struct {\n            WCHAR_T* pwstrVal;\n            uint32_t wstrLen; /* UTF-16 units, without the NUL */\n        };\n\
-         \x20   };\n    uint32_t cbElements;\n    uint16_t vt;\n} tVariant;\n\n",
-    );
-    for (i, l) in VARIANT_LAYOUTS.iter().enumerate() {
-        let _ = writeln!(h, "#{} {} /* {} */", if i == 0 { "if" } else { "elif" }, l.condition, l.platform);
-        let checks = [
-            ("sizeof(tVariant)", l.size),
-            ("offsetof(tVariant, pwstrVal)", l.pointer),
-            ("offsetof(tVariant, pstrVal)", l.pointer),
-            ("offsetof(tVariant, wstrLen)", l.length),
-            ("offsetof(tVariant, strLen)", l.length),
-            ("offsetof(tVariant, cbElements)", l.cb_elements),
-            ("offsetof(tVariant, vt)", l.vt),
-        ];
-        for (expr, value) in checks {
-            let _ = writeln!(h, "NATIVEAPI_STATIC_ASSERT({expr} == {value}, \"{expr} on {}\");", l.platform);
-        }
-    }
-    h.push_str("#endif\nNATIVEAPI_STATIC_ASSERT(sizeof(WCHAR_T) == 2, \"WCHAR_T is one UTF-16 unit\");\n\n");
+    variant(&mut h);
+    h.push_str("/* IPlatformInfo::GetPlatformInfo's answer; Application is one of NATIVEAPI_APP_TYPE_*. */\n");
+    c_struct(&mut h, &APP_INFO);
     h.push_str("#endif /* LICENCE_NATIVEAPI_TYPES_H */\n");
     h
 }
@@ -81,11 +113,21 @@ fn c_vtable(h: &mut String, i: &Interface) {
     let _ = writeln!(h, "}} {}Vtbl;\n", i.name);
     let _ = writeln!(h, "typedef struct {0} {{\n    const {0}Vtbl* vtbl;\n}} {0};\n", i.name);
     if let Some(first) = i.methods.first() {
+        let (offset, why) = if i.has_destructor {
+            ("NATIVEAPI_FIRST_METHOD", "follow the destructor slots")
+        } else {
+            ("0", "open the vtable (no destructor)")
+        };
         let _ = writeln!(
             h,
-            "NATIVEAPI_STATIC_ASSERT(offsetof({}Vtbl, {}) == NATIVEAPI_FIRST_METHOD, \"methods of {} follow the destructor slots\");\n",
+            "NATIVEAPI_STATIC_ASSERT(offsetof({}Vtbl, {}) == {offset}, \"methods of {} {why}\");",
+            i.name, first.name, i.name
+        );
+        let _ = writeln!(
+            h,
+            "NATIVEAPI_STATIC_ASSERT(sizeof({}Vtbl) == {offset} + {} * sizeof(void*), \"one slot per method of {}\");\n",
             i.name,
-            first.name,
+            i.methods.len(),
             i.name
         );
     }
@@ -106,7 +148,12 @@ pub fn c_header() -> String {
          typedef struct IComponentBase IComponentBase;\n\n",
     );
     for i in INTERFACES {
-        c_vtable(&mut h, &i);
+        let side = match i.side {
+            Side::Platform => "the platform implements it, the component calls it",
+            Side::Component => "the component implements it, the platform calls it",
+        };
+        let _ = writeln!(h, "/* {}: {side}. */", i.name);
+        c_vtable(&mut h, i);
     }
     h.push_str("/* The component object: one vtable pointer per base, in this order. */\nstruct IComponentBase {\n");
     for b in COMPONENT_BASES {
@@ -122,8 +169,8 @@ pub fn c_header() -> String {
     }
     h.push_str("\n/* Exports (C calling convention) and their types for dlsym/GetProcAddress. */\n");
     for e in EXPORTS {
-        let _ = writeln!(h, "{} {}({});", e.ret.c(), e.name, params(&e, false));
-        let _ = writeln!(h, "typedef {} (*{}Fn)({});", e.ret.c(), e.name, params(&e, false));
+        let _ = writeln!(h, "{} {}({});", e.ret.c(), e.name, params(e, false));
+        let _ = writeln!(h, "typedef {} (*{}Fn)({});", e.ret.c(), e.name, params(e, false));
     }
     h.push_str("\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* LICENCE_NATIVEAPI_H */\n");
     h
@@ -142,6 +189,9 @@ pub fn cpp_header() -> String {
         for m in i.methods {
             let list: Vec<String> = m.params.iter().map(|(n, t)| format!("{} {n}", t.c())).collect();
             let _ = writeln!(h, "    virtual {} ADDIN_API {}({}) = 0;", m.ret.c(), m.name, list.join(", "));
+        }
+        if !i.has_destructor {
+            let _ = writeln!(h, "\nprotected:\n    ~{}() {{}}", i.name);
         }
         h.push_str("};\n\n");
     }

@@ -1,5 +1,6 @@
-//! The checked-in headers are exactly what the ABI description renders, and a C and a C++ compiler
-//! accept them on this platform — which evaluates their static assertions of the measured layouts.
+//! The checked-in headers are exactly what the description (`licence-nativeapi`) renders, they
+//! carry every described number as a static assertion, and a C and a C++ compiler accept them on
+//! this platform — which evaluates the assertions of this platform's measured layout.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,8 +15,42 @@ fn checked_in_headers_match_the_description() {
         let on_disk = std::fs::read_to_string(include_dir().join(name)).unwrap_or_default();
         assert!(
             on_disk == text,
-            "ffi-headers/include/{name} drifted from src/abi.rs: run `cargo run -p licence-ffi-headers`"
+            "ffi-headers/include/{name} drifted from the description in nativeapi/: run `cargo run -p licence-ffi-headers`"
         );
+    }
+}
+
+/// The numbers the Rust side is checked against at compile time (every layout entry, every slot
+/// count, every type code) are the ones the headers assert, platform by platform.
+#[test]
+fn the_headers_assert_every_described_number() {
+    use licence_nativeapi::{Target, INTERFACES, TYPE_CODES, VARIANT_LAYOUTS};
+    let types = licence_ffi_headers::render::types_header();
+    for layout in VARIANT_LAYOUTS {
+        let platform = layout.target.name();
+        let start = types.find(&format!("{} /* {platform} */", layout.target.condition())).expect(platform);
+        let block = &types[start..];
+        let block = &block[..block.find("\n#e").unwrap()];
+        for (expr, value) in [
+            ("sizeof(tVariant)", layout.size),
+            ("offsetof(tVariant, pwstrVal)", layout.pointer),
+            ("offsetof(tVariant, wstrLen)", layout.length),
+            ("offsetof(tVariant, cbElements)", layout.cb_elements),
+            ("offsetof(tVariant, vt)", layout.vt),
+            ("sizeof(struct tm)", layout.tm),
+        ] {
+            assert!(block.contains(&format!("({expr} == {value}, ")), "{expr} == {value} on {platform}:\n{block}");
+        }
+    }
+    assert_eq!(VARIANT_LAYOUTS.map(|l| l.target), Target::ALL);
+    for (name, code) in TYPE_CODES {
+        assert!(types.contains(&format!("    {name} = {code},\n")), "{name}");
+    }
+    let c = licence_ffi_headers::render::c_header();
+    for interface in INTERFACES {
+        let count = format!("sizeof({}Vtbl) == ", interface.name);
+        let line = c.lines().find(|l| l.contains(&count)).expect(interface.name);
+        assert!(line.contains(&format!(" + {} * sizeof(void*)", interface.methods.len())), "{line}");
     }
 }
 

@@ -14,7 +14,10 @@ fn a_cpp_host_makes_virtual_calls_into_the_addin() {
     let built =
         Command::new(cargo).current_dir(workspace()).args(["build", "-q", "-p", "licenceaddin"]).status().unwrap();
     assert!(built.success(), "the add-in builds");
-    let library = workspace().join("target/debug/liblicenceaddin.so");
+    // The add-in is built into the target folder this test runs from (…/debug/deps/virtual_calls-…),
+    // wherever CARGO_TARGET_DIR puts it: the nested cargo inherits that setting.
+    let exe = std::env::current_exe().unwrap();
+    let library = exe.parent().and_then(Path::parent).unwrap().join("liblicenceaddin.so");
     let dir = std::env::temp_dir().join(format!("ffi-virtual-calls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let program = dir.join("virtual_calls");

@@ -6,8 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates whose module graphs are checked.
-const CRATES: [&str; 9] =
-    ["protocol", "server", "devkit", "addin", "addin/client", "ffi-headers", "manifest", "bench", "testkit"];
+const CRATES: [&str; 11] = [
+    "protocol",
+    "server",
+    "devkit",
+    "nativeapi",
+    "addin",
+    "addin/client",
+    "logfile",
+    "ffi-headers",
+    "manifest",
+    "bench",
+    "testkit",
+];
 
 /// Each top-level module of the crate at `src` with the files it is made of (`bin/` is not a module).
 fn modules(src: &Path) -> BTreeMap<String, Vec<PathBuf>> {

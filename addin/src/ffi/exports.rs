@@ -1,5 +1,8 @@
-//! The five C functions the platform looks up by name, and the table of classes they serve.
+//! The five C functions the platform looks up by name, and the table of classes they serve. Their
+//! signatures are checked at compile time against the description (`licence_nativeapi::export`).
 use std::ffi::{c_int, c_long, c_void};
+
+use licence_nativeapi::{export, ATTACH_ANY, PLATFORM_CAPABILITIES};
 
 use super::boundary::unreported;
 use super::object::Object;
@@ -9,10 +12,11 @@ use crate::component::Component;
 use crate::licence::{self, Licence};
 use crate::Error;
 
-/// `SetPlatformCapabilities`' answer: the add-in is built for the 8.3.21+ header set.
-const CAPABILITIES: c_int = 3;
-/// `GetAttachType`'s answer: any (isolated or not).
-const ATTACH_ANY: c_int = 3;
+const _: export::GetClassNames = GetClassNames;
+const _: export::GetClassObject = GetClassObject;
+const _: export::DestroyObject = DestroyObject;
+const _: export::SetPlatformCapabilities = SetPlatformCapabilities;
+const _: export::GetAttachType = GetAttachType;
 
 struct Class {
     name: &'static str,
@@ -77,7 +81,7 @@ pub unsafe extern "C" fn DestroyObject(obj: *mut *mut c_void) -> c_long {
 /// Accepts the platform's capabilities and answers 3 (8.3.21+ headers).
 #[no_mangle]
 pub extern "C" fn SetPlatformCapabilities(_capabilities: c_int) -> c_int {
-    unreported("SetPlatformCapabilities", 0, || Ok(CAPABILITIES))
+    unreported("SetPlatformCapabilities", 0, || Ok(PLATFORM_CAPABILITIES))
 }
 
 /// 3: the add-in may be attached isolated or not.

@@ -1,10 +1,11 @@
-//! The Native API layer: the only module with `unsafe`. It mirrors the platform's C++ interfaces
-//! ([`types`]), exports the five C functions ([`exports`]), lays out the component object with its
-//! four vtables (`object`), converts variants (`variant`), and wraps the platform's memory manager
-//! and connection in safe handles (`platform`). Every entry point runs through one panic boundary
-//! (`boundary`).
+//! The Native API layer: the only module with `unsafe`. Its C types and vtables come from the one
+//! description of the interface, `licence-nativeapi` ([`types`] re-exports them; the prose is
+//! `nativeapi/README.md`). It exports the five C functions ([`exports`]), lays out the component
+//! object with its four vtables (`object`), converts variants (`variant`), and wraps the platform's
+//! memory manager and connection in safe handles (`platform`). Every entry point runs through one
+//! panic boundary (`boundary`).
 //!
-//! ABI choices (NATIVEAPI.md is binding):
+//! ABI choices (the description's, checked at compile time where they can be):
 //! * The exports are `extern "C"` (cdecl on 32-bit Windows, unmangled).
 //! * Vtable methods, ours and the platform's, are `extern "system"`: the C convention on Linux and
 //!   64-bit Windows, `__stdcall` on 32-bit Windows, where the platform declares its interface methods
@@ -13,7 +14,8 @@
 //! * The destructor slots follow the *platform's* compiler, not ours: two (Itanium) on Linux, one
 //!   (MSVC scalar deleting destructor, `thiscall` on 32-bit) on Windows, even when the add-in is
 //!   built with the GNU toolchain. The platform never calls them; ours are harmless no-ops.
-//! * `tVariant`'s layout per target is asserted at compile time in [`types`].
+//! * `tVariant`'s layout and every vtable's slots are asserted at compile time, in
+//!   `licence-nativeapi`, against the description's entry for the target being built.
 #![allow(unsafe_code)]
 
 mod boundary;

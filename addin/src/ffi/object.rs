@@ -1,12 +1,15 @@
-//! The component object the platform holds: four vtable pointers (`IInitDoneBase`,
-//! `ILanguageExtenderBase`, `LocaleBase`, `UserLanguageBase`) followed by Rust state, and the static
-//! vtables. Each method receives `this` pointing at its own interface's sub-object, steps back to the
-//! object, and runs through [`entry`] (the panic boundary, the state lock and error reporting).
+//! The component object the platform holds: the four vtable pointers the description puts at its
+//! start ([`ComponentVtables`]: `IInitDoneBase`, `ILanguageExtenderBase`, `LocaleBase`,
+//! `UserLanguageBase`) followed by Rust state, and the static vtables. Each method receives `this`
+//! pointing at its own interface's sub-object, steps back to the object, and runs through [`entry`]
+//! (the panic boundary, the state lock and error reporting).
 use std::cell::Cell;
 use std::ffi::{c_long, c_void};
 use std::mem::offset_of;
 use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use licence_nativeapi as abi;
 
 use super::boundary::boundary;
 use super::platform::{Connection, EventGate, MemoryManager};
@@ -16,24 +19,23 @@ use crate::component::{find, Component, Method, Params, Prop};
 use crate::host::{Events, Host, Threads};
 use crate::{Error, Value};
 
-/// What `GetInfo` returns: the Native API version the add-in implements.
-const NATIVE_API_VERSION: c_long = 2000;
-
 #[repr(C)]
 pub struct Object {
-    init_done: &'static InitDoneVtbl,
-    language: &'static LanguageExtenderVtbl,
-    locale: &'static LocaleVtbl,
-    user_language: &'static UserLanguageVtbl,
+    vtables: ComponentVtables,
     state: Mutex<State>,
 }
 
-const PTR: usize = size_of::<*const c_void>();
-const INIT_DONE: usize = offset_of!(Object, init_done);
-const LANGUAGE: usize = offset_of!(Object, language);
-const LOCALE: usize = offset_of!(Object, locale);
-const USER_LANGUAGE: usize = offset_of!(Object, user_language);
-const _: () = assert!(INIT_DONE == 0 && LANGUAGE == PTR && LOCALE == 2 * PTR && USER_LANGUAGE == 3 * PTR);
+/// Where each base's sub-object (its vtable pointer) sits in the object: where the description says.
+const INIT_DONE: usize = offset_of!(Object, vtables.init_done);
+const LANGUAGE: usize = offset_of!(Object, vtables.language);
+const LOCALE: usize = offset_of!(Object, vtables.locale);
+const USER_LANGUAGE: usize = offset_of!(Object, vtables.user_language);
+const _: () = {
+    assert!(INIT_DONE == abi::base_offset(abi::INIT_DONE.name));
+    assert!(LANGUAGE == abi::base_offset(abi::LANGUAGE_EXTENDER.name));
+    assert!(LOCALE == abi::base_offset(abi::LOCALE.name));
+    assert!(USER_LANGUAGE == abi::base_offset(abi::USER_LANGUAGE.name));
+};
 
 struct State {
     component: Box<dyn Component>,
@@ -134,10 +136,12 @@ impl Object {
             finished: false,
         };
         let object = Object {
-            init_done: &INIT_DONE_VTBL,
-            language: &LANGUAGE_VTBL,
-            locale: &LOCALE_VTBL,
-            user_language: &USER_LANGUAGE_VTBL,
+            vtables: ComponentVtables {
+                init_done: &INIT_DONE_VTBL,
+                language: &LANGUAGE_VTBL,
+                locale: &LOCALE_VTBL,
+                user_language: &USER_LANGUAGE_VTBL,
+            },
             state: Mutex::new(state),
         };
         Box::into_raw(Box::new(object)).cast()
@@ -150,7 +154,7 @@ impl Object {
     pub unsafe fn destroy(raw: *mut c_void) -> bool {
         let object = raw.cast::<Object>();
         // SAFETY: by the contract `raw` is a live Object; its first field is our vtable reference.
-        if raw.is_null() || !ptr::eq(unsafe { (*object).init_done }, &INIT_DONE_VTBL) {
+        if raw.is_null() || !ptr::eq(unsafe { (*object).vtables.init_done }, &INIT_DONE_VTBL) {
             return false;
         }
         // SAFETY: the pointer came from Box::into_raw in `create` and is destroyed exactly once.
@@ -251,7 +255,7 @@ unsafe extern "system" fn set_mem_manager(this: *mut c_void, memory: *mut c_void
 unsafe extern "system" fn get_info(this: *mut c_void) -> c_long {
     // SAFETY: `this` at offset INIT_DONE.
     let object = unsafe { Object::from_iface(this, INIT_DONE) };
-    entry(object, "GetInfo", 0, |_| Ok(NATIVE_API_VERSION))
+    entry(object, "GetInfo", 0, |_| Ok(abi::COMPONENT_INFO))
 }
 
 unsafe extern "system" fn done(this: *mut c_void) {
@@ -456,7 +460,7 @@ unsafe extern "C" fn no_destructor(this: *mut c_void, _flags: u32) -> *mut c_voi
     this
 }
 
-const DTORS: [DtorFn; DTOR_SLOTS] = [no_destructor; DTOR_SLOTS];
+const DTORS: [DtorFn; DESTRUCTOR_SLOTS] = [no_destructor; DESTRUCTOR_SLOTS];
 
 static INIT_DONE_VTBL: InitDoneVtbl = InitDoneVtbl { dtors: DTORS, init, set_mem_manager, get_info, done };
 

@@ -5,19 +5,19 @@ use std::ffi::{c_long, c_ulong, c_void};
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 
-use super::types::{AddInDefBaseVtbl, Interface, MemoryManagerVtbl, PlatformInfoVtbl, PLATFORM_INFO, WCHAR_T};
+use licence_nativeapi::{ADDIN_E_FAIL, INTERFACE_PLATFORM_INFO};
+
+use super::types::{AddInDefBaseVtbl, HostObject, MemoryManagerVtbl, PlatformInfoVtbl, WCHAR_T};
 use super::variant::read_name;
 use crate::host::{EventTarget, PlatformInfo};
 use crate::Error;
 
-/// `AddError` codes (NATIVEAPI.md).
-pub const ADDIN_E_FAIL: u16 = 1006;
 /// The `scode` the add-in reports failures with: non-zero, so BSL raises an exception.
 pub const FAIL_SCODE: c_long = 1;
 
 /// The platform's `IMemoryManager`, valid from `setMemManager` until the object is destroyed.
 #[derive(Clone, Copy)]
-pub struct MemoryManager(NonNull<Interface<MemoryManagerVtbl>>);
+pub struct MemoryManager(NonNull<HostObject<MemoryManagerVtbl>>);
 
 impl MemoryManager {
     /// # Safety
@@ -73,7 +73,7 @@ fn wide_nul(s: &str) -> Vec<WCHAR_T> {
 /// The platform's `IAddInDefBase`, valid from `Init` until the object is destroyed. Used only on the
 /// thread the platform calls us on (it is not `Send`); threads get an [`EventGate`] instead.
 #[derive(Clone, Copy)]
-pub struct Connection(NonNull<Interface<AddInDefBaseVtbl>>);
+pub struct Connection(NonNull<HostObject<AddInDefBaseVtbl>>);
 
 impl Connection {
     /// # Safety
@@ -101,8 +101,8 @@ impl Connection {
         let get_interface = self.vtbl().get_interface?;
         // SAFETY: GetInterface with the platform's `this`; it returns NULL or an interface that lives as
         // long as the connection.
-        let raw = unsafe { get_interface(self.0.as_ptr().cast(), PLATFORM_INFO) };
-        let iface = NonNull::new(raw.cast::<Interface<PlatformInfoVtbl>>())?;
+        let raw = unsafe { get_interface(self.0.as_ptr().cast(), INTERFACE_PLATFORM_INFO) };
+        let iface = NonNull::new(raw.cast::<HostObject<PlatformInfoVtbl>>())?;
         // SAFETY: a live interface (as above); its vtable pointer is NULL or static for the platform's life.
         let vtbl = unsafe { (*iface.as_ptr()).vtbl.as_ref() }?;
         let get_platform_info = vtbl.get_platform_info?;
@@ -135,7 +135,7 @@ pub struct EventGate(Mutex<Option<EventPort>>);
 /// A connection that may only send events.
 struct EventPort(Connection);
 
-// SAFETY: NATIVEAPI.md: the platform accepts ExternalEvent from a component's own threads. An
+// SAFETY: the platform accepts ExternalEvent from a component's own threads (nativeapi/README.md). An
 // EventPort exposes nothing else, and EventGate serialises its use and drops it (revoke) before the
 // object, and with it the connection's validity, ends.
 unsafe impl Send for EventPort {}
