@@ -4,7 +4,7 @@
  *
  * The harness plays the platform: dlopen(RTLD_NOW|RTLD_LOCAL), the optional exports, two objects
  * created and initialised in the two orders hosts use (Init before setMemManager and after), the
- * calls of NATIVEAPI.md in the platform's order, then Done and DestroyObject. Each check prints
+ * calls of nativeapi/README.md in the platform's order, then Done and DestroyObject. Each check prints
  * `ok - name` or `FAIL - name: detail`; the last line is `N passed, N failed`; the exit code is 0
  * only when nothing failed. If the component kills the process, a signal handler names the step.
  * With LICENCE_SERVER=host:port in the environment it also plays the licence scenario against real

@@ -1,6 +1,6 @@
 /* nativeapi.h: the 1C Native API as the platform sees it on Linux x86_64 (Itanium C++ ABI).
  *
- * Written from the measured facts in NATIVEAPI.md, not from any vendor header and not from the Rust
+ * Written by hand from the measured facts of nativeapi/README.md, not from any vendor header and not from the Rust
  * side: the harness is the independent witness of the binary interface. Every size and offset the
  * add-in must honour is pinned by a _Static_assert, so a wrong declaration here fails the build.
  *

@@ -1,7 +1,7 @@
 /* utf16.h: the few UTF-16 operations the harness needs, independent of the C library's locale.
  *
  * The platform speaks UTF-16 (WCHAR_T); the harness writes its test names as UTF-8 literals and
- * prints UTF-8. Case mapping covers exactly what NATIVEAPI.md requires of name lookup: ASCII
+ * prints UTF-8. Case mapping covers exactly what nativeapi/README.md requires of name lookup: ASCII
  * letters and the Russian alphabet (а–я, ё), so the harness can build UPPER/lower/mIxEd spellings.
  */
 #ifndef UTF16_H
