@@ -113,7 +113,7 @@ impl InstallOrder {
             if !["ActivationCodeString", "ITN", "IEC", "BlankKeyNo"].contains(&name.as_str()) {
                 return Err(invalid(format!(
                     "unknown field `{}`; expected ActivationCodeString, ITN, IEC, BlankKeyNo",
-                    name.chars().take(40).collect::<String>()
+                    shorten(name, 40)
                 )));
             }
         }
@@ -138,9 +138,13 @@ impl InstallOrder {
                     .ok_or_else(|| invalid(format!("BlankKeyNo {n} is not a serial number")))?,
             ),
             Value::String(s) if s.trim().is_empty() => None,
-            Value::String(s) => Some(s.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid(format!("BlankKeyNo `{}` is not a serial number", s.chars().take(30).collect::<String>()))
-            })?),
+            Value::String(s) => Some(
+                s.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid(format!("BlankKeyNo `{}` is not a serial number", shorten(s, 30))))?,
+            ),
             _ => return Err(invalid("BlankKeyNo must be a number or null".into())),
         };
         Ok(Self { code, itn: tax("ITN")?, iec: tax("IEC")?, blank_key_no })

@@ -7,6 +7,7 @@
 //! connection, reasons) is bounded: past the bound it is counted under "other" rather than kept.
 
 use licence_protocol::key::SeriesId;
+use licence_protocol::text::shorten;
 use licence_protocol::time::UtcTime;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -213,10 +214,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn clipped(text: &str) -> String {
-    licence_protocol::text::shorten(text, NAME_LIMIT)
-}
-
 impl Observe {
     /// A licence was refused.
     pub fn denied(&self, denial: Denial) {
@@ -228,9 +225,9 @@ impl Observe {
             d.recent.pop_front();
         }
         let denial = Denial {
-            computer: clipped(&denial.computer),
-            user: denial.user.as_deref().map(clipped),
-            reason: clipped(&denial.reason),
+            computer: shorten(&denial.computer, NAME_LIMIT),
+            user: denial.user.as_deref().map(|u| shorten(u, NAME_LIMIT)),
+            reason: shorten(&denial.reason, NAME_LIMIT),
             ..denial
         };
         d.recent.push_back(denial);
