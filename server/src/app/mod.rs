@@ -1,7 +1,13 @@
 //! The running server's state: the ledger and the installed keys under one lock, the lease store
 //! behind them, and the background work (lease expiry, picking up key files that appear, change or
 //! expire). Every change to leases is committed to the store before the request that made it is
-//! answered, in the order the ledger made them.
+//! answered, in the order the ledger made them. Handlers reach the ledger and the keys through two
+//! doors only: [`App::read`] / [`App::refresh`] (under the lock, nothing to commit) and
+//! [`App::mutate`] (under the lock, answered once committed); the lock itself stays here.
+//!
+//! The settings in force are one value ([`crate::config::Live`]) that [`App::save_settings`] replaces
+//! whole after writing `licenceserver.conf`; the guard and the ledger's lease lengths follow it. Time
+//! comes from an injected [`Clock`] (a manual one in tests).
 //!
 //! The server's identity includes its host secret (`{root}/3.0/host.secret`, created at first start,
 //! readable by its own account only): without it no key bound to this computer unwraps. The per-key
