@@ -67,14 +67,49 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
             format!("cannot listen on {address} (is another server running? set [Common] ServerPort)")
         })?;
+        // `--port 0` lets the system pick: from here on the port is the one bound.
+        let bound = listener.local_addr().with_context(|| format!("cannot read the address bound for {address}"))?;
+        config.port = bound.port();
+        let port_file = layout.config_dir().join(PORT_FILE);
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
-        log::info!("listening on {address}; ComputerID {}", app.info.computer_id);
+        log::info!("listening on {bound}; ComputerID {}", app.info.computer_id);
+        let _announced = Announced::write(port_file, bound)?;
         let header_timeout = std::time::Duration::from_secs(app.config.header_read_timeout.into());
         http::serve::serve(listener, http::router(app), header_timeout, shutdown_signal()).await;
         log::info!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// The file in the config folder (`{root}/3.0`) that names the address the running server bound,
+/// `ADDR:PORT` and a newline: how a script or a test that started it with `--port 0` learns the port.
+pub const PORT_FILE: &str = "licenceserver.port";
+
+/// The announcement that the server accepts connections on `bound`: `listening on ADDR:PORT` on stdout
+/// and the [`PORT_FILE`] (written whole through a temporary file, so a reader never sees half of it),
+/// removed again when the server stops cleanly. After `kill -9` the file stays until the next start
+/// replaces it.
+struct Announced(std::path::PathBuf);
+
+impl Announced {
+    fn write(path: std::path::PathBuf, bound: SocketAddr) -> anyhow::Result<Self> {
+        use std::io::Write;
+        let partial = path.with_extension(format!("port.{}", std::process::id()));
+        std::fs::write(&partial, format!("{bound}\n"))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (a service manager's) must not stop the server: the file says it too.
+        let _ = writeln!(out, "listening on {bound}").and_then(|()| out.flush());
+        Ok(Self(path))
+    }
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn shutdown_signal() {
