@@ -74,9 +74,12 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
         log::info!("listening on {bound}; ComputerID {}", app.info.computer_id);
+        // Listening for the signals before the announcement: whoever learns the port from it may stop
+        // the server at once, and that stop is a clean one.
+        let shutdown = shutdown_signal();
         let _announced = Announced::write(port_file, bound)?;
         let header_timeout = std::time::Duration::from_secs(app.config.header_read_timeout.into());
-        http::serve::serve(listener, http::router(app), header_timeout, shutdown_signal()).await;
+        http::serve::serve(listener, http::router(app), header_timeout, shutdown).await;
         log::info!("stopped");
         anyhow::Ok(())
     })
@@ -112,22 +115,31 @@ impl Drop for Announced {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from the moment it is called (a signal before the returned future
+/// is first polled is not lost); the future ends at the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+    let stopped = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listeners = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        stopped.await;
+        log::info!("stopping on signal");
     }
-    log::info!("stopping on signal");
 }
