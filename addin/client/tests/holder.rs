@@ -114,7 +114,7 @@ fn a_session_ended_by_the_administrator_is_lost_for_good() {
 }
 
 #[test]
-fn dropping_the_holder_stops_its_thread_within_one_request_time_limit() {
+fn dropping_a_beating_holder_stops_its_thread_and_raises_no_event() {
     let server = TestServer::with_licences("holder-drop", 1, "");
     let client = Client::new(vec![server.endpoint()], &caller(), timeouts());
     let (events, on_event) = recorder();
