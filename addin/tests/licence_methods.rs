@@ -11,11 +11,13 @@ mod server;
 mod support;
 
 use std::sync::MutexGuard;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use licence_testkit::{holds_for, wait_until, PATIENCE};
 
 use licence::*;
 use licence_protocol::time::UtcTime;
-use server::{free_port, TestServer, PRODUCT, SERIES};
+use server::{refused_port, TestServer, PRODUCT, SERIES};
 use support::*;
 
 const SHORT_LEASES: &str = "ConnectionTimeout=2\nSessionTimeout=3";
@@ -31,17 +33,6 @@ fn heartbeat_threads() -> usize {
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
         .filter(|name| name.starts_with("licence-heartbe"))
         .count()
-}
-
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    done()
 }
 
 #[test]
@@ -120,7 +111,7 @@ fn unreachable_server_is_code_1_a_missing_key_id_code_5_and_a_missing_pin_code_1
     let _serial = serial();
     let l = Licence::new();
     assert!(l.set("ServerAddr", Arg::S("127.0.0.1")));
-    assert!(l.set("ServerPort", Arg::N(i32::from(free_port()))));
+    assert!(l.set("ServerPort", Arg::N(i32::from(refused_port()))));
     assert_eq!(l.fails("Connect", &[], 5), "KeyID is not set");
     assert!(l.set("KeyID", Arg::S(SERIES)));
     let text = l.fails("Подключиться", &[], 16);
@@ -148,7 +139,7 @@ fn unreachable_server_is_code_1_a_missing_key_id_code_5_and_a_missing_pin_code_1
 #[test]
 fn wrong_argument_types_are_bad_requests() {
     let _serial = serial();
-    let l = Licence::of(free_port());
+    let l = Licence::of(refused_port());
     let mut args = Licence::obtain_args(4, "user4");
     args[5] = Arg::S("24.11.2026");
     let text = l.fails("ObtainLicence", &args, 5);
@@ -181,11 +172,7 @@ fn a_session_ended_by_the_administrator_raises_licence_lost() {
     let id = sessions[0]["ID"].as_str().expect("a session ID").to_owned();
     assert_eq!(server.end_session(&id), 200);
 
-    assert!(
-        wait_until(Duration::from_secs(10), || l.events().iter().any(|(_, message, _)| message == "LicenceLost")),
-        "no LicenceLost event: {:?}",
-        l.events()
-    );
+    wait_until(PATIENCE, "a LicenceLost event", || l.events().iter().any(|(_, message, _)| message == "LicenceLost"));
     let events = l.events();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].0, "Licence");
@@ -202,21 +189,23 @@ fn destroying_a_holding_object_releases_and_leaves_no_thread_or_event() {
     let server = TestServer::start(2, SHORT_LEASES);
     // A thread joined by an earlier test may still be listed in /proc for a moment: the kernel wakes
     // `pthread_join` before it reaps the task. Every earlier object was destroyed, so none is left.
-    assert!(wait_until(Duration::from_secs(5), || heartbeat_threads() == 0), "an earlier test left a heartbeat");
+    wait_until(PATIENCE, "the heartbeat threads of earlier tests to leave", || heartbeat_threads() == 0);
     let l = Licence::of(server.port);
     l.succeeds("ObtainLicence", &Licence::obtain_args(9, "user9"));
     // A new thread names itself once it runs, which may be a moment after it was spawned.
-    assert!(wait_until(Duration::from_secs(2), || heartbeat_threads() == 1), "one heartbeat thread");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_until(PATIENCE, "one heartbeat thread", || heartbeat_threads() == 1);
+    // The object is destroyed once its thread has beaten at least once (the server moved the
+    // connection's lease on), so DestroyObject meets a thread that is running, not one just born.
+    let leased = server.connection_expiry();
+    wait_until(PATIENCE, "a heartbeat to reach the server", || server.connection_expiry() != leased);
     let host = l.destroy();
-    // Joined before DestroyObject returned; the same reaping lag as above is allowed for.
-    assert!(
-        wait_until(Duration::from_millis(500), || heartbeat_threads() == 0),
-        "the heartbeat thread outlived DestroyObject"
-    );
+    // Joined before DestroyObject returned; the same reaping lag as above is allowed for (a thread
+    // that outlived it for good would never leave).
+    wait_until(PATIENCE, "the heartbeat thread to be gone after DestroyObject", || heartbeat_threads() == 0);
     assert_eq!(server.sessions().len(), 0, "the licence was given back");
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(*host.events.lock().unwrap(), vec![]);
+    // Longer than the leases (2 s and 3 s): a heartbeat, an expiry or a lost-licence event of the
+    // destroyed object would come within it.
+    holds_for(Duration::from_secs(4), "the quiet after DestroyObject", || host.events.lock().unwrap().is_empty());
     assert_eq!(host.take_errors(), vec![]);
 }
 
@@ -232,11 +221,9 @@ fn a_dead_server_moves_the_licence_to_a_reserved_one_with_server_changed() {
     drop(main);
 
     let moved = format!("127.0.0.1:{}", reserve.port);
-    assert!(
-        wait_until(Duration::from_secs(15), || l.events().iter().any(|(_, message, _)| message == "ServerChanged")),
-        "no ServerChanged event: {:?}",
-        l.events()
-    );
+    wait_until(PATIENCE, "a ServerChanged event", || {
+        l.events().iter().any(|(_, message, _)| message == "ServerChanged")
+    });
     assert_eq!(l.events(), vec![("Licence".to_owned(), "ServerChanged".to_owned(), moved.clone())]);
     assert_eq!(l.string("ИспользуемыйСервер"), moved);
     assert!(l.boolean("LicenceHeld"));

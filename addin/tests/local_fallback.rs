@@ -2,8 +2,8 @@
 //! a real key file, signed and bound to a pinned machine id with the protocol's own code, sits in a
 //! temporary data folder of the licence server; the add-in's folders are relocated there. The keys are
 //! of the genuine series the objects pin (`SeriesPublicKey`) unless a test forges one. No server
-//! answers on the port the objects use (a free loopback port) unless a test starts the real one
-//! (tests/server).
+//! answers on the port the objects use (a loopback port where connections are refused, which no test
+//! server can take: `licence_testkit::refused_port`) unless a test starts the real one (tests/server).
 #![allow(unsafe_code)]
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -21,7 +21,7 @@ use licence_protocol::key::KeyFields;
 use licence_protocol::keyfile;
 use licence_protocol::series::SeriesKeys;
 use licenceaddin_client::conf::Places;
-use server::{free_port, scratch, TestServer, SERIES};
+use server::{refused_port, scratch, TestServer, SERIES};
 use support::*;
 
 const FILE_BASE: &str = "File=\"/home/user/trade\";";
@@ -114,7 +114,7 @@ fn fallback_off_means_the_server_is_unreachable() {
     let _serial = serial();
     let tree = Tree::new();
     tree.install_key(MACHINE);
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(!l.boolean("ЛокальныйРезерв"));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(text.starts_with("no licence server answered: 127.0.0.1:"), "{text}");
@@ -128,7 +128,7 @@ fn a_file_mode_client_takes_the_licence_of_a_local_key() {
     let _serial = serial();
     let tree = Tree::new();
     tree.install_key(MACHINE);
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     assert!(l.boolean("ЛокальныйРезерв"));
     obtain_succeeds(&l, FILE_BASE);
@@ -167,11 +167,11 @@ fn licenceaddin_conf_can_turn_the_fallback_off_but_not_on() {
     tree.install_key(MACHINE);
     // A file any user of the computer can write does not turn it on (the line is logged and ignored).
     tree.write_user_conf("[Common]\nForceUseConfig=1\n[672B]\nLocalFallback=1\n");
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(!text.contains("local"), "{text}");
     l.destroy();
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("ЛокальныйРезерв", Arg::B(true)));
     obtain_succeeds(&l, FILE_BASE);
     assert_eq!(l.string("ServerInUse"), "local");
@@ -179,7 +179,7 @@ fn licenceaddin_conf_can_turn_the_fallback_off_but_not_on() {
 
     // It does turn it off, over the code's "yes".
     tree.write_user_conf("[672B]\nLocalFallback=0\n");
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("ЛокальныйРезерв", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(!text.contains("local"), "{text}");
@@ -193,7 +193,7 @@ fn a_forged_key_for_the_local_fallback_gives_nothing() {
     // A self-made series of the same KeyID, a key of 999 licences for this very computer.
     let forger = SeriesKeys::generate(SERIES.parse().unwrap());
     tree.install_key_of(&forger, MACHINE, 999);
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(
@@ -211,7 +211,7 @@ fn no_pin_no_licence() {
     let tree = Tree::new();
     tree.install_key(MACHINE);
     let server = TestServer::start(2, "");
-    for port in [server.port, free_port()] {
+    for port in [server.port, refused_port()] {
         let l = Licence::unpinned(port);
         assert!(l.set("ЭтоСервер", Arg::B(false)));
         assert!(l.set("LocalFallback", Arg::B(true)));
@@ -238,7 +238,7 @@ fn a_server_process_never_falls_back() {
     let _serial = serial();
     let tree = Tree::new();
     tree.install_key(MACHINE);
-    let l = licence(free_port(), true);
+    let l = licence(refused_port(), true);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(
@@ -254,7 +254,7 @@ fn a_client_of_a_client_server_infobase_never_falls_back() {
     let _serial = serial();
     let tree = Tree::new();
     tree.install_key(MACHINE);
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, CLIENT_SERVER_BASE, 1);
     assert!(text.contains("the infobase is not in file mode"), "{text}");
@@ -268,21 +268,21 @@ fn a_tampered_or_foreign_key_gives_nothing_and_says_why() {
     let path = tree.install_key(MACHINE);
     let text = std::fs::read_to_string(&path).unwrap().replace("\"LicenceCount\":5", "\"LicenceCount\":50");
     std::fs::write(&path, text).unwrap();
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(text.contains("the local fallback gave no licence: 672B.2000.licence: signature does not match"), "{text}");
     l.destroy();
 
     tree.install_key("some other computer");
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(text.contains("672B.2000.licence: key is bound to another computer"), "{text}");
     l.destroy();
 
     std::fs::remove_file(&path).unwrap();
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     let text = obtain_fails(&l, FILE_BASE, 1);
     assert!(text.contains("no key of series 672B is installed in "), "{text}");
@@ -307,7 +307,7 @@ fn a_server_that_answers_is_used_and_takes_the_licence_over() {
     l.destroy();
 
     // On the fallback first; once the server is named and answers, the next obtain moves there.
-    let l = licence(free_port(), false);
+    let l = licence(refused_port(), false);
     assert!(l.set("LocalFallback", Arg::B(true)));
     obtain_succeeds(&l, FILE_BASE);
     assert_eq!(l.string("ServerInUse"), "local");

@@ -10,32 +10,22 @@ use licence_protocol::centre::{ActivationRequest, ActivationResponse, CentreErro
 use licence_protocol::keyfile::VerifiedKeyFile;
 use licence_protocol::time::UtcTime;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// A running centre; killed when dropped.
+/// A running centre on the port it announced (the test kit's, which the server's tests share); killed
+/// when dropped.
 struct Centre {
-    child: Child,
+    process: licence_testkit::vendor::Centre,
     url: String,
 }
 
 impl Centre {
     fn start(vendor: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_licencecentre"))
-            .args(["--vendor-dir", vendor.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-            .env_remove(licence_devkit::clock::CLOCK_SHIFT_ENV)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let centre = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while agent().get(&format!("{}/health", centre.url)).call().is_err() {
-            assert!(Instant::now() < deadline, "the centre did not come up on port {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        centre
+        let process =
+            licence_testkit::vendor::Centre::serving(Path::new(env!("CARGO_BIN_EXE_licencecentre")), vendor, None);
+        let url = process.url();
+        Self { process, url }
     }
 
     /// POSTs `body` to `/activate`: the status and the body.
@@ -68,13 +58,6 @@ impl Centre {
         let (status, body) = self.post(&serde_json::to_vec(request).unwrap());
         let error: CentreError = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{status}: {body:?}"));
         (status, error)
-    }
-}
-
-impl Drop for Centre {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -344,8 +327,8 @@ fn after_kill_9_the_restarted_centre_answers_the_same_key() {
     drop(store);
     let mut centre = Centre::start(&vendor);
     let (first, _) = centre.redeem(&request(code, "computer A", None));
-    centre.child.kill().unwrap(); // SIGKILL on Unix
-    centre.child.wait().unwrap();
+    centre.process.child().kill().unwrap(); // SIGKILL on Unix
+    centre.process.child().wait().unwrap();
     drop(centre);
 
     let centre = Centre::start(&vendor);
@@ -362,16 +345,11 @@ fn after_kill_9_the_restarted_centre_answers_the_same_key() {
 fn sigterm_stops_the_centre_cleanly() {
     let (vendor, _store) = vendor_store("centre-term");
     let mut centre = Centre::start(&vendor);
-    let status = Command::new("kill").args(["-TERM", &centre.child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-TERM", &centre.process.child().id().to_string()]).status().unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = centre.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "the centre did not stop within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = licence_testkit::wait_for(licence_testkit::PATIENCE, "the centre to stop on SIGTERM", || {
+        centre.process.child().try_wait().unwrap()
+    });
     assert!(exit.success(), "{exit:?}");
 }
 

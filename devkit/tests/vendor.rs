@@ -318,14 +318,10 @@ fn request_and_response_files_carry_no_binding() {
 
 #[test]
 fn a_store_of_the_earlier_release_is_migrated_and_its_codes_still_redeem() {
-    let dir = scratch("old-store");
+    let (dir, store) = vendor_store("old-store");
+    drop(store);
     // The earlier release's tables, as its licenceedit left them: codes without a digest.
     let (activation, spare) = (ActivationCode::generate(), ActivationCode::generate());
-    {
-        let mut store = VendorStore::open(&dir).unwrap();
-        store.create_series("672B".parse().unwrap()).unwrap();
-        store.add_product(&product("A-1"), UtcTime::now()).unwrap();
-    }
     let db = rusqlite::Connection::open(dir.join(licence_devkit::store::DATABASE_FILE)).unwrap();
     db.execute_batch(
         "DROP INDEX activation_codes_by_digest; DROP INDEX backup_codes_by_digest;

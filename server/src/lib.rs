@@ -71,32 +71,79 @@ pub fn run(layout: layout::Layout, overrides: Overrides) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
             format!("cannot listen on {address} (is another server running? set [Common] ServerPort)")
         })?;
+        // `--port 0` lets the system pick: from here on the port is the one bound.
+        let bound = listener.local_addr().with_context(|| format!("cannot read the address bound for {address}"))?;
+        config.startup.port = bound.port();
+        let port_file = layout.config_dir().join(PORT_FILE);
         let app = Arc::new(app::App::start(config, layout)?);
         tokio::spawn(app.clone().housekeeping());
-        log::info!("listening on {address}; ComputerID {}", app.info.computer_id);
+        log::info!("listening on {bound}; ComputerID {}", app.info.computer_id);
+        // Listening for the signals before the announcement: whoever learns the port from it may stop
+        // the server at once, and that stop is a clean one.
+        let shutdown = shutdown_signal();
+        let _announced = Announced::write(port_file, bound)?;
         let header_timeout = std::time::Duration::from_secs(app.startup.header_read_timeout.into());
-        http::serve::serve(listener, web::router(app), header_timeout, shutdown_signal()).await;
+        http::serve::serve(listener, web::router(app), header_timeout, shutdown).await;
         log::info!("stopped");
         anyhow::Ok(())
     })
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// The file in the config folder (`{root}/3.0`) that names the address the running server bound,
+/// `ADDR:PORT` and a newline: how a script or a test that started it with `--port 0` learns the port.
+pub const PORT_FILE: &str = "licenceserver.port";
+
+/// The announcement that the server accepts connections on `bound`: `listening on ADDR:PORT` on stdout
+/// and the [`PORT_FILE`] (written whole through a temporary file, so a reader never sees half of it),
+/// removed again when the server stops cleanly. After `kill -9` the file stays until the next start
+/// replaces it.
+struct Announced(std::path::PathBuf);
+
+impl Announced {
+    fn write(path: std::path::PathBuf, bound: SocketAddr) -> anyhow::Result<Self> {
+        use std::io::Write;
+        let partial = path.with_extension(format!("port.{}", std::process::id()));
+        std::fs::write(&partial, format!("{bound}\n"))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (a service manager's) must not stop the server: the file says it too.
+        let _ = writeln!(out, "listening on {bound}").and_then(|()| out.flush());
+        Ok(Self(path))
+    }
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Listens for SIGINT and SIGTERM from the moment it is called (a signal before the returned future
+/// is first polled is not lost); the future ends at the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+    let stopped = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listeners = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        stopped.await;
+        log::info!("stopping on signal");
     }
-    log::info!("stopping on signal");
 }

@@ -1,6 +1,9 @@
 //! `licenceserver`: the command line. `-r` runs the server in the foreground (as the service unit
 //! does); `--root DIR` moves its whole `/var/1C/licence` tree, `--port N` and `--listen ADDR` override
-//! the config; `identity` prints this computer's ComputerID and public target key (no secret) for
+//! the config (`--port 0`: a port the system picks); once it accepts connections the server prints
+//! `listening on ADDR:PORT` on stdout and writes the same `ADDR:PORT` line to
+//! `DIR/3.0/licenceserver.port` (removed at a clean stop), so a script or a test that let the system
+//! pick learns the port; `identity` prints this computer's ComputerID and public target key (no secret) for
 //! issuing a key to it;
 //! `activation-request` and `activation-install` activate offline without the server running (or
 //! beside it: it picks up the installed key within seconds).
@@ -25,7 +28,9 @@ usage: licenceserver -r [--root DIR] [--port N] [--listen ADDR]
                    (the vendor answers it with `licenceedit request answer`); --blank binds to a USB blank
   activation-install  install the vendor's response file into the data folder
   --root DIR       use DIR instead of /var/1C/licence (config in DIR/3.0, keys in DIR/data)
-  --port N         listen on port N instead of [Common] ServerPort (9099)
+  --port N         listen on port N instead of [Common] ServerPort (9099); 0: a free port the system
+                   picks. Once listening, `listening on ADDR:PORT` goes to stdout and the same
+                   `ADDR:PORT` line to DIR/3.0/licenceserver.port (removed at a clean stop)
   --listen ADDR    listen on ADDR instead of [Common] ListenAddress (0.0.0.0)";
 
 enum Command {
@@ -65,8 +70,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             "--root" => root = Some(PathBuf::from(value("--root")?)),
             "--port" => {
                 let v = value("--port")?;
-                overrides.port =
-                    Some(v.parse().ok().filter(|p| *p > 0).ok_or(format!("--port `{v}` is not a port number"))?);
+                overrides.port = Some(v.parse().map_err(|_| format!("--port `{v}` is not a port number"))?);
             }
             "--listen" => {
                 let v = value("--listen")?;

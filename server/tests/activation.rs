@@ -12,7 +12,7 @@ use licence_protocol::keyfile;
 use licence_protocol::usbkey::{self, SoftwareKey};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn install(server: &TestServer, code: &str, itn: Value, blank: Value) -> (u16, Value) {
     let body = json!({"ActivationCodeString": code, "ITN": itn, "IEC": null, "BlankKeyNo": blank});
@@ -26,15 +26,11 @@ fn message(body: &Value) -> &str {
 /// Waits until `/api/licences/{key_no}` satisfies `ready` (the server re-reads keys and devices every
 /// few seconds).
 fn wait_for_key(server: &TestServer, key_no: u64, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("key {key_no} to reach the expected state");
+    licence_testkit::wait_for(licence_testkit::PATIENCE, &what, || {
         let (_, key) = server.get(&format!("/api/licences/{key_no}"));
-        if ready(&key) {
-            return key;
-        }
-        assert!(Instant::now() < deadline, "key {key_no} never reached the expected state: {key}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        ready(&key).then_some(key)
+    })
 }
 
 fn day(time: &Value) -> &str {
@@ -312,11 +308,9 @@ fn a_hardware_key_is_listed_as_usb_and_counts_only_while_plugged_in() {
     drop(without_usb);
 
     std::fs::remove_file(&device).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("/api/licences").1["Licences"].as_array().is_some_and(|l| !l.is_empty()) {
-        assert!(Instant::now() < deadline, "the unplugged key is still listed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    licence_testkit::wait_until(licence_testkit::PATIENCE, "the unplugged key to leave the list", || {
+        server.get("/api/licences").1["Licences"].as_array().is_some_and(|l| l.is_empty())
+    });
     assert_eq!(server.obtain(&connection, 2, "APPSRV").0, 404, "no key of the series");
     let _ = std::fs::remove_dir_all(&usb);
 }

@@ -155,13 +155,15 @@ fn basic_auth_is_required_and_checked() {
     assert_eq!(status, 401);
     let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "and again")));
     assert_eq!(status, 401, "the fourth failure is still answered, and starts the wait");
-    let (status, body) = server.request("GET", "/api/licences", None, Some(("admin", "admin")));
+    let (status, retry_after, body) = server.request_with_header("GET", "/api/licences", Some(ADMIN), "Retry-After");
     assert_eq!(status, 429, "even the right password waits: {body}");
     error_body_is_documented(429, &body, "EHTTPTooManyRequests");
-    assert!(body["Message"].as_str().unwrap().contains("try again in"), "{body}");
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    let (status, _) = server.request("GET", "/api/licences", None, Some(("admin", "admin")));
-    assert_eq!(status, 200, "after the wait the right password works and clears the count");
+    // The first wait is 2 s: the header says how many are left, the message says the same.
+    let seconds: u64 = retry_after.as_deref().and_then(|s| s.parse().ok()).expect("a Retry-After in seconds");
+    assert!((1..=2).contains(&seconds), "Retry-After: {seconds}");
+    let message = body["Message"].as_str().unwrap();
+    assert!(message.contains(&format!("try again in {seconds} s")), "{body}");
+    // the wait's end is asserted by the guard's unit test with an injected clock
 }
 
 #[test]
@@ -462,22 +464,25 @@ fn administrator_ends_a_session_and_its_licence_is_free_at_once() {
 
 #[test]
 fn stalled_clients_are_cut_off_after_the_header_read_timeout() {
-    use std::io::{Read, Write};
-    use std::time::{Duration, Instant};
+    use std::io::{ErrorKind, Read, Write};
     let server = TestServer::new("machine-slowloris", "HeaderReadTimeout=1\n").started();
-    let closed_within = |partial: &[u8]| {
+    // The server ends a stalled connection: the read comes back (end of stream, or a reset) rather
+    // than running into the test's own generous limit, which only a connection held forever reaches.
+    let closed_by_the_server = |partial: &[u8]| {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        stream.set_read_timeout(Some(licence_testkit::PATIENCE)).unwrap();
         stream.write_all(partial).unwrap();
-        let started = Instant::now();
         let mut rest = Vec::new();
-        let _ = stream.read_to_end(&mut rest);
-        started.elapsed()
+        match stream.read_to_end(&mut rest) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(e),
+            Err(_) => Ok(()),
+        }
     };
     // Half a request head, then silence; and a connection that never says anything.
     for partial in [&b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\n"[..], &b""[..]] {
-        let took = closed_within(partial);
-        assert!(took < Duration::from_secs(8), "a stalled client held its connection for {took:?}");
+        let outcome = closed_by_the_server(partial);
+        assert!(outcome.is_ok(), "a stalled client held its connection: {outcome:?}");
     }
     assert_eq!(server.get("/api").0, 200, "ordinary clients are served meanwhile");
 }

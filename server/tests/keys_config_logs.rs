@@ -118,10 +118,17 @@ fn logs_are_named_as_documented_and_old_ones_removed() {
     let mut keep = TestServer::new("logs-keep", "KeepPreviousLogs=1\n");
     keep.start();
     keep.stop();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let first: Vec<_> = std::fs::read_dir(keep.logs_dir()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    // A log's name is its start second and pid: the second run starts in a later second than the
+    // first stopped, so even a reused pid cannot give it the first run's name.
+    let second = || licence_protocol::time::UtcTime::now().unix_millis() / 1000;
+    let stopped = second();
+    licence_testkit::wait_until(licence_testkit::PATIENCE, "the next second", || second() > stopped);
     keep.start();
     let count = std::fs::read_dir(keep.logs_dir()).unwrap().count();
     assert_eq!(count, 2, "KeepPreviousLogs=1 keeps the first run's log");
+    assert!(first[0].exists(), "the first run's log is kept: {first:?}");
 }
 
 #[test]
@@ -134,4 +141,23 @@ fn a_pinned_identity_that_is_missing_is_reported_not_ignored() {
     server.install_key(&s, &key_fields(&s, "pin-missing", 1, KeyKind::Main, 1));
     let list = server.wait_for_licences(1);
     assert_eq!(list["Licences"][0]["Workable"], false);
+}
+
+#[test]
+fn the_bound_port_is_announced_on_stdout_and_in_the_port_file_until_a_clean_stop() {
+    // The test server starts with `--port 0` and learns its port from the `listening on` line.
+    let mut server = TestServer::new("port-file", "");
+    server.start();
+    assert_ne!(server.port, 0);
+    let file = server.root.join("3.0/licenceserver.port");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("127.0.0.1:{}\n", server.port));
+    assert_eq!(server.get("/api").0, 200, "the announced port is the server's");
+    // After `kill -9` the file is stale until the next start rewrites it.
+    server.kill();
+    assert!(file.exists());
+    let port = server.port;
+    server.start();
+    assert_eq!((server.port, std::fs::read_to_string(&file).unwrap()), (port, format!("127.0.0.1:{port}\n")));
+    server.stop();
+    assert!(!file.exists(), "a clean stop removes the port file");
 }

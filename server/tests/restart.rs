@@ -1,5 +1,6 @@
 //! Restarts: after a clean stop and after `kill -9`, every live session continues with its own
-//! licence, none is lost, and none is handed out twice.
+//! licence, none is lost, and none is handed out twice. A restarted server asks for the port its first
+//! run announced (the add-ins hold that address).
 
 mod common;
 
@@ -88,7 +89,9 @@ fn kill_9_in_the_middle_of_a_burst_never_loses_an_acknowledged_licence() {
     server.install_key(&s, &key_fields(&s, "restart-burst", 501, KeyKind::Main, 20_000));
     server.wait_for_licences(1);
     let conn = server.connect("672B", "APPSRV", true);
-    // A client obtains licences as fast as it can while the server is killed under it.
+    // A client obtains licences as fast as it can while the server is killed under it: the kill comes
+    // once the client has had 50 answers, so it lands mid-burst however fast the machine is.
+    let answered = std::sync::atomic::AtomicUsize::new(0);
     let acknowledged: Vec<String> = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
             let addin = server.addin(&conn);
@@ -99,10 +102,13 @@ fn kill_9_in_the_middle_of_a_burst_never_loses_an_acknowledged_licence() {
                     Ok(common::addin::Reply::Sealed(Ok(v))) => got.push(v["SessionID"].as_str().unwrap().to_owned()),
                     _ => break,
                 }
+                answered.store(got.len(), std::sync::atomic::Ordering::SeqCst);
             }
             got
         });
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        licence_testkit::wait_until(licence_testkit::PATIENCE, "50 licences obtained before the kill", || {
+            answered.load(std::sync::atomic::Ordering::SeqCst) >= 50 || worker.is_finished()
+        });
         server.signal_kill();
         worker.join().unwrap()
     });

@@ -1,6 +1,6 @@
 //! The licence holder against the real licence server: its heartbeat thread follows the session to
 //! the reserved server when the main one is killed, reports a session the administrator ended, and
-//! stops promptly when dropped.
+//! stops when dropped: woken at once from its wait, and trying no further server mid-failover.
 
 mod common;
 
@@ -9,8 +9,9 @@ use licence_protocol::wire::ErrorCode;
 use licenceaddin_client::client::Client;
 use licenceaddin_client::session::{Event, LicenceHolder};
 use licenceaddin_client::transport::Timeouts;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BEAT: Option<Duration> = Some(Duration::from_millis(100));
 
@@ -26,14 +27,47 @@ fn recorder() -> (Arc<Mutex<Vec<Event>>>, impl Fn(Event) + Send + Sync + 'static
 }
 
 fn wait_for(events: &Mutex<Vec<Event>>, what: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(e) = events.lock().unwrap().iter().find(|e| what(e)) {
-            return e.clone();
-        }
-        assert!(Instant::now() < deadline, "no such event within 15 s: {:?}", events.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(20));
+    licence_testkit::wait_for(licence_testkit::PATIENCE, "the awaited event", || {
+        events.lock().unwrap().iter().find(|e| what(e)).cloned()
+    })
+}
+
+/// A server that accepts connections and never answers on them, counting them.
+struct Silent {
+    endpoint: licenceaddin_client::conf::Endpoint,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Silent {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = licenceaddin_client::conf::Endpoint::new("127.0.0.1", listener.local_addr().unwrap().port());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Silent { endpoint, accepted }
     }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// Drops `holder` in a thread of its own and waits for the drop to return.
+fn dropped(holder: LicenceHolder) {
+    let (done, returned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(holder);
+        let _ = done.send(());
+    });
+    let limit = licence_testkit::PATIENCE;
+    assert!(returned.recv_timeout(limit).is_ok(), "dropping the holder did not return within {limit:?}");
 }
 
 #[test]
@@ -80,37 +114,50 @@ fn a_session_ended_by_the_administrator_is_lost_for_good() {
 }
 
 #[test]
-fn dropping_the_holder_stops_its_thread_within_one_request_time_limit() {
+fn dropping_a_beating_holder_stops_its_thread_and_raises_no_event() {
     let server = TestServer::with_licences("holder-drop", 1, "");
     let client = Client::new(vec![server.endpoint()], &caller(), timeouts());
     let (events, on_event) = recorder();
     let holder = LicenceHolder::obtain(client, session(1), BEAT, on_event).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let started = Instant::now();
-    drop(holder);
-    let took = started.elapsed();
-    eprintln!("dropping the holder took {took:?}");
-    assert!(took <= timeouts().request + Duration::from_millis(500), "{took:?}");
+    // The thread is beating: the server moved the connection's lease on at least once.
+    let leased = |s: &TestServer| s.connections()["Connections"][0]["ExpireTime"].clone();
+    let first = leased(&server);
+    licence_testkit::wait_until(licence_testkit::PATIENCE, "a heartbeat", || leased(&server) != first);
+    dropped(holder);
+    assert!(events.lock().unwrap().is_empty(), "{:?}", events.lock().unwrap());
+}
+
+#[test]
+fn dropping_the_holder_wakes_its_thread_rather_than_waiting_out_the_period() {
+    let server = TestServer::with_licences("holder-drop-sleeping", 1, "");
+    let client = Client::new(vec![server.endpoint()], &caller(), timeouts());
+    let (events, on_event) = recorder();
+    // A period far past the test's patience: a drop that waited for the next beat would never return.
+    let hour = Some(Duration::from_secs(3600));
+    let holder = LicenceHolder::obtain(client, session(1), hour, on_event).unwrap();
+    dropped(holder);
     assert!(events.lock().unwrap().is_empty(), "{:?}", events.lock().unwrap());
 }
 
 #[test]
 fn dropping_the_holder_mid_failover_waits_for_one_request_at_most() {
     let mut server = TestServer::with_licences("holder-drop-silent", 1, "");
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_endpoint = licenceaddin_client::conf::Endpoint::new("127.0.0.1", silent.local_addr().unwrap().port());
-    let client = Client::new(vec![server.endpoint(), silent_endpoint], &caller(), timeouts());
+    let (silent, after) = (Silent::start(), Silent::start());
+    let endpoints = vec![server.endpoint(), silent.endpoint.clone(), after.endpoint.clone()];
+    // A request limit well past the moment between seeing the request arrive and dropping.
+    let patient = Timeouts { request: Duration::from_secs(5), ..timeouts() };
+    let client = Client::new(endpoints, &caller(), patient);
     let (_events, on_event) = recorder();
     let holder = LicenceHolder::obtain(client, session(1), BEAT, on_event).unwrap();
     server.kill();
-    // The thread is now (or soon) waiting on the silent endpoint.
-    std::thread::sleep(Duration::from_millis(250));
-    let started = Instant::now();
-    drop(holder);
-    let took = started.elapsed();
-    eprintln!("dropping the holder mid-failover took {took:?}");
-    assert!(took <= timeouts().request + Duration::from_millis(500), "{took:?}");
-    drop(silent);
+    // Failover has begun: the thread's request waits on the silent endpoint.
+    licence_testkit::wait_until(licence_testkit::PATIENCE, "the failover to reach the silent endpoint", || {
+        silent.accepted() > 0
+    });
+    let tried_before = after.accepted();
+    dropped(holder);
+    // The drop ended the failover with the request in flight: the next server was not tried.
+    assert_eq!((tried_before, after.accepted()), (0, 0), "the stopped thread went on to the next server");
 }
 
 #[test]

@@ -1,13 +1,14 @@
-//! The real licence server for the add-in's integration tests: `licence_testkit::server_binary` (in
-//! `CARGO_TARGET_DIR` when set, brought up to date once per test process) in a temporary root on a free loopback port, for a pinned machine id and the host
+//! The real licence server for the add-in's integration tests: `licence_testkit::server_binary` (built
+//! once per test process) in a temporary root on a loopback port the system picks (learnt from the
+//! server's announcement), for a pinned machine id and the host
 //! secret in its root, with a main key issued by `keyfile::issue` — of the genuine series
 //! ([`crate::licence::genuine`], which `Licence::of` pins) unless a test brings its own. Nothing of it is
 //! mocked.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
 use licence_protocol::key::KeyFields;
@@ -17,11 +18,14 @@ use licence_protocol::series::SeriesKeys;
 pub const SERIES: &str = "672B";
 /// The functional flags of the test key: 0, 1 and 3.
 pub const FLAGS: u64 = 0b1011;
-pub const PRODUCT: &str = "Управление складом";
+pub const PRODUCT: &str = licence_testkit::vendor::PRODUCT_NAME;
 const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
 
+/// A loopback port where connections are refused, which no test server can take.
+#[allow(unused_imports)]
+pub use licence_testkit::refused_port;
+pub use licence_testkit::scratch;
 use licence_testkit::server_binary;
-pub use licence_testkit::{free_port, scratch};
 
 /// One test of this process at a time, with `HOME` set once to a scratch folder named after `tag`: the
 /// add-in's logs and a user's licenceaddin.conf live under it, so the machine's own never interfere.
@@ -74,41 +78,33 @@ impl TestServer {
         let bytes = keyfile::issue(&fields, series, &identity.binding());
         std::fs::write(root.join("data").join(fields.file_name()), bytes).unwrap();
 
-        let port = free_port();
-        let child = Self::spawn(&root, port);
-        let mut server = TestServer { root, port, child };
+        let (child, port) = Self::spawn(&root, 0);
+        let server = TestServer { root, port, child };
         server.wait_for_key();
         server
     }
 
-    fn spawn(root: &std::path::Path, port: u16) -> Child {
-        Command::new(server_binary())
-            .args(["-r", "--listen", "127.0.0.1", "--port", &port.to_string(), "--root"])
-            .arg(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("licenceserver starts")
-    }
-
-    fn wait_for_key(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.get("/api/licences").and_then(|b| b["Licences"].as_array().map(Vec::len)).unwrap_or(0) == 0 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("licenceserver exited at start with {status}");
-            }
-            assert!(Instant::now() < deadline, "licenceserver did not list its key within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
+    /// Starts the server on `port` (0: one the system picks); the process and the port it announced.
+    fn spawn(root: &std::path::Path, port: u16) -> (Child, u16) {
+        match licence_testkit::server::start(&server_binary(), root, port, &[]) {
+            Ok(started) => (started.child, started.address.port()),
+            Err(e) => panic!("licenceserver did not start: {e}"),
         }
     }
 
+    fn wait_for_key(&self) {
+        licence_testkit::wait_until(licence_testkit::PATIENCE, "licenceserver to list its key", || {
+            self.get("/api/licences").and_then(|b| b["Licences"].as_array().map(Vec::len)).unwrap_or(0) > 0
+        });
+    }
+
     /// Stops the server (SIGKILL, as an update that replaces the binary might) and starts it again on
-    /// the same port and root: its leases come back, its channels do not.
+    /// the same port (the one its first run announced) and root: its leases come back, its channels
+    /// do not.
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::spawn(&self.root, self.port);
+        self.child = Self::spawn(&self.root, self.port).0;
         self.wait_for_key();
     }
 
@@ -125,6 +121,15 @@ impl TestServer {
     pub fn sessions(&self) -> Vec<serde_json::Value> {
         let body = self.get("/api/sessions").expect("GET /api/sessions answers");
         body["Sessions"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The `ExpireTime` of the server's only connection (`None` while it has none): a heartbeat
+    /// moves it on.
+    pub fn connection_expiry(&self) -> Option<serde_json::Value> {
+        let body = self.get("/api/connections").expect("GET /api/connections answers");
+        let connections = body["Connections"].as_array().cloned().unwrap_or_default();
+        assert!(connections.len() <= 1, "more than one connection: {connections:?}");
+        connections.first().map(|c| c["ExpireTime"].clone())
     }
 
     /// `DELETE /api/sessions/{id}`, as the administrator ends a session; the status.

@@ -1,5 +1,5 @@
-//! What the devkit's integration tests share: scratch folders, a vendor store with one series and a
-//! product, requests for made-up computers, and running `licenceedit`.
+//! What the devkit's integration tests share: scratch folders, a vendor store with one series and the
+//! test product, requests for made-up computers, and running `licenceedit`.
 #![allow(dead_code)]
 
 use licence_devkit::{NewProduct, VendorStore};
@@ -13,19 +13,21 @@ use std::process::Command;
 
 pub use licence_testkit::scratch;
 
-/// A product of series 672B: 10 main licences, flags 0 and 2, a 12-month subscription.
+/// The test product (`licence_testkit::vendor`: the one the server's tests sell through
+/// `licenceedit`), built through the library: 10 main licences, flags 0 and 2, a 12-month subscription.
 pub fn product(article: &str) -> NewProduct {
+    use licence_testkit::vendor::{ARTICLE_NAME, PRODUCT_NAME, PRODUCT_VERSION, SERIES};
     NewProduct {
         article: article.into(),
-        series: "672B".parse().unwrap(),
-        name: "Управление складом".into(),
-        article_name: "Основная поставка".into(),
+        series: SERIES.parse().unwrap(),
+        name: PRODUCT_NAME.into(),
+        article_name: ARTICLE_NAME.into(),
         kind: KeyKind::Main,
         licence_count: 10,
         period: 0,
         expire_date: None,
         flags: 0b101,
-        product_version: "1.0".into(),
+        product_version: PRODUCT_VERSION.into(),
         support_months: Some(12),
         support_until: None,
         requires_itn: false,
@@ -36,7 +38,7 @@ pub fn product(article: &str) -> NewProduct {
 pub fn vendor_store(tag: &str) -> (PathBuf, VendorStore) {
     let dir = scratch(tag);
     let mut store = VendorStore::open(&dir).unwrap();
-    store.create_series("672B".parse().unwrap()).unwrap();
+    store.create_series(licence_testkit::vendor::SERIES.parse().unwrap()).unwrap();
     store.add_product(&product("A-1"), UtcTime::now()).unwrap();
     (dir, store)
 }

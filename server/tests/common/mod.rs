@@ -1,5 +1,5 @@
 //! Shared by the integration tests: starts the real `licenceserver` binary in its own temporary
-//! root on a free loopback port, issues real signed key files for the computer it pretends to be
+//! root on a loopback port the system picks (learnt from the server's announcement), issues real signed key files for the computer it pretends to be
 //! (its pinned machine-id file and a known host secret written into its root), and talks to it over
 //! HTTP — the add-in protocol through the test add-in of [`addin`] (connect proofs checked, every
 //! later call sealed). Nothing of the server is mocked.
@@ -19,13 +19,14 @@ use licence_protocol::series::SeriesKeys;
 use licence_protocol::time::UtcTime;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 pub const ADMIN: (&str, &str) = ("admin", "admin");
 
 pub struct TestServer {
     pub root: PathBuf,
+    /// The port the server announced (0 until it first started).
     pub port: u16,
     pub machine: String,
     /// Environment variables the server is started with.
@@ -42,7 +43,10 @@ pub struct TestServer {
 /// can issue key files to its target key.
 pub const HOST_SECRET: [u8; 32] = [0x42; 32];
 
-pub use licence_testkit::{free_port, scratch};
+/// Only for `chromedriver`, which cannot announce a port of its own: see `licence_testkit::free_port`.
+#[allow(unused_imports)]
+pub use licence_testkit::free_port;
+pub use licence_testkit::scratch;
 
 impl TestServer {
     /// A server whose computer identity is `machine` and whose config gets `extra` appended to
@@ -58,7 +62,7 @@ impl TestServer {
         std::fs::write(root.join("3.0").join(HOST_SECRET_FILE), HOST_SECRET).unwrap();
         TestServer {
             root,
-            port: free_port(),
+            port: 0,
             machine: machine.into(),
             env: Vec::new(),
             child: None,
@@ -79,29 +83,20 @@ impl TestServer {
         self
     }
 
+    /// Starts the server on the port the system picks, or, once it has run, on the port its first
+    /// run announced (a restart keeps its address, as the add-ins expect), and waits for its
+    /// announcement.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new(env!("CARGO_BIN_EXE_licenceserver"))
-            .args(["-r", "--listen", "127.0.0.1", "--port", &self.port.to_string(), "--root"])
-            .arg(&self.root)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("licenceserver starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.try_get("/api").is_some() {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("licenceserver exited at start with {status}; log:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "licenceserver did not answer within 30 s; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let started = licence_testkit::server::start(
+            Path::new(env!("CARGO_BIN_EXE_licenceserver")),
+            &self.root,
+            self.port,
+            &self.env,
+        )
+        .unwrap_or_else(|e| panic!("licenceserver did not start: {e}\nlog:\n{}", self.log()));
+        self.port = started.address.port();
+        self.child = Some(started.child);
     }
 
     /// `kill -9`: no chance to clean up.
@@ -112,16 +107,15 @@ impl TestServer {
         }
     }
 
-    /// SIGTERM and wait: the way a service manager stops it.
+    /// SIGTERM and wait: the way a service manager stops it. The server must end, and end well, of
+    /// its own accord.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            let exit = licence_testkit::wait_for(licence_testkit::PATIENCE, "the server to stop on SIGTERM", || {
+                child.try_wait().unwrap()
+            });
+            assert!(exit.success(), "stopped on SIGTERM with {exit}; log:\n{}", self.log());
         }
     }
 
@@ -176,15 +170,6 @@ impl TestServer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn try_get(&self, path: &str) -> Option<u16> {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
-        match agent.get(&self.url(path)).set("Authorization", &basic(ADMIN)).call() {
-            Ok(r) => Some(r.status()),
-            Err(ureq::Error::Status(code, _)) => Some(code),
-            Err(_) => None,
-        }
-    }
-
     /// Sends a request; `auth` adds basic credentials; the answer's status and JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>, auth: Option<(&str, &str)>) -> (u16, Value) {
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
@@ -205,6 +190,28 @@ impl TestServer {
         let text = response.into_string().unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, json)
+    }
+
+    /// [`TestServer::request`] without a body that also returns the answer's `header`, if it has one.
+    pub fn request_with_header(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        header: &str,
+    ) -> (u16, Option<String>, Value) {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+        let mut req = agent.request(method, &self.url(path));
+        if let Some(creds) = auth {
+            req = req.set("Authorization", &basic(creds));
+        }
+        let response = match req.call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let (status, value) = (response.status(), response.header(header).map(str::to_owned));
+        let text = response.into_string().unwrap_or_default();
+        (status, value, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -262,15 +269,11 @@ impl TestServer {
 
     /// Waits until the server lists `count` licences (it rescans its data folder every few seconds).
     pub fn wait_for_licences(&self, count: usize) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let what = format!("the server to list {count} licences");
+        licence_testkit::wait_for(licence_testkit::PATIENCE, &what, || {
             let (_, body) = self.get("/api/licences");
-            if body["Licences"].as_array().is_some_and(|l| l.len() == count) {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "server never listed {count} licences: {body}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            body["Licences"].as_array().is_some_and(|l| l.len() == count).then_some(body)
+        })
     }
 }
 

@@ -1,10 +1,11 @@
-//! Shared by the client's integration tests: starts the real `licenceserver` binary (built once if
-//! missing) in a temporary root on a free loopback port, with real signed key files for the computer
+//! Shared by the client's integration tests: starts the real `licenceserver` binary in a temporary root
+//! on a loopback port the system picks (learnt from the server's announcement; a restart asks for the
+//! same port again), with real signed key files for the computer
 //! it pretends to be (a pinned machine-id file and the host secret the server keeps in its root), all of
 //! one series whose public key [`caller`] pins. Nothing of the server is mocked.
 //!
-//! The binary is `licence_testkit::server_binary` (in `CARGO_TARGET_DIR` when set, brought up to date once
-//! per test process).
+//! The binary is `licence_testkit::server_binary` (built once per test process, into the target folder
+//! and profile of the test itself).
 #![allow(dead_code)]
 
 use licence_protocol::identity::{HostSecret, MachineIdentity, HOST_SECRET_FILE};
@@ -16,13 +17,13 @@ use licence_protocol::wire::SessionFacts;
 use licenceaddin_client::conf::Endpoint;
 use licenceaddin_client::facts::Caller;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const SERIES: &str = "672B";
 
-pub use licence_testkit::{free_port, scratch, server_binary};
+pub use licence_testkit::{refused_port, scratch, server_binary};
 
 /// The genuine series of every test server: the vendor's secret and the public key the add-in pins.
 pub fn series() -> &'static SeriesKeys {
@@ -32,6 +33,7 @@ pub fn series() -> &'static SeriesKeys {
 
 pub struct TestServer {
     pub root: PathBuf,
+    /// The port the server announced (0 until it first started).
     pub port: u16,
     pub machine: String,
     child: Option<Child>,
@@ -47,7 +49,7 @@ impl TestServer {
         std::fs::write(&machine_file, machine).unwrap();
         let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
-        let mut server = TestServer { root, port: free_port(), machine: machine.into(), child: None };
+        let mut server = TestServer { root, port: 0, machine: machine.into(), child: None };
         server.install_key(series(), &key_fields(series(), machine, 1000, licences));
         server.start();
         server
@@ -57,27 +59,16 @@ impl TestServer {
         Endpoint::new("127.0.0.1", self.port)
     }
 
+    /// Starts the server on the port the system picks, or, once it has run, on the port its first
+    /// run announced, and waits until it lists its key.
     pub fn start(&mut self) {
-        let child = Command::new(server_binary())
-            .args(["-r", "--listen", "127.0.0.1", "--port", &self.port.to_string(), "--root"])
-            .arg(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("licenceserver starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.licence_count().is_some_and(|n| n > 0) {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("licenceserver exited at start with {status}");
-            }
-            assert!(Instant::now() < deadline, "licenceserver did not list its key within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let started = licence_testkit::server::start(&server_binary(), &self.root, self.port, &[])
+            .unwrap_or_else(|e| panic!("licenceserver did not start: {e}"));
+        self.port = started.address.port();
+        self.child = Some(started.child);
+        licence_testkit::wait_until(licence_testkit::PATIENCE, "licenceserver to list its key", || {
+            self.licence_count().is_some_and(|n| n > 0)
+        });
     }
 
     /// `kill -9`.
@@ -163,7 +154,7 @@ pub fn session(number: u32) -> SessionFacts {
     }
 }
 
-/// A port where nothing listens (connections are refused).
+/// A port where nothing listens (connections are refused): see `licence_testkit::refused_port`.
 pub fn refusing_endpoint() -> Endpoint {
-    Endpoint::new("127.0.0.1", free_port())
+    Endpoint::new("127.0.0.1", refused_port())
 }

@@ -42,7 +42,9 @@ struct Cli {
     /// The vendor store: the series' .cryptkey files and vendor.sqlite (as `licenceedit --vendor-dir`).
     #[arg(long, value_name = "DIR", env = "LICENCEEDIT_VENDOR_DIR")]
     vendor_dir: PathBuf,
-    /// Address and port to listen on; the centre is meant to sit behind a TLS-terminating proxy.
+    /// Address and port to listen on; the centre is meant to sit behind a TLS-terminating proxy. Port
+    /// 0 takes one the system picks; either way `licencecentre: listening on ADDR:PORT` on stderr says
+    /// which, once a stop signal is handled cleanly.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9180")]
     listen: SocketAddr,
 }
@@ -74,35 +76,47 @@ fn run(cli: Cli) -> Result<()> {
 async fn serve(listen: SocketAddr, store: Shared) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().unwrap_or(listen);
+    // Listening for the signals before the announcement (the port is learnt from it, `--listen
+    // 127.0.0.1:0` included): a stop sent at once is a clean one.
+    let shutdown = shutdown_signal();
     eprintln!("licencecentre: listening on {local}");
     let app =
         Router::new().route(ACTIVATE_PATH, post(activate)).route("/health", get(|| async { "ok\n" })).with_state(store);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
     eprintln!("licencecentre: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from the moment it is called (a signal before the returned future
+/// is first polled is not lost); the future ends at the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {},
-                    _ = term.recv() => {},
+    let stopped = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listeners = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
+                (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                    only.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending().await,
             }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        stopped.await;
+        eprintln!("licencecentre: shutting down");
     }
-    eprintln!("licencecentre: shutting down");
 }
 
 /// `POST /activate`.
