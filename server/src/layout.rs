@@ -7,6 +7,9 @@
 //! | `{root}/3.0/licenceserver.conf` | configuration (INI, UTF-8)                |
 //! | `{root}/3.0/logs/`            | `licenceserver.{YYYYMMDD-HHNNSS}.{pid}.log`  |
 //! | `{root}/3.0/leases.sqlite`    | live connections and sessions (survives `kill -9`) |
+//! | `{root}/3.0/host.secret`      | the host secret keys on this computer are sealed under (0600) |
+//! | `{root}/3.0/token.key`        | the key API tokens are signed with (0600)   |
+//! | `{root}/3.0/licenceserver.port` | `ADDR:PORT` the running server listens on (removed at a clean stop) |
 //! | `{root}/data/`                | installed key files `{KeyID}.{KeyNo}.licence` |
 
 use std::path::{Path, PathBuf};

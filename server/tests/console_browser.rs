@@ -22,6 +22,22 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
+/// The port chromedriver says it started on (`ChromeDriver was started successfully on port N.`);
+/// the rest of its output is read on, so a full pipe never stalls it.
+fn announced_port(stdout: std::process::ChildStdout) -> u16 {
+    use std::io::BufRead;
+    let (found, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let said = line.split("started successfully on port ").nth(1);
+            if let Some(port) = said.and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok()) {
+                let _ = found.send(port);
+            }
+        }
+    });
+    port.recv_timeout(Duration::from_secs(30)).expect("chromedriver says the port it listens on within 30 s")
+}
+
 /// `chromedriver` and a headless `chromium` session with a fresh profile.
 struct Browser {
     driver: Child,
@@ -39,14 +55,15 @@ impl Browser {
                  `scripts/setup.sh chromium chromium-driver`"
             );
         };
-        let port = common::free_port();
-        let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
+        // Port 0: chromedriver takes a port the system picks and says which ("… on port N.").
+        let mut driver = Command::new(chromedriver)
+            .arg("--port=0")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
+        let port = announced_port(driver.stdout.take().expect("piped stdout"));
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
         let base = format!("http://127.0.0.1:{port}");
         let mut browser = Browser { driver, base, session: String::new(), agent, profile: common::scratch("chromium") };

@@ -55,14 +55,6 @@ pub fn refused_port() -> u16 {
     }
 }
 
-/// A loopback port nothing listened on a moment ago (bound to port 0, then released), only for a
-/// program of someone else's that cannot report the port it bound itself (`chromedriver`): another
-/// process may be given the same port meanwhile. Our servers start on port 0 and announce their port
-/// ([`server::start`], [`vendor::Centre`]); "a server that is not there" is [`refused_port`].
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The real `licenceserver`, brought up to date with `cargo build -p licenceserver` once per test
 /// process (for the crates whose tests cannot name it with `CARGO_BIN_EXE_licenceserver`).
 pub fn server_binary() -> PathBuf {

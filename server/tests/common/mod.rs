@@ -43,9 +43,6 @@ pub struct TestServer {
 /// can issue key files to its target key.
 pub const HOST_SECRET: [u8; 32] = [0x42; 32];
 
-/// Only for `chromedriver`, which cannot announce a port of its own: see `licence_testkit::free_port`.
-#[allow(unused_imports)]
-pub use licence_testkit::free_port;
 pub use licence_testkit::scratch;
 
 impl TestServer {
