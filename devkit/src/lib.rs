@@ -87,18 +87,7 @@ fn write_failure(e: &io::Error) -> String {
 /// cause whose text the message already holds (this crate's and the protocol's messages say their
 /// cause) is not said again.
 pub fn describe(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let said = cause.to_string();
-        if text.contains(&said) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&said);
-    }
-    text
+    licence_protocol::text::causes(e.as_ref())
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("licenceserver: {e:#}");
+            eprintln!("licenceserver: {}", licence_protocol::text::causes(e.as_ref()));
             ExitCode::FAILURE
         }
     }
