@@ -11,3 +11,5 @@ scripts/setup.sh chromium chromium-driver
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The fuzz targets are a crate of their own that reaches into the server's modules: check they build.
+cargo check --quiet --manifest-path fuzz/Cargo.toml --bins --examples

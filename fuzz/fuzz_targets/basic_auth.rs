@@ -8,9 +8,11 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
-use licenceserver::config::{AuthMode, ServerConfig};
-use licenceserver::http::auth::{basic_credentials, Guard, Scope, Verdict};
+use licenceserver::access::{basic_credentials, Guard, Scope, Verdict};
+use licenceserver::clock::SystemClock;
+use licenceserver::config::{AuthMode, Live, Settings};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = HeaderValue::from_bytes(data) else { return };
@@ -24,10 +26,11 @@ fuzz_target!(|data: &[u8]| {
     let here = IpAddr::from([127, 0, 0, 1]);
     for mode in [AuthMode::ChangesOnly, AuthMode::Always, AuthMode::Off] {
         // The default clear password keeps the run fast; hashes are the passwords module's business.
-        let mut config = ServerConfig::default();
-        config.api.mode = mode;
-        config.console.mode = mode;
-        let guard = Guard::new(&config, [9; 32], "licenceserver:FUZZ".into(), "fuzz");
+        let mut settings = Settings::default();
+        settings.api.mode = mode;
+        settings.console.mode = mode;
+        let live = Arc::new(Live::new(settings));
+        let guard = Guard::new(live, Arc::new(SystemClock), [9; 32], "licenceserver:FUZZ".into(), "fuzz");
         let expected = mode == AuthMode::Off || credentials == Some(("admin".into(), "admin".into()));
         for scope in [Scope::Api, Scope::Console] {
             let verdict = guard.check(scope, &Method::POST, false, true, here, &headers);

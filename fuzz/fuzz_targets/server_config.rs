@@ -17,10 +17,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(problem.line <= lines, "problem on line {} of {lines}: {}", problem.line, problem.reason);
         assert!(problem.to_string().starts_with("fuzz.conf:"), "{problem}");
     }
-    assert_ne!(config.port, 0);
-    assert!((2..=3600).contains(&config.connection_timeout), "ConnectionTimeout {}", config.connection_timeout);
-    assert!((2..=86_400).contains(&config.session_timeout), "SessionTimeout {}", config.session_timeout);
-    assert!((1..=10_000_000).contains(&config.max_connections), "MaxConnections {}", config.max_connections);
-    assert!((1..=10_000_000).contains(&config.max_sessions), "MaxSessions {}", config.max_sessions);
-    assert!(config.machine_id_file.as_ref().is_none_or(|path| !path.as_os_str().is_empty()));
+    let (startup, settings) = (&config.startup, &config.settings);
+    assert_ne!(startup.port, 0);
+    assert!((2..=3600).contains(&settings.connection_timeout), "ConnectionTimeout {}", settings.connection_timeout);
+    assert!((2..=86_400).contains(&settings.session_timeout), "SessionTimeout {}", settings.session_timeout);
+    assert!((1..=10_000_000).contains(&settings.max_connections), "MaxConnections {}", settings.max_connections);
+    assert!((1..=10_000_000).contains(&settings.max_sessions), "MaxSessions {}", settings.max_sessions);
+    assert!(startup.machine_id_file.as_ref().is_none_or(|path| !path.as_os_str().is_empty()));
 });
