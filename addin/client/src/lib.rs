@@ -8,6 +8,7 @@
 //! - [`session`]: a held licence kept alive by a heartbeat thread that follows it to a reserved server;
 //! - [`fallback`]: the optional local fallback to a key installed on this computer, signed by the pin,
 //!   when no server answers;
+//! - [`terminal`]: the terminal client of this session (RDP, X2Go, xrdp, SSH), or the configuration's;
 //! - [`logfile`]: the add-in's log files;
 //! - [`error`]: the one error type, with the protocol's stable numbers and Russian messages.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod fallback;
 pub mod http1;
 pub mod logfile;
 pub mod session;
+pub mod terminal;
 pub mod transport;
 
 pub use error::{ClientError, Error};
