@@ -7,6 +7,10 @@
 //! A licence from the local fallback is a success that still tells the 1C code where it came from:
 //! `ServerInUse` reads `local` and `LastErrorCode` 13 (`LocalFallback`) with an explanation in
 //! `LastError`, until a server gives the licence, it is released, or `ResetError`.
+//!
+//! `TerminalClient` is what `ObtainLicence` sends as the session's terminal client: the code's value
+//! when it set one, else what [`licenceaddin_client::terminal`] detects from the process's
+//! environment (never in a server process).
 use licence_protocol::key::SeriesId;
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::ErrorCode;
@@ -18,6 +22,7 @@ use crate::host::{Host, PlatformInfo};
 use crate::licensing::{Licensing, Obtained, Settings};
 use crate::value::Date;
 use crate::{Error, Value};
+use licenceaddin_client::terminal;
 
 /// The class name `GetClassNames` lists and `RegisterExtensionAs` gives.
 pub const CLASS_NAME: &str = "Licence";
@@ -43,10 +48,11 @@ pub enum PropId {
     SupportDaysLeft,
     LocalFallback,
     SeriesPublicKey,
+    TerminalClient,
 }
 
 impl PropId {
-    pub const ALL: [PropId; 16] = [
+    pub const ALL: [PropId; 17] = [
         PropId::Version,
         PropId::ServerAddr,
         PropId::ServerPort,
@@ -63,6 +69,7 @@ impl PropId {
         PropId::SupportDaysLeft,
         PropId::LocalFallback,
         PropId::SeriesPublicKey,
+        PropId::TerminalClient,
     ];
 
     const fn describe(self) -> Prop {
@@ -86,6 +93,7 @@ impl PropId {
             PropId::SupportDaysLeft => prop("SupportDaysLeft", "ОсталосьДнейПоддержки", false),
             PropId::LocalFallback => prop("LocalFallback", "ЛокальныйРезерв", true),
             PropId::SeriesPublicKey => prop("SeriesPublicKey", "ОткрытыйКлючСерии", true),
+            PropId::TerminalClient => prop("TerminalClient", "ТерминальныйКлиент", true),
         }
     }
 
@@ -186,6 +194,9 @@ pub struct Licence {
     release_date: Option<(Date, UtcTime)>,
     /// The language of `LastError` and `AddError` texts (`SetUserInterfaceLanguageCode`).
     language: Language,
+    /// The terminal client the code set (`TerminalClient`; `Some("")`: not a terminal session), or
+    /// `None` to detect it.
+    terminal_client: Option<String>,
 }
 
 impl Default for Licence {
@@ -203,6 +214,7 @@ impl Licence {
             host: None,
             release_date: None,
             language: Language::default(),
+            terminal_client: None,
         }
     }
 
@@ -240,7 +252,13 @@ impl Licence {
             PropId::SeriesPublicKey => {
                 Value::from(self.settings.series_public_key.map(hex::encode).unwrap_or_default())
             }
+            PropId::TerminalClient => Value::from(self.terminal_client().unwrap_or_default()),
         }
+    }
+
+    /// `TerminalClient` of the session facts: the code's value, else the detected one.
+    fn terminal_client(&self) -> Option<String> {
+        terminal::resolve(self.terminal_client.as_deref(), self.settings.is_server, terminal::this_session)
     }
 
     fn outlook(&self) -> crate::expiry::Outlook {
@@ -307,6 +325,20 @@ impl Licence {
                 };
                 return Ok(());
             }
+            PropId::TerminalClient => {
+                // Not a connection setting either: it goes with the next `ObtainLicence`.
+                self.terminal_client = match value {
+                    Value::Empty => None,
+                    Value::Str(text) => match terminal::refusal(&text) {
+                        Some(why) => return Err(Error::bad_value(target, why)),
+                        None => Some(text.trim().to_owned()),
+                    },
+                    other => {
+                        return Err(Error::wrong_type(target, "String or Undefined (Строка или Неопределено)", &other))
+                    }
+                };
+                return Ok(());
+            }
             PropId::Version
             | PropId::LastError
             | PropId::LastErrorCode
@@ -332,7 +364,8 @@ impl Licence {
                 self.note(obtained);
             }
             MethodId::ObtainLicence => {
-                let facts = bsl::session_facts(params)?;
+                let mut facts = bsl::session_facts(params)?;
+                facts.terminal_client = self.terminal_client();
                 let obtained = self.licensing.obtain(&self.settings, facts, self.host.as_ref())?;
                 self.note(obtained);
             }
@@ -514,6 +547,27 @@ mod tests {
         for ro in ["DemoMode", "ОсталосьДней", "SupportDaysLeft"] {
             assert_eq!(l.set_prop(index(ro), Value::Int(1)), Err(Error::ReadOnly(PropId::ALL[index(ro)].name())));
         }
+    }
+
+    #[test]
+    fn terminal_client_is_the_codes_value_or_the_detected_one() {
+        let mut l = Licence::new();
+        let terminal = index("ТерминальныйКлиент");
+        let detected = Value::from(terminal::this_session().map(|t| t.client).unwrap_or_default());
+        assert_eq!(l.get_prop(terminal), Ok(detected.clone()));
+        l.set_prop(terminal, Value::from(" THIN-7 ")).unwrap();
+        assert_eq!(l.get_prop(index("TerminalClient")), Ok(Value::from("THIN-7")));
+        l.set_prop(terminal, Value::from("")).unwrap();
+        assert_eq!(l.get_prop(terminal), Ok(Value::from("")), "\"\" says: not a terminal session");
+        let err = l.set_prop(terminal, Value::from("THIN\u{0}7")).unwrap_err();
+        assert_eq!(err.wire_code(), ErrorCode::BadRequest);
+        assert!(matches!(l.set_prop(terminal, Value::Int(7)), Err(Error::WrongType { .. })));
+        assert_eq!(l.get_prop(terminal), Ok(Value::from("")));
+        l.set_prop(terminal, Value::Empty).unwrap();
+        assert_eq!(l.get_prop(terminal), Ok(detected));
+        // A server process detects nothing: its environment is the 1C server's.
+        l.set_prop(index("IsServer"), Value::Bool(true)).unwrap();
+        assert_eq!(l.get_prop(terminal), Ok(Value::from("")));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The licence methods of `Licence` driven through the add-in's vtables by the fake platform
 //! (tests/support) against the real `licenceserver` (tests/server): connect, obtain, check, key
 //! parameters, release, the numbered failures BSL sees, the administrator ending a session,
-//! destroying an object that holds a licence, and demo mode with the expiry warnings (seed 001).
+//! destroying an object that holds a licence, demo mode with the expiry warnings (seed 001), and the
+//! terminal clients of one computer in file mode (issue 13).
 #![allow(unsafe_code)]
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -314,4 +315,45 @@ fn a_subscription_ending_in_5_days_warns_support_end() {
     assert_eq!(l.events(), vec![event("SupportEndWarning", "5")]);
     l.succeeds("ReleaseLicence", &[]);
     l.destroy();
+}
+
+/// Issue 13: file-mode objects of one computer with the code's `ТерминальныйКлиент` take one licence
+/// per terminal client: two clients two licences, a second session of a client none more, a third
+/// client on a 2-licence key none at all.
+#[test]
+fn terminal_clients_of_one_computer_take_a_licence_each_in_file_mode() {
+    let _serial = serial();
+    let server = TestServer::start(2, "");
+    const FILE_BASE: &str = "File=\"/srv/1c/trade\";";
+    let object = |terminal: &str| {
+        let l = Licence::of(server.port);
+        assert!(l.set("ЭтоСервер", Arg::B(false)));
+        assert!(l.set("ТерминальныйКлиент", Arg::S(terminal)));
+        assert_eq!(l.string("TerminalClient"), terminal);
+        l
+    };
+    let used = |l: &Licence| {
+        let (ok, used) = l.call("KeyParameter", &[Arg::S("ИспользуетсяЛицензий")]);
+        assert!(ok, "{}", l.string("LastError"));
+        used.as_i32()
+    };
+    let (first, second, again) = (object("THIN-1"), object("THIN-2"), object("THIN-1"));
+    first.succeeds("ПолучитьЛицензию", &Licence::obtain_args_for(FILE_BASE, 1, "user1"));
+    second.succeeds("ПолучитьЛицензию", &Licence::obtain_args_for(FILE_BASE, 2, "user2"));
+    assert_eq!(used(&first), 2, "two terminal clients of HOST1: two licences");
+    again.succeeds("ПолучитьЛицензию", &Licence::obtain_args_for(FILE_BASE, 3, "user3"));
+    assert_eq!(used(&again), 2, "a second session of THIN-1 shares its licence");
+    let mut terminals: Vec<String> =
+        server.sessions().iter().map(|s| s["TerminalClient"].as_str().unwrap_or_default().to_owned()).collect();
+    terminals.sort();
+    assert_eq!(terminals, ["THIN-1", "THIN-1", "THIN-2"]);
+
+    let third = object("THIN-3");
+    let text = third.fails("ПолучитьЛицензию", &Licence::obtain_args_for(FILE_BASE, 4, "user4"), 2);
+    assert!(text.contains("Нет свободной лицензии"), "{text}");
+    for l in [first, second, again, third] {
+        l.succeeds("ReleaseLicence", &[]);
+        l.destroy();
+    }
+    assert_eq!(server.sessions().len(), 0);
 }
