@@ -357,3 +357,39 @@ fn terminal_clients_of_one_computer_take_a_licence_each_in_file_mode() {
     }
     assert_eq!(server.sessions().len(), 0);
 }
+
+/// Issue 13, as it must be shown: ten terminal clients of one terminal server on a 2-licence key in
+/// file mode — two are granted, eight answer 2, and `LicencesUsed` is 2.
+#[test]
+fn ten_terminal_clients_of_one_terminal_server_get_the_two_licences_of_the_key() {
+    let _serial = serial();
+    let server = TestServer::start(2, "");
+    let objects: Vec<Licence> = (1..=10)
+        .map(|n| {
+            let l = Licence::of(server.port);
+            assert!(l.set("IsServer", Arg::B(false)));
+            assert!(l.set("TerminalClient", Arg::S(&format!("RDP-CLIENT-{n}"))));
+            l
+        })
+        .collect();
+    let granted = objects
+        .iter()
+        .zip(1..)
+        .filter(|(l, n)| {
+            let (ok, _) = l.call("ObtainLicence", &Licence::obtain_args_for("File=\"C:\\1C\\trade\";", *n, "user"));
+            if !ok {
+                assert_eq!(l.number("LastErrorCode"), 2, "{}", l.string("LastError"));
+                l.host.take_errors();
+            }
+            ok
+        })
+        .count();
+    assert_eq!(granted, 2);
+    let (ok, used) = objects[0].call("KeyParameter", &[Arg::S("LicencesUsed")]);
+    assert!(ok && used.as_i32() == 2, "{used:?}");
+    assert_eq!(server.sessions().len(), 2);
+    for l in objects {
+        l.succeeds("ReleaseLicence", &[]);
+        l.destroy();
+    }
+}
