@@ -6,6 +6,9 @@
 # fuzzing runs, the C harness plainly and under valgrind, the add-in's builds for every target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The add-in takes a terminal session's client from the environment (SSH, X2Go, xrdp, RDP); the tests
+# play sessions of their own, so the shell's own session must not leak into them.
+unset SSH_CONNECTION SSH_CLIENT X2GO_SESSION XRDP_SESSION SESSIONNAME CLIENTNAME
 # The console's browser test drives a headless chromium; install it (once) as scripts/test.sh does.
 scripts/setup.sh chromium chromium-driver
 cargo fmt --all -- --check

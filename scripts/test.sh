@@ -7,6 +7,9 @@
 # total over the harness runs and every test binary: `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The add-in takes a terminal session's client from the environment (SSH, X2Go, xrdp, RDP); the tests
+# play sessions of their own, so the shell's own session must not leak into them.
+unset SSH_CONNECTION SSH_CLIENT X2GO_SESSION XRDP_SESSION SESSIONNAME CLIENTNAME
 scripts/setup.sh chromium chromium-driver
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
