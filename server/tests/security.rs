@@ -7,7 +7,7 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use common::{basic, TestServer, ADMIN};
+use common::{basic, TestServer, ADMIN, DEFAULT_LOGIN};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -299,4 +299,35 @@ fn path_parameters_cannot_climb_out() {
         assert!((400..500).contains(&status), "{path}: {text}");
         assert!(!text.contains("[Common]") && !text.contains("argon2") && !text.contains("root:"), "{path}: {text}");
     }
+}
+
+#[test]
+fn the_default_api_password_changes_nothing_until_it_is_set() {
+    let server = TestServer::new("default-api-password", "").with_default_api_password();
+    server.append_config("[API]\nAuthorization=1\n");
+    let s = licence_protocol::series::SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &common::key_fields(&s, "default-api-password", 1, licence_protocol::key::KeyKind::Main, 2));
+    let server = server.started();
+    let conn = server.connect("672B", "PC1", false);
+    let (status, obtained) = server.obtain(&conn, 1, "PC1");
+    assert_eq!(status, 200, "{obtained}");
+    let session = obtained["SessionID"].as_str().unwrap_or_else(|| panic!("{obtained}")).to_owned();
+    // Reads keep working with the default login (mode 1 asks for it on every request).
+    let (status, body) = server.request("GET", "/api/sessions", None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200, "{body}");
+    // A change and a token are refused, saying what to do; the session is still there.
+    for (method, path) in [("DELETE", format!("/api/sessions/{session}")), ("POST", "/api/token".to_owned())] {
+        let (status, body) = server.request(method, &path, (method == "POST").then_some(""), Some(DEFAULT_LOGIN));
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        let message = body["Message"].as_str().unwrap();
+        assert!(message.contains("default password") && message.contains("[API] Password"), "{body}");
+    }
+    let (status, body) = server.request("GET", &format!("/api/sessions/{session}"), None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200, "the session was not ended: {body}");
+    // The console shows it on the parameters page (its own password is the default too).
+    let (status, page) = server.request("GET", "/console/parameters?lang=en", None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_owned();
+    assert!(page.contains("The console still has the default password"), "{page}");
+    assert!(page.contains("The REST API still has the default password"), "{page}");
 }

@@ -22,7 +22,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-pub const ADMIN: (&str, &str) = ("admin", "admin");
+/// The API password every test server is given at its first start, unless its config sets one or the
+/// test asks for the default ([`TestServer::with_default_api_password`]): on the default `admin` the
+/// API refuses every change.
+pub const API_PASSWORD: &str = "test-api-pass-1";
+/// The API's login in the test servers (and the console's user name with the API's password: the
+/// console keeps its default `admin` unless a test sets one).
+pub const ADMIN: (&str, &str) = ("admin", API_PASSWORD);
+/// The seed's default login, `admin`/`admin`.
+pub const DEFAULT_LOGIN: (&str, &str) = ("admin", "admin");
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -37,6 +45,8 @@ pub struct TestServer {
     pins: Mutex<HashMap<String, [u8; 32]>>,
     /// The test add-in's connections, by `ConnectionID`.
     addins: Mutex<HashMap<String, Arc<Mutex<addin::Addin>>>>,
+    /// Leave `[API] Password` at the default instead of writing [`API_PASSWORD`] at the first start.
+    default_api_password: bool,
 }
 
 /// The host secret every test server is given (written into `{root}/3.0/host.secret`), so the tests
@@ -65,7 +75,14 @@ impl TestServer {
             child: None,
             pins: Mutex::default(),
             addins: Mutex::default(),
+            default_api_password: false,
         }
+    }
+
+    /// Keeps the API on the default password `admin`/`admin` (the first start writes none).
+    pub fn with_default_api_password(mut self) -> Self {
+        self.default_api_password = true;
+        self
     }
 
     pub fn append_config(&self, text: &str) {
@@ -83,8 +100,18 @@ impl TestServer {
     /// Starts the server on the port the system picks, or, once it has run, on the port its first
     /// run announced (a restart keeps its address, as the add-ins expect), and waits for its
     /// announcement.
+    ///
+    /// The first start writes `[API] Password=`[`API_PASSWORD`] at the end of the config when it sets
+    /// none (so no line a test wrote moves), unless [`TestServer::with_default_api_password`].
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
+        if self.port == 0 && !self.default_api_password {
+            let path = self.root.join("3.0/licenceserver.conf");
+            let config = std::fs::read_to_string(&path).unwrap();
+            if licence_protocol::ini::Ini::parse(&config).get("API", "Password").is_none() {
+                self.append_config(&format!("\n[API]\nPassword={API_PASSWORD}\n"));
+            }
+        }
         let started = licence_testkit::server::start(
             Path::new(env!("CARGO_BIN_EXE_licenceserver")),
             &self.root,
