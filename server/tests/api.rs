@@ -185,6 +185,11 @@ fn authorization_modes_and_changed_credentials() {
     let off = off.started();
     let (status, _) = off.request("DELETE", "/api/sessions/X", None, None);
     assert_eq!(status, 404, "mode 2: no login at all");
+    assert!(
+        off.log().contains("[API] Authorization=2: no login; changes are accepted only from this computer"),
+        "the start warns of it: {}",
+        off.log()
+    );
 }
 
 #[test]

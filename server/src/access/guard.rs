@@ -19,6 +19,9 @@
 //! 6. **No default password for changes**: while the API's password is still the default
 //!    `admin`/`admin`, the API refuses every change, sensitive read and `POST /api/token` that would
 //!    need a login, whoever asks (403, saying how to set it); reads keep working as the mode says.
+//! 7. **No login, changes from here only**: with `Authorization=2` a change (or a sensitive read) is
+//!    accepted only from this computer (loopback) unless `NoLoginChangesFromAnyAddress=1`; the guard
+//!    warns in the log when it is made ([`Guard::no_login_warnings`], also shown by the console).
 //!
 //! The guard reads the access settings from the live settings each time ([`Live`]), so a password or a
 //! limit the console saved applies at once; what it keeps itself is derived: failed attempts, logins
@@ -158,6 +161,9 @@ impl Guard {
         computer_name: &str,
     ) -> Self {
         let name = computer_name.trim().to_ascii_lowercase();
+        for warning in no_login_warnings(&live.get()) {
+            log::warn!("{warning}");
+        }
         Self {
             live,
             clock,
@@ -168,6 +174,11 @@ impl Guard {
             issuer,
             host_names: if name.is_empty() { Vec::new() } else { vec![name] },
         }
+    }
+
+    /// What an administrator must be told about the scopes that need no login (`Authorization=2`).
+    pub fn no_login_warnings(&self) -> Vec<String> {
+        no_login_warnings(&self.live.get())
     }
 
     /// The clock the guard dates attempts and tokens by.
@@ -221,17 +232,31 @@ impl Guard {
         if let Some(refusal) = self.refuse_origin(scope, &access, method, peer, headers) {
             return Verdict::Forbidden(refusal);
         }
+        let change = sensitive || !is_safe(method);
+        if access.mode == AuthMode::Off
+            && change
+            && !access.no_login_changes_from_any_address
+            && !peer.to_canonical().is_loopback()
+        {
+            let section = scope.section();
+            return Verdict::Forbidden(format!(
+                "with [{section}] Authorization=2 (no login) changes are accepted only from this computer, not from \
+                 {}; log in with a mode that asks for a password, or set [{section}] NoLoginChangesFromAnyAddress=1 \
+                 (not recommended)",
+                peer.to_canonical()
+            ));
+        }
         let needs_login = match access.mode {
             AuthMode::Off => false,
             AuthMode::Always => true,
-            AuthMode::ChangesOnly => sensitive || !is_safe(method),
+            AuthMode::ChangesOnly => change,
         };
         if !needs_login {
             return Verdict::Allowed;
         }
         // A change (or a read guarded like one) on the default password is refused before any
         // password is looked at: `admin`/`admin` is known to everyone, so it proves nothing.
-        if scope == Scope::Api && (sensitive || !is_safe(method)) && self.needs_new_password(Scope::Api) {
+        if scope == Scope::Api && change && self.needs_new_password(Scope::Api) {
             return Verdict::Forbidden(DEFAULT_API_PASSWORD.into());
         }
         let credentials = authorization(headers);
@@ -374,6 +399,28 @@ impl Guard {
             shorten(user, USER_KEY)
         );
     }
+}
+
+/// One line per scope whose `Authorization=2` lets changes in without a login.
+fn no_login_warnings(settings: &crate::config::Settings) -> Vec<String> {
+    [Scope::Api, Scope::Console]
+        .into_iter()
+        .filter(|scope| settings.access(*scope).mode == AuthMode::Off)
+        .map(|scope| {
+            let section = scope.section();
+            if settings.access(scope).no_login_changes_from_any_address {
+                format!(
+                    "[{section}] Authorization=2 and NoLoginChangesFromAnyAddress=1: anyone who reaches this server's \
+                     port may change it without a login"
+                )
+            } else {
+                format!(
+                    "[{section}] Authorization=2: no login; changes are accepted only from this computer \
+                     (NoLoginChangesFromAnyAddress=0)"
+                )
+            }
+        })
+        .collect()
 }
 
 /// How long an address waits after its `count`-th failed login.
@@ -570,6 +617,37 @@ mod tests {
         assert!(matches!(check(attackers[19], &good), Verdict::Slowed(_)));
         assert_eq!(check(HERE, &good), Verdict::Allowed);
         assert_eq!(check(HERE, &good), Verdict::Allowed);
+    }
+
+    #[test]
+    fn without_a_login_changes_come_only_from_this_computer_unless_widened() {
+        let mut settings = Settings::default();
+        settings.api.mode = AuthMode::Off;
+        settings.console.mode = AuthMode::Off;
+        settings.console.no_login_changes_from_any_address = true;
+        let (g, _) = guard_with(settings, Arc::new(SystemClock));
+        let far: IpAddr = "192.168.1.5".parse().unwrap();
+        let none = HeaderMap::new();
+        let api = |m: Method, s: bool, peer: IpAddr| g.check(Scope::Api, &m, s, true, peer, &none);
+        assert_eq!(api(Method::GET, false, far), Verdict::Allowed, "reads from anywhere");
+        assert_eq!(api(Method::DELETE, false, HERE), Verdict::Allowed, "changes from this computer");
+        assert_eq!(api(Method::POST, false, "::1".parse().unwrap()), Verdict::Allowed);
+        for (method, sensitive) in [(Method::DELETE, false), (Method::POST, false), (Method::GET, true)] {
+            match api(method.clone(), sensitive, far) {
+                Verdict::Forbidden(why) => assert!(why.contains("NoLoginChangesFromAnyAddress=1"), "{why}"),
+                other => panic!("{method}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            g.check(Scope::Console, &Method::POST, false, false, far, &none),
+            Verdict::Allowed,
+            "widened for the console"
+        );
+        let warnings = g.no_login_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("[API] Authorization=2: no login"), "{warnings:?}");
+        assert!(warnings[1].contains("anyone who reaches"), "{warnings:?}");
+        assert!(guard(AuthMode::Always).no_login_warnings().is_empty());
     }
 
     #[test]

@@ -200,7 +200,12 @@ pub async fn page(ctx: Ctx) -> Response {
              until you set its password (below, \"Whose password\" — REST API).",
         ))
     });
-    let first = html! { @if let Some(c) = console { (c) } @if let Some(a) = api { (a) } };
+    let open = ctx.app.guard.no_login_warnings();
+    let first = html! {
+        @if let Some(c) = console { (c) }
+        @if let Some(a) = api { (a) }
+        @for warning in &open { (error(warning)) }
+    };
     render(&ctx, None, first)
 }
 
