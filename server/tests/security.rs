@@ -331,3 +331,40 @@ fn the_default_api_password_changes_nothing_until_it_is_set() {
     assert!(page.contains("The console still has the default password"), "{page}");
     assert!(page.contains("The REST API still has the default password"), "{page}");
 }
+
+#[test]
+fn guessing_from_twenty_addresses_meets_the_user_names_waits_and_the_administrator_still_logs_in() {
+    let server = TestServer::new("guessing", "");
+    server.append_config("[API]\nAuthorization=0\n");
+    let server = server.started();
+    let mut answers = Vec::new();
+    for n in 2..=21u8 {
+        for _ in 0..3 {
+            let source = std::net::Ipv4Addr::new(127, 0, 0, n);
+            answers.push((n, server.request_from(source, "DELETE", "/api/sessions/X", ("admin", "a-guess"))));
+        }
+    }
+    assert_eq!(answers.len(), 60);
+    for (n, (status, retry)) in &answers {
+        assert!(*status == 401 || *status == 429, "127.0.0.{n}: {status}");
+        assert_eq!(*status == 429, retry.is_some(), "127.0.0.{n}: 429 with Retry-After");
+    }
+    // Per address alone, all 60 would be checked (3 each). The user name's count makes every address
+    // that failed wait: by the 12th failure the wait is 300 s, so the second and third guesses of the
+    // last ten addresses are all refused unchecked, told to wait minutes.
+    for (n, (status, retry)) in answers.iter().skip(30) {
+        if *status == 401 {
+            continue; // a fresh address's first guess reaches the password check
+        }
+        let seconds: u64 = retry.as_deref().unwrap().parse().unwrap();
+        assert!(seconds > 200, "127.0.0.{n}: Retry-After {seconds}");
+    }
+    let slowed = answers.iter().skip(30).filter(|(_, (s, _))| *s == 429).count();
+    assert_eq!(slowed, 20, "{answers:?}");
+    // The administrator's own address, which failed nothing, gets in meanwhile (404: no such session).
+    let (status, _) = server.request_from(std::net::Ipv4Addr::LOCALHOST, "DELETE", "/api/sessions/X", ADMIN);
+    assert_eq!(status, 404);
+    // An attacking address with the right password waits like any guess of it.
+    let (status, _) = server.request_from(std::net::Ipv4Addr::new(127, 0, 0, 21), "DELETE", "/api/sessions/X", ADMIN);
+    assert_eq!(status, 429);
+}

@@ -366,3 +366,46 @@ pub fn path_str(p: &Path) -> String {
 pub fn days_ago(days: i64) -> UtcTime {
     UtcTime::from_unix_millis(UtcTime::now().unix_millis() - days * 86_400_000).unwrap()
 }
+
+impl TestServer {
+    /// `method path` sent from the loopback address `source` (127.0.0.2 …, so the server sees another
+    /// client address) with basic credentials `auth`, no body: the status and the `Retry-After` header.
+    pub fn request_from(
+        &self,
+        source: std::net::Ipv4Addr,
+        method: &str,
+        path: &str,
+        auth: (&str, &str),
+    ) -> (u16, Option<String>) {
+        assert!(source.is_loopback(), "tests stay on loopback");
+        let port = self.port;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            basic(auth)
+        );
+        // std cannot bind a source address before connecting; tokio's socket can, then std talks.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let stream = runtime.block_on(async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((source, 0).into()).unwrap();
+            socket.connect(([127, 0, 0, 1], port).into()).await.unwrap().into_std().unwrap()
+        });
+        let answer = {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        let (head, _) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
+        let retry = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")))
+            .map(|(_, v)| v.trim().to_owned());
+        (status, retry)
+    }
+}
