@@ -1,7 +1,8 @@
 //! The server's own defences on the real binary: the route audit (every route with the access it
 //! needs, every state-changing one refused without credentials in modes 0 and 1), API tokens abused in
 //! every way, passwords kept only as hashes, addresses and host names limited, other sites' forms
-//! refused, and path parameters that try to climb out of their place.
+//! refused, path parameters that try to climb out of their place, no change on the API's default
+//! password, and guesses from many addresses slowed per user name while the administrator gets in.
 
 mod common;
 
