@@ -38,6 +38,9 @@ pub struct Access {
     /// `AllowedHosts`: host names, besides IP addresses, `localhost` and this computer's name, that a
     /// browser may use to reach it (a defence against DNS rebinding).
     pub allowed_hosts: Vec<String>,
+    /// `NoLoginChangesFromAnyAddress=1`: with `Authorization=2` (no login), changes are accepted from
+    /// every address the rules above admit; by default (0) only from this computer (loopback).
+    pub no_login_changes_from_any_address: bool,
 }
 
 /// An address with a prefix length: one host (`/32`, `/128`) or a network.
@@ -209,6 +212,7 @@ impl Default for Settings {
             local_only: false,
             allowed_addresses: Vec::new(),
             allowed_hosts: Vec::new(),
+            no_login_changes_from_any_address: false,
         };
         Self {
             connection_timeout: 20,
@@ -366,6 +370,12 @@ impl Reader<'_> {
             allowed_hosts: self.value(section, "AllowedHosts", default.allowed_hosts, |v| {
                 Ok(v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
             }),
+            no_login_changes_from_any_address: self.value(
+                section,
+                "NoLoginChangesFromAnyAddress",
+                default.no_login_changes_from_any_address,
+                parse_flag,
+            ),
         }
     }
 }

@@ -185,6 +185,11 @@ fn authorization_modes_and_changed_credentials() {
     let off = off.started();
     let (status, _) = off.request("DELETE", "/api/sessions/X", None, None);
     assert_eq!(status, 404, "mode 2: no login at all");
+    assert!(
+        off.log().contains("[API] Authorization=2: no login; changes are accepted only from this computer"),
+        "the start warns of it: {}",
+        off.log()
+    );
 }
 
 #[test]
@@ -221,8 +226,30 @@ fn wrong_methods_answer_405_with_the_error_body() {
         assert_eq!(status, 405, "{method} {path}: {body}");
         error_body_is_documented(405, &body, "EHTTPMethodNotAllowed");
     }
-    let (status, body) = server.request("GET", "/licence/obtain", None, None);
+    // The add-in protocol answers in its own shape: code 5 under 405, and 404 for a path that is no call.
+    for method in ["GET", "PUT", "DELETE"] {
+        let (status, body) = server.request(method, "/licence/obtain", None, None);
+        assert_eq!(status, 405, "{method}: {body}");
+        assert_eq!(body["Code"], 5, "{body}");
+        assert_eq!(body["Error"], "BadRequest", "{body}");
+        assert!(body["Message"].as_str().unwrap().contains("POST"), "{body}");
+        assert!(body.get("Exception").is_none(), "not the /api shape: {body}");
+    }
+    for path in ["/licence/nosuchcall", "/licence/", "/licence/connect/extra"] {
+        let (status, body) = server.request("POST", path, Some("{}"), None);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["Code"], 5, "{path}: {body}");
+        assert!(body["Message"].as_str().unwrap().contains("not a call"), "{body}");
+    }
+}
+
+#[test]
+fn a_wrong_method_on_the_addin_protocol_says_allow_post() {
+    let server = TestServer::new("machine-405-allow", "").started();
+    let (status, allow, body) = server.request_with_header("GET", "/licence/connect", None, "Allow");
     assert_eq!(status, 405, "{body}");
+    assert_eq!(allow.as_deref(), Some("POST"), "{body}");
+    assert_eq!(body["Code"], 5, "{body}");
 }
 
 #[test]
@@ -281,7 +308,7 @@ fn oversized_bodies_are_refused_and_the_server_lives_on() {
     assert_eq!(status, 413, "{body}");
     error_body_is_documented(413, &body, "EHTTPPayloadTooLarge");
     let (status, body) = announce_huge_body(&server, "/licence/connect");
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 413, "{body}");
     assert_eq!(body["Code"], 5);
     assert!(body["Message"].as_str().unwrap().contains("larger than"), "{body}");
     assert_eq!(server.get("/api").0, 200);
@@ -311,7 +338,8 @@ fn malformed_addin_requests_get_numbered_errors() {
         assert!(answer["Message"].as_str().unwrap().len() > 10, "{answer}");
     }
     let (status, answer) = server.request("POST", "/licence/nonsense", Some("{}"), None);
-    assert_eq!(status, 400, "{answer}");
+    assert_eq!(status, 404, "no such call: {answer}");
+    assert_eq!(answer["Code"], 5, "{answer}");
     let (status, answer) = server.post("/licence/check", &json!({"ConnectionID": "NOPE", "SessionID": "NOPE"}));
     assert_eq!(status, 404);
     assert_eq!(answer["Code"], 7, "{answer}");

@@ -1,13 +1,14 @@
 //! The server's own defences on the real binary: the route audit (every route with the access it
 //! needs, every state-changing one refused without credentials in modes 0 and 1), API tokens abused in
 //! every way, passwords kept only as hashes, addresses and host names limited, other sites' forms
-//! refused, and path parameters that try to climb out of their place.
+//! refused, path parameters that try to climb out of their place, no change on the API's default
+//! password, and guesses from many addresses slowed per user name while the administrator gets in.
 
 mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use common::{basic, TestServer, ADMIN};
+use common::{basic, TestServer, ADMIN, DEFAULT_LOGIN};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -299,4 +300,72 @@ fn path_parameters_cannot_climb_out() {
         assert!((400..500).contains(&status), "{path}: {text}");
         assert!(!text.contains("[Common]") && !text.contains("argon2") && !text.contains("root:"), "{path}: {text}");
     }
+}
+
+#[test]
+fn the_default_api_password_changes_nothing_until_it_is_set() {
+    let server = TestServer::new("default-api-password", "").with_default_api_password();
+    server.append_config("[API]\nAuthorization=1\n");
+    let s = licence_protocol::series::SeriesKeys::generate("672B".parse().unwrap());
+    server.install_key(&s, &common::key_fields(&s, "default-api-password", 1, licence_protocol::key::KeyKind::Main, 2));
+    let server = server.started();
+    let conn = server.connect("672B", "PC1", false);
+    let (status, obtained) = server.obtain(&conn, 1, "PC1");
+    assert_eq!(status, 200, "{obtained}");
+    let session = obtained["SessionID"].as_str().unwrap_or_else(|| panic!("{obtained}")).to_owned();
+    // Reads keep working with the default login (mode 1 asks for it on every request).
+    let (status, body) = server.request("GET", "/api/sessions", None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200, "{body}");
+    // A change and a token are refused, saying what to do; the session is still there.
+    for (method, path) in [("DELETE", format!("/api/sessions/{session}")), ("POST", "/api/token".to_owned())] {
+        let (status, body) = server.request(method, &path, (method == "POST").then_some(""), Some(DEFAULT_LOGIN));
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        let message = body["Message"].as_str().unwrap();
+        assert!(message.contains("default password") && message.contains("[API] Password"), "{body}");
+    }
+    let (status, body) = server.request("GET", &format!("/api/sessions/{session}"), None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200, "the session was not ended: {body}");
+    // The console shows it on the parameters page (its own password is the default too).
+    let (status, page) = server.request("GET", "/console/parameters?lang=en", None, Some(DEFAULT_LOGIN));
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_owned();
+    assert!(page.contains("The console still has the default password"), "{page}");
+    assert!(page.contains("The REST API still has the default password"), "{page}");
+}
+
+#[test]
+fn guessing_from_twenty_addresses_meets_the_user_names_waits_and_the_administrator_still_logs_in() {
+    let server = TestServer::new("guessing", "");
+    server.append_config("[API]\nAuthorization=0\n");
+    let server = server.started();
+    let mut answers = Vec::new();
+    for n in 2..=21u8 {
+        for _ in 0..3 {
+            let source = std::net::Ipv4Addr::new(127, 0, 0, n);
+            answers.push((n, server.request_from(source, "DELETE", "/api/sessions/X", ("admin", "a-guess"))));
+        }
+    }
+    assert_eq!(answers.len(), 60);
+    for (n, (status, retry)) in &answers {
+        assert!(*status == 401 || *status == 429, "127.0.0.{n}: {status}");
+        assert_eq!(*status == 429, retry.is_some(), "127.0.0.{n}: 429 with Retry-After");
+    }
+    // Per address alone, all 60 would be checked (3 each). The user name's count makes every address
+    // that failed wait: by the 12th failure the wait is 300 s, so the second and third guesses of the
+    // last ten addresses are all refused unchecked, told to wait minutes.
+    for (n, (status, retry)) in answers.iter().skip(30) {
+        if *status == 401 {
+            continue; // a fresh address's first guess reaches the password check
+        }
+        let seconds: u64 = retry.as_deref().unwrap().parse().unwrap();
+        assert!(seconds > 200, "127.0.0.{n}: Retry-After {seconds}");
+    }
+    let slowed = answers.iter().skip(30).filter(|(_, (s, _))| *s == 429).count();
+    assert_eq!(slowed, 20, "{answers:?}");
+    // The administrator's own address, which failed nothing, gets in meanwhile (404: no such session).
+    let (status, _) = server.request_from(std::net::Ipv4Addr::LOCALHOST, "DELETE", "/api/sessions/X", ADMIN);
+    assert_eq!(status, 404);
+    // An attacking address with the right password waits like any guess of it.
+    let (status, _) = server.request_from(std::net::Ipv4Addr::new(127, 0, 0, 21), "DELETE", "/api/sessions/X", ADMIN);
+    assert_eq!(status, 429);
 }

@@ -12,7 +12,16 @@
 //!    1 — everything does, 2 — nothing does. HTTP basic authentication against the argon2 hash of the
 //!    password (`passwords`), or, for the API, a bearer token (`token`).
 //! 5. **Attempts**: after 3 failed logins from an address, each further attempt must wait 2, 4, 8 …
-//!    up to 300 seconds (answered 429 with `Retry-After`); a successful login clears the count.
+//!    up to 300 seconds (answered 429 with `Retry-After`, the wait rounded up to whole seconds, never
+//!    shorter); a successful login clears the address's count. Failed logins also count per user name
+//!    across all addresses, with the same waits, which meet every address that has failed itself (see
+//!    [`Guard::check`] for why a fresh address is let through to the password check).
+//! 6. **No default password for changes**: while the API's password is still the default
+//!    `admin`/`admin`, the API refuses every change, sensitive read and `POST /api/token` that would
+//!    need a login, whoever asks (403, saying how to set it); reads keep working as the mode says.
+//! 7. **No login, changes from here only**: with `Authorization=2` a change (or a sensitive read) is
+//!    accepted only from this computer (loopback) unless `NoLoginChangesFromAnyAddress=1`; the guard
+//!    warns in the log when it is made ([`Guard::no_login_warnings`], also shown by the console).
 //!
 //! The guard reads the access settings from the live settings each time ([`Live`]), so a password or a
 //! limit the console saved applies at once; what it keeps itself is derived: failed attempts, logins
@@ -36,8 +45,17 @@ use subtle::ConstantTimeEq;
 const FREE_ATTEMPTS: u32 = 3;
 /// The longest wait between attempts.
 const MAX_DELAY: Duration = Duration::from_secs(300);
-/// Addresses whose failures are remembered at most.
+/// Addresses (and, apart, user names) whose failures are remembered at most.
 const MAX_TRACKED: usize = 10_000;
+/// Failures older than this are forgotten: the count starts again.
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Characters of a tried user name kept as the key of its count.
+const USER_KEY: usize = 64;
+
+/// What the API answers to a change while its password is still the default.
+pub const DEFAULT_API_PASSWORD: &str = "the REST API still has the default password (admin/admin), so it accepts no \
+     change and issues no token: set an API password first — in the console, Parameters → the password form, \
+     choose \"REST API\"; or write [API] Password=… into licenceserver.conf (the server replaces it by its hash)";
 
 /// What the guard says of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,17 +63,77 @@ pub enum Verdict {
     Allowed,
     /// No or wrong credentials: 401 with a basic-auth challenge.
     Unauthorized,
-    /// Too many failed logins from this address: 429, try again after this many seconds.
+    /// Too many failed logins from this address, or for this user name from an address that failed
+    /// too: 429, try again after this many seconds.
     Slowed(u64),
     /// Refused whoever asks (address, host name, another site): 403 with the reason.
     Forbidden(String),
 }
 
-/// Failed logins of one address, on the guard's monotonic clock.
+/// Failed logins of one address or user name, on the guard's monotonic clock.
 struct Failures {
     count: u32,
     until: Duration,
     last: Duration,
+}
+
+/// Failed logins by key (an address, a user name), bounded: when full, the stale and then the
+/// oldest are dropped.
+struct Attempts<K>(HashMap<K, Failures>);
+
+impl<K: std::hash::Hash + Eq + Clone> Attempts<K> {
+    fn new() -> Self {
+        Self(HashMap::new())
+    }
+
+    /// The failures of `key` not yet forgotten.
+    fn get(&self, key: &K, now: Duration) -> Option<&Failures> {
+        self.0.get(key).filter(|f| now.saturating_sub(f.last) < FORGET_AFTER)
+    }
+
+    /// The wait `key` is still in at `now`, rounded up to whole seconds (never shorter than it is).
+    fn waiting(&self, key: &K, now: Duration) -> Option<u64> {
+        let entry = self.get(key, now)?;
+        (entry.until > now).then(|| {
+            let left = entry.until - now;
+            left.as_secs() + u64::from(left.subsec_nanos() > 0)
+        })
+    }
+
+    /// Counts a failure of `key` at `now`; its count after it.
+    fn fail(&mut self, key: K, now: Duration) -> u32 {
+        if self.0.len() >= MAX_TRACKED && !self.0.contains_key(&key) {
+            self.0.retain(|_, f| now.saturating_sub(f.last) < FORGET_AFTER);
+            if self.0.len() >= MAX_TRACKED {
+                if let Some(oldest) = self.0.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone()) {
+                    self.0.remove(&oldest);
+                }
+            }
+        }
+        let entry = self.0.entry(key).or_insert(Failures { count: 0, until: now, last: now });
+        if now.saturating_sub(entry.last) >= FORGET_AFTER {
+            entry.count = 0;
+        }
+        entry.count += 1;
+        entry.last = now;
+        entry.until = now + delay(entry.count);
+        entry.count
+    }
+
+    fn clear(&mut self, key: &K) {
+        self.0.remove(key);
+    }
+}
+
+/// The attempts of both kinds, under one lock.
+struct Ledger {
+    by_address: Attempts<IpAddr>,
+    by_user: Attempts<String>,
+}
+
+/// A tried user name as the key of its count: bounded, so a long one costs no memory.
+fn user_key(user: &str) -> String {
+    user.chars().take(USER_KEY).collect()
 }
 
 /// Who may use the console and the API, by the live settings, with the bookkeeping of attempts.
@@ -66,7 +144,7 @@ pub struct Guard {
     /// `admin` (verifying argon2 costs milliseconds, so it is done once per stored value).
     defaults: Mutex<HashMap<(String, String), bool>>,
     verified: VerifiedCache,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    failures: Mutex<Ledger>,
     token_key: [u8; 32],
     issuer: String,
     /// This computer's names, lower-case, for the host check.
@@ -83,16 +161,24 @@ impl Guard {
         computer_name: &str,
     ) -> Self {
         let name = computer_name.trim().to_ascii_lowercase();
+        for warning in no_login_warnings(&live.get()) {
+            log::warn!("{warning}");
+        }
         Self {
             live,
             clock,
             defaults: Mutex::new(HashMap::new()),
             verified: VerifiedCache::default(),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Ledger { by_address: Attempts::new(), by_user: Attempts::new() }),
             token_key,
             issuer,
             host_names: if name.is_empty() { Vec::new() } else { vec![name] },
         }
+    }
+
+    /// What an administrator must be told about the scopes that need no login (`Authorization=2`).
+    pub fn no_login_warnings(&self) -> Vec<String> {
+        no_login_warnings(&self.live.get())
     }
 
     /// The clock the guard dates attempts and tokens by.
@@ -146,39 +232,64 @@ impl Guard {
         if let Some(refusal) = self.refuse_origin(scope, &access, method, peer, headers) {
             return Verdict::Forbidden(refusal);
         }
+        let change = sensitive || !is_safe(method);
+        if access.mode == AuthMode::Off
+            && change
+            && !access.no_login_changes_from_any_address
+            && !peer.to_canonical().is_loopback()
+        {
+            let section = scope.section();
+            return Verdict::Forbidden(format!(
+                "with [{section}] Authorization=2 (no login) changes are accepted only from this computer, not from \
+                 {}; log in with a mode that asks for a password, or set [{section}] NoLoginChangesFromAnyAddress=1 \
+                 (not recommended)",
+                peer.to_canonical()
+            ));
+        }
         let needs_login = match access.mode {
             AuthMode::Off => false,
             AuthMode::Always => true,
-            AuthMode::ChangesOnly => sensitive || !is_safe(method),
+            AuthMode::ChangesOnly => change,
         };
         if !needs_login {
             return Verdict::Allowed;
         }
-        if let Some(wait) = self.waiting(peer) {
+        // A change (or a read guarded like one) on the default password is refused before any
+        // password is looked at: `admin`/`admin` is known to everyone, so it proves nothing.
+        if scope == Scope::Api && change && self.needs_new_password(Scope::Api) {
+            return Verdict::Forbidden(DEFAULT_API_PASSWORD.into());
+        }
+        let credentials = authorization(headers);
+        let user = match &credentials {
+            Some(Credentials::Basic(user, _)) => Some(user.as_str()),
+            _ => None,
+        };
+        if let Some(wait) = self.waiting(peer, user) {
             return Verdict::Slowed(wait);
         }
-        let good = match authorization(headers) {
-            Some(Credentials::Basic(user, password)) => self.password_matches(scope, &access, &user, &password),
+        match credentials {
+            Some(Credentials::Basic(user, password)) => {
+                if self.password_matches(scope, &access, &user, &password) {
+                    self.lock_failures().by_address.clear(&peer.to_canonical());
+                    Verdict::Allowed
+                } else {
+                    self.failed(peer, &user, scope);
+                    Verdict::Unauthorized
+                }
+            }
             Some(Credentials::Bearer(jwt)) if tokens && scope == Scope::Api => {
                 // A token cannot be guessed (HMAC-SHA256), so a bad one is refused without counting
                 // against the address: it is always plainly 401.
                 let now = self.clock.now().unix_millis() / 1000;
-                return match token::verify(&self.signing_key(), &jwt, &self.issuer, &access.user_name, now) {
+                match token::verify(&self.signing_key(), &jwt, &self.issuer, &access.user_name, now) {
                     Ok(_) => Verdict::Allowed,
                     Err(e) => {
                         log::warn!("refused an API token from {peer}: {e}");
                         Verdict::Unauthorized
                     }
-                };
+                }
             }
-            Some(Credentials::Bearer(_)) | None => return Verdict::Unauthorized,
-        };
-        if good {
-            self.lock_failures().remove(&peer.to_canonical());
-            Verdict::Allowed
-        } else {
-            self.failed(peer, scope);
-            Verdict::Unauthorized
+            Some(Credentials::Bearer(_)) | None => Verdict::Unauthorized,
         }
     }
 
@@ -251,36 +362,65 @@ impl Guard {
         None
     }
 
-    fn lock_failures(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Seconds `peer` must still wait before its next attempt, if any.
-    fn waiting(&self, peer: IpAddr) -> Option<u64> {
-        let failures = self.lock_failures();
-        let entry = failures.get(&peer.to_canonical())?;
-        let now = self.clock.monotonic();
-        (entry.until > now).then(|| (entry.until - now).as_secs().max(1))
-    }
-
-    fn failed(&self, peer: IpAddr, scope: Scope) {
+    /// Seconds `peer`, trying `user`, must still wait before its next attempt, if any (the longer of
+    /// the two waits that apply).
+    ///
+    /// The address's own wait always applies. The user name's wait applies only to an address that
+    /// has failed itself (and not been cleared by a success since): a correct password from an
+    /// address with no failures of its own is checked and admitted even while someone else guesses
+    /// at the user name from elsewhere, so the administrator is not locked out by an attacker. This
+    /// still slows the guessing: an attacker's address gets one guess checked while it is fresh; from
+    /// then on every guess it makes meets the user name's wait, which grows with every failure from
+    /// any address. Rotating addresses therefore buys one guess per fresh address instead of three
+    /// free ones and its own growing wait — and a guess still has to be the right password to get in.
+    fn waiting(&self, peer: IpAddr, user: Option<&str>) -> Option<u64> {
         let peer = peer.to_canonical();
         let now = self.clock.monotonic();
-        let mut failures = self.lock_failures();
-        if failures.len() >= MAX_TRACKED && !failures.contains_key(&peer) {
-            failures.retain(|_, f| now.saturating_sub(f.last) < Duration::from_secs(3600));
-            if failures.len() >= MAX_TRACKED {
-                if let Some(oldest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(ip, _)| *ip) {
-                    failures.remove(&oldest);
-                }
-            }
-        }
-        let entry = failures.entry(peer).or_insert(Failures { count: 0, until: now, last: now });
-        entry.count += 1;
-        entry.last = now;
-        entry.until = now + delay(entry.count);
-        log::warn!("failed login to the {} from {peer} (attempt {})", scope.section(), entry.count);
+        let ledger = self.lock_failures();
+        let own = ledger.by_address.waiting(&peer, now);
+        let failed_before = ledger.by_address.get(&peer, now).is_some();
+        let of_user = user.filter(|_| failed_before).and_then(|u| ledger.by_user.waiting(&user_key(u), now));
+        own.max(of_user)
     }
+
+    fn failed(&self, peer: IpAddr, user: &str, scope: Scope) {
+        let peer = peer.to_canonical();
+        let now = self.clock.monotonic();
+        let mut ledger = self.lock_failures();
+        let count = ledger.by_address.fail(peer, now);
+        let of_user = ledger.by_user.fail(user_key(user), now);
+        log::warn!(
+            "failed login to the {} from {peer} (attempt {count} from this address, {of_user} for user `{}`)",
+            scope.section(),
+            shorten(user, USER_KEY)
+        );
+    }
+}
+
+/// One line per scope whose `Authorization=2` lets changes in without a login.
+fn no_login_warnings(settings: &crate::config::Settings) -> Vec<String> {
+    [Scope::Api, Scope::Console]
+        .into_iter()
+        .filter(|scope| settings.access(*scope).mode == AuthMode::Off)
+        .map(|scope| {
+            let section = scope.section();
+            if settings.access(scope).no_login_changes_from_any_address {
+                format!(
+                    "[{section}] Authorization=2 and NoLoginChangesFromAnyAddress=1: anyone who reaches this server's \
+                     port may change it without a login"
+                )
+            } else {
+                format!(
+                    "[{section}] Authorization=2: no login; changes are accepted only from this computer \
+                     (NoLoginChangesFromAnyAddress=0)"
+                )
+            }
+        })
+        .collect()
 }
 
 /// How long an address waits after its `count`-th failed login.
@@ -412,9 +552,13 @@ mod tests {
         assert_eq!(delay(40), MAX_DELAY);
     }
 
+    fn manual_clock() -> Arc<ManualClock> {
+        Arc::new(ManualClock::at(UtcTime::from_unix_millis(1_800_000_000_000).unwrap()))
+    }
+
     #[test]
     fn after_the_wait_the_right_password_works_and_clears_the_count() {
-        let clock = Arc::new(ManualClock::at(UtcTime::from_unix_millis(1_800_000_000_000).unwrap()));
+        let clock = manual_clock();
         let (g, _) = guard_with(settings(AuthMode::Always), clock.clone());
         let bad = headers(&[("authorization", &basic("admin", "wrong"))]);
         let good = headers(&[("authorization", &basic("admin", "s3cret-pass"))]);
@@ -423,14 +567,122 @@ mod tests {
             assert_eq!(check(&bad), Verdict::Unauthorized);
         }
         assert_eq!(check(&good), Verdict::Slowed(2), "the fourth failure makes it wait 2 s");
-        clock.advance(Duration::from_millis(1500));
-        assert_eq!(check(&good), Verdict::Slowed(1), "still waiting, never less than a second said");
-        clock.advance(Duration::from_millis(500));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(check(&good), Verdict::Slowed(2), "1.999 s left: rounded up, never shorter than the wait");
+        clock.advance(Duration::from_millis(1499));
+        assert_eq!(check(&good), Verdict::Slowed(1), "0.5 s left");
+        clock.advance(Duration::from_millis(499));
+        assert_eq!(check(&good), Verdict::Slowed(1), "1 ms left is still a second to wait");
+        clock.advance(Duration::from_millis(1));
         assert_eq!(check(&good), Verdict::Allowed, "after the wait the right password works");
-        for _ in 0..FREE_ATTEMPTS {
-            assert_eq!(check(&bad), Verdict::Unauthorized, "and the count started again");
+        assert_eq!(check(&good), Verdict::Allowed, "and cleared the address's count");
+        // The user name's count is the attack's, not the address's: it stays, and meets this address
+        // again as soon as it fails again.
+        assert_eq!(check(&bad), Verdict::Unauthorized, "an address without failures is checked");
+        assert_eq!(check(&good), Verdict::Slowed(4), "the user name's fifth failure: 4 s");
+    }
+
+    #[test]
+    fn guessing_from_many_addresses_meets_the_user_names_growing_waits() {
+        let clock = manual_clock();
+        let (g, _) = guard_with(settings(AuthMode::ChangesOnly), clock.clone());
+        let bad = headers(&[("authorization", &basic("admin", "guess"))]);
+        let good = headers(&[("authorization", &basic("admin", "s3cret-pass"))]);
+        let check = |peer: IpAddr, h: &HeaderMap| g.check(Scope::Api, &Method::DELETE, false, true, peer, h);
+        let attackers: Vec<IpAddr> = (2..=21u8).map(|n| IpAddr::from([127, 0, 0, n])).collect();
+        let mut waits = Vec::new();
+        let mut checked = 0;
+        for peer in &attackers {
+            for _ in 0..3 {
+                // Bounded: after waiting what it was told, a guess is checked.
+                match check(*peer, &bad) {
+                    Verdict::Unauthorized => {}
+                    Verdict::Slowed(seconds) => {
+                        waits.push(seconds);
+                        clock.advance(Duration::from_secs(seconds));
+                        assert_eq!(check(*peer, &bad), Verdict::Unauthorized, "after the wait the guess is checked");
+                    }
+                    other => panic!("{peer}: {other:?}"),
+                }
+                checked += 1;
+            }
         }
-        assert_eq!(check(&good), Verdict::Allowed);
+        assert_eq!(checked, 60);
+        assert_eq!(waits.len(), 38, "every address but the first waits before its 2nd and 3rd guess: {waits:?}");
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "the waits grow: {waits:?}");
+        assert_eq!(waits[0], 2, "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), MAX_DELAY.as_secs(), "{waits:?}");
+        // While the user name is under attack (in a 300 s wait now), the administrator's own address,
+        // which failed nothing, logs in; an attacking address with the right password waits.
+        assert!(matches!(check(attackers[19], &good), Verdict::Slowed(_)));
+        assert_eq!(check(HERE, &good), Verdict::Allowed);
+        assert_eq!(check(HERE, &good), Verdict::Allowed);
+    }
+
+    #[test]
+    fn without_a_login_changes_come_only_from_this_computer_unless_widened() {
+        let mut settings = Settings::default();
+        settings.api.mode = AuthMode::Off;
+        settings.console.mode = AuthMode::Off;
+        settings.console.no_login_changes_from_any_address = true;
+        let (g, _) = guard_with(settings, Arc::new(SystemClock));
+        let far: IpAddr = "192.168.1.5".parse().unwrap();
+        let none = HeaderMap::new();
+        let api = |m: Method, s: bool, peer: IpAddr| g.check(Scope::Api, &m, s, true, peer, &none);
+        assert_eq!(api(Method::GET, false, far), Verdict::Allowed, "reads from anywhere");
+        assert_eq!(api(Method::DELETE, false, HERE), Verdict::Allowed, "changes from this computer");
+        assert_eq!(api(Method::POST, false, "::1".parse().unwrap()), Verdict::Allowed);
+        for (method, sensitive) in [(Method::DELETE, false), (Method::POST, false), (Method::GET, true)] {
+            match api(method.clone(), sensitive, far) {
+                Verdict::Forbidden(why) => assert!(why.contains("NoLoginChangesFromAnyAddress=1"), "{why}"),
+                other => panic!("{method}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            g.check(Scope::Console, &Method::POST, false, false, far, &none),
+            Verdict::Allowed,
+            "widened for the console"
+        );
+        let warnings = g.no_login_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("[API] Authorization=2: no login"), "{warnings:?}");
+        assert!(warnings[1].contains("anyone who reaches"), "{warnings:?}");
+        assert!(guard(AuthMode::Always).no_login_warnings().is_empty());
+    }
+
+    #[test]
+    fn the_default_api_password_changes_nothing() {
+        let mut settings = Settings::default();
+        settings.api.mode = AuthMode::Always;
+        let (g, live) = guard_with(settings, Arc::new(SystemClock));
+        assert!(g.needs_new_password(Scope::Api));
+        let default = headers(&[("authorization", &basic("admin", "admin"))]);
+        let check =
+            |m: Method, sensitive: bool, tokens: bool| g.check(Scope::Api, &m, sensitive, tokens, HERE, &default);
+        assert_eq!(check(Method::GET, false, true), Verdict::Allowed, "reads keep working");
+        for (method, sensitive, tokens) in [
+            (Method::DELETE, false, true),
+            (Method::POST, false, false),
+            (Method::PUT, false, true),
+            (Method::GET, true, true),
+        ] {
+            match check(method.clone(), sensitive, tokens) {
+                Verdict::Forbidden(why) => assert!(why.contains("[API] Password") && why.contains("REST API"), "{why}"),
+                other => panic!("{method} (sensitive {sensitive}): {other:?}"),
+            }
+        }
+        // Not even a guess is checked, so none counts.
+        let wrong = headers(&[("authorization", &basic("admin", "wrong"))]);
+        for _ in 0..10 {
+            assert!(matches!(g.check(Scope::Api, &Method::DELETE, false, true, HERE, &wrong), Verdict::Forbidden(_)));
+        }
+        // The console's default password is the console's own first-login rule, not this.
+        assert_eq!(g.check(Scope::Console, &Method::POST, false, false, HERE, &default), Verdict::Allowed);
+        let mut changed = (*live.get()).clone();
+        changed.api.password = passwords::hash("a-new-api-pass");
+        live.replace(changed);
+        let new = headers(&[("authorization", &basic("admin", "a-new-api-pass"))]);
+        assert_eq!(g.check(Scope::Api, &Method::DELETE, false, true, HERE, &new), Verdict::Allowed);
     }
 
     #[test]

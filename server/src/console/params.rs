@@ -185,13 +185,26 @@ fn render(ctx: &Ctx, submitted: Option<&[(String, String)]>, message: Markup) ->
 }
 
 pub async fn page(ctx: Ctx) -> Response {
-    let first = if ctx.app.guard.needs_new_password(Scope::Console) {
+    let console = ctx.app.guard.needs_new_password(Scope::Console).then(|| {
         error(ctx.t(
             "Консоль защищена паролем по умолчанию (admin/admin). Задайте новый пароль консоли, чтобы продолжить.",
             "The console still has the default password (admin/admin). Set a new console password to go on.",
         ))
-    } else {
-        html! {}
+    });
+    // The API's default password is shown too: the API refuses every change until it is set.
+    let api = ctx.app.guard.needs_new_password(Scope::Api).then(|| {
+        error(ctx.t(
+            "У REST API пароль по умолчанию (admin/admin): API не примет ни одного изменения и не выдаст токен, \
+             пока вы не зададите ему пароль (ниже, «Чей пароль» — REST API).",
+            "The REST API still has the default password (admin/admin): it accepts no change and issues no token \
+             until you set its password (below, \"Whose password\" — REST API).",
+        ))
+    });
+    let open = ctx.app.guard.no_login_warnings();
+    let first = html! {
+        @if let Some(c) = console { (c) }
+        @if let Some(a) = api { (a) }
+        @for warning in &open { (error(warning)) }
     };
     render(&ctx, None, first)
 }

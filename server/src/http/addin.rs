@@ -17,7 +17,6 @@ use crate::observe::Denial;
 use axum::extract::FromRef;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::http::StatusCode as Status;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -54,19 +53,51 @@ where
         .route(path::OBJECT, post(object))
 }
 
-/// A protocol failure as an HTTP answer.
-pub struct Failure(WireError);
+/// A protocol failure as an HTTP answer: the status is the code's own ([`ErrorCode::http_status`]),
+/// except for the refusals of the HTTP layer itself ([`http_refusal`]).
+pub struct Failure {
+    wire: WireError,
+    status: StatusCode,
+}
+
+impl From<WireError> for Failure {
+    fn from(wire: WireError) -> Self {
+        let status = StatusCode::from_u16(wire.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { wire, status }
+    }
+}
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        let mut response = (self.status, Json(self.wire)).into_response();
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+/// A request the HTTP layer refuses before any call sees it — a body over `MAX_BODY` (413), a path
+/// that is no call (404), a method other than `POST` (405, with `Allow: POST`): code 5 (BadRequest)
+/// in the protocol's shape, under the HTTP status that says which. Every other status comes from
+/// the code ([`ErrorCode::http_status`], the one mapping); the add-in reads the code, not the status.
+pub fn http_refusal(status: StatusCode, message: String) -> Failure {
+    Failure { wire: WireError::new(ErrorCode::BadRequest, message), status }
+}
+
+/// The body-reading failures of `super::read_body`/`read_json` as protocol failures: 413 keeps its
+/// status, every other one is code 5's own 400.
+fn unreadable(status: StatusCode, message: String) -> Failure {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        http_refusal(status, message)
+    } else {
+        bad_request(message)
     }
 }
 
 impl From<LedgerError> for Failure {
     fn from(e: LedgerError) -> Self {
-        Failure(WireError::new(e.code(), e.to_string()))
+        Failure::from(WireError::new(e.code(), e.to_string()))
     }
 }
 
@@ -88,20 +119,28 @@ fn internal(context: &str, cause: &dyn std::error::Error) -> Failure {
         source = s.source();
     }
     log::error!("{context}: {chain}");
-    Failure(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
+    Failure::from(WireError::new(ErrorCode::Internal, "the server could not keep the change; see its log"))
 }
 
 fn busy(message: String) -> Failure {
-    Failure(WireError::new(ErrorCode::ServerBusy, message))
+    Failure::from(WireError::new(ErrorCode::ServerBusy, message))
 }
 
 pub fn bad_request(message: String) -> Failure {
-    Failure(WireError::new(ErrorCode::BadRequest, message))
+    Failure::from(WireError::new(ErrorCode::BadRequest, message))
 }
 
 pub fn unknown_call(path: &str) -> Failure {
     let path = shorten(path, text::LINE);
-    Failure(WireError::new(ErrorCode::BadRequest, format!("\"{path}\" is not a call of this server's add-in protocol")))
+    http_refusal(StatusCode::NOT_FOUND, format!("\"{path}\" is not a call of this server's add-in protocol"))
+}
+
+pub fn wrong_method(method: &str, path: &str) -> Failure {
+    let (method, path) = (shorten(method, text::NAME), shorten(path, text::LINE));
+    http_refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed for \"{path}\": every call of the add-in protocol is POST"),
+    )
 }
 
 type Sealed = Result<Json<SealedMessage>, Failure>;
@@ -144,8 +183,8 @@ where
     F: FnOnce(Arc<App>, Call, T) -> Fut,
     Fut: Future<Output = Result<R, Failure>>,
 {
-    let message: SealedMessage = super::read_json(request, |_, m| {
-        bad_request(format!("{m}; every call after connect is a sealed message {{ConnectionID, Seq, Sealed}}"))
+    let message: SealedMessage = super::read_json(request, |status, m| {
+        unreadable(status, format!("{m}; every call after connect is a sealed message {{ConnectionID, Seq, Sealed}}"))
     })
     .await?;
     let connection_id = message.connection_id.clone();
@@ -154,7 +193,7 @@ where
         let Some(channel) = channels.get_mut(&connection_id) else {
             drop(channels);
             let known = app.read(|inner, _| inner.ledger.connection(&connection_id).is_some());
-            return Err(Failure(if known {
+            return Err(Failure::from(if known {
                 WireError::new(
                     ErrorCode::NoChannel,
                     "this connection has no protected channel (the server restarted since it connected); connect again",
@@ -182,13 +221,13 @@ where
     };
     let answer = match result {
         Ok(value) => serde_json::to_vec(&SealedAnswer::Ok(value)),
-        Err(Failure(refusal)) => serde_json::to_vec(&SealedAnswer::<()>::Err(refusal)),
+        Err(Failure { wire: refusal, .. }) => serde_json::to_vec(&SealedAnswer::<()>::Err(refusal)),
     }
     .map(zeroize::Zeroizing::new)
     .map_err(|e| internal("cannot encode an answer", &e))?;
     let mut channels = app.channels();
     let channel = channels.get(&connection_id).ok_or_else(|| {
-        Failure(WireError::new(ErrorCode::UnknownConnection, "the connection ended while its call was answered"))
+        Failure::from(WireError::new(ErrorCode::UnknownConnection, "the connection ended while its call was answered"))
     })?;
     let reply = channel.seal(path, seq, &answer);
     if path == wire::path::DISCONNECT {
@@ -209,8 +248,7 @@ async fn connect(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Result<Json<ConnectResponse>, Failure> {
-    let fail = |_: Status, message: String| bad_request(message);
-    let raw = super::read_body(request, &fail).await?;
+    let raw = super::read_body(request, &unreadable).await?;
     let facts: ConnectRequest =
         serde_json::from_slice(&raw).map_err(|e| bad_request(format!("the request body is not valid: {e}")))?;
     let ours = crate::version::announced();
@@ -220,7 +258,7 @@ async fn connect(
             "refused an add-in of version {client} (protocol {}) from {peer}: this server speaks protocol {PROTOCOL}",
             facts.protocol
         );
-        return Err(Failure(WireError::new(
+        return Err(Failure::from(WireError::new(
             ErrorCode::VersionMismatch,
             format!(
                 "the add-in (version {client}, protocol {}) is of an earlier release than this licence server ({ours}, \
@@ -232,7 +270,7 @@ async fn connect(
     if licence_protocol::compatibility_line(&facts.version) != licence_protocol::compatibility_line(ours) {
         let client: String = shorten(&facts.version, 40);
         log::warn!("refused an add-in of version {client} from {peer}: this server is {ours}");
-        return Err(Failure(WireError::version_mismatch(ours, &client)));
+        return Err(Failure::from(WireError::version_mismatch(ours, &client)));
     }
     let Some(client_key) = facts.client_key.clone() else {
         return Err(bad_request("ClientKey is required: the add-in's channel key (64 hex digits)".into()));
@@ -258,7 +296,7 @@ async fn connect(
         Ok(admitted) => admitted,
         Err(refusal) => {
             log::warn!("refused a connection from {computer} ({peer}) for series {key_id}: {}", refusal.message);
-            return Err(Failure(refusal));
+            return Err(Failure::from(refusal));
         }
     };
     log::info!(
@@ -387,12 +425,11 @@ fn series_and_pin(
     inner: &app::Inner,
     connection_id: &str,
 ) -> Result<(licence_protocol::key::SeriesId, [u8; 32]), Failure> {
-    let connection = inner
-        .ledger
-        .connection(connection_id)
-        .ok_or_else(|| Failure(WireError::new(ErrorCode::UnknownConnection, "unknown connection: connect again")))?;
+    let connection = inner.ledger.connection(connection_id).ok_or_else(|| {
+        Failure::from(WireError::new(ErrorCode::UnknownConnection, "unknown connection: connect again"))
+    })?;
     let pin = crate::ledger::pin_of(&connection.facts).ok_or_else(|| {
-        Failure(WireError::new(ErrorCode::UnknownConnection, "the connection pins no key: connect again"))
+        Failure::from(WireError::new(ErrorCode::UnknownConnection, "the connection pins no key: connect again"))
     })?;
     Ok((connection.facts.key_id, pin))
 }
@@ -435,13 +472,13 @@ async fn open_object(app: Arc<App>, call: Call, req: ObjectRequest) -> Result<Ob
     })?;
     let series = req.object.series;
     if grant.key_id != series {
-        return Err(Failure(WireError::new(
+        return Err(Failure::from(WireError::new(
             ErrorCode::ObjectRefused,
             format!("the object is of series {series}; this connection holds a licence of series {}", grant.key_id),
         )));
     }
     let Some(held) = app.held_key(series, pin, grant.used_licence) else {
-        return Err(Failure(WireError::new(
+        return Err(Failure::from(WireError::new(
             ErrorCode::NoKey,
             format!("no key of series {series} that counts on this server opens on this computer"),
         )));

@@ -50,7 +50,7 @@ pub(crate) async fn gate(
     if announced_length(&request).is_some_and(|n| n > MAX_BODY as u64) {
         let message = format!("the request body is larger than {MAX_BODY} bytes");
         return if request.uri().path().starts_with(addin::PREFIX) {
-            addin::bad_request(message).into_response()
+            addin::http_refusal(StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
         } else {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
         };
@@ -82,7 +82,7 @@ pub(crate) async fn gate(
             Verdict::Slowed(seconds) => {
                 let mut response = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many failed logins from this address; try again in {seconds} s"),
+                    format!("too many failed logins from this address or for this user name; try again in {seconds} s"),
                 )
                 .into_response();
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
@@ -111,11 +111,12 @@ pub(crate) async fn not_found(request: Request) -> Response {
 }
 
 pub(crate) async fn method_not_allowed(request: Request) -> Response {
-    let mut response = ApiError::method_not_allowed(request.method().as_str(), request.uri().path()).into_response();
-    if request.uri().path().starts_with(addin::PREFIX) {
-        response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    if path.starts_with(addin::PREFIX) {
+        addin::wrong_method(method, path).into_response()
+    } else {
+        ApiError::method_not_allowed(method, path).into_response()
     }
-    response
 }
 
 /// Reads a JSON body whatever its `Content-Type` (1C's HTTP client often sends none), turning every

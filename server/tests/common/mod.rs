@@ -22,7 +22,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-pub const ADMIN: (&str, &str) = ("admin", "admin");
+/// The API password every test server is given at its first start, unless its config sets one or the
+/// test asks for the default ([`TestServer::with_default_api_password`]): on the default `admin` the
+/// API refuses every change.
+pub const API_PASSWORD: &str = "test-api-pass-1";
+/// The API's login in the test servers (and the console's user name with the API's password: the
+/// console keeps its default `admin` unless a test sets one).
+pub const ADMIN: (&str, &str) = ("admin", API_PASSWORD);
+/// The seed's default login, `admin`/`admin`.
+pub const DEFAULT_LOGIN: (&str, &str) = ("admin", "admin");
 
 pub struct TestServer {
     pub root: PathBuf,
@@ -37,6 +45,8 @@ pub struct TestServer {
     pins: Mutex<HashMap<String, [u8; 32]>>,
     /// The test add-in's connections, by `ConnectionID`.
     addins: Mutex<HashMap<String, Arc<Mutex<addin::Addin>>>>,
+    /// Leave `[API] Password` at the default instead of writing [`API_PASSWORD`] at the first start.
+    default_api_password: bool,
 }
 
 /// The host secret every test server is given (written into `{root}/3.0/host.secret`), so the tests
@@ -65,7 +75,14 @@ impl TestServer {
             child: None,
             pins: Mutex::default(),
             addins: Mutex::default(),
+            default_api_password: false,
         }
+    }
+
+    /// Keeps the API on the default password `admin`/`admin` (the first start writes none).
+    pub fn with_default_api_password(mut self) -> Self {
+        self.default_api_password = true;
+        self
     }
 
     pub fn append_config(&self, text: &str) {
@@ -83,8 +100,18 @@ impl TestServer {
     /// Starts the server on the port the system picks, or, once it has run, on the port its first
     /// run announced (a restart keeps its address, as the add-ins expect), and waits for its
     /// announcement.
+    ///
+    /// The first start writes `[API] Password=`[`API_PASSWORD`] at the end of the config when it sets
+    /// none (so no line a test wrote moves), unless [`TestServer::with_default_api_password`].
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
+        if self.port == 0 && !self.default_api_password {
+            let path = self.root.join("3.0/licenceserver.conf");
+            let config = std::fs::read_to_string(&path).unwrap();
+            if licence_protocol::ini::Ini::parse(&config).get("API", "Password").is_none() {
+                self.append_config(&format!("\n[API]\nPassword={API_PASSWORD}\n"));
+            }
+        }
         let started = licence_testkit::server::start(
             Path::new(env!("CARGO_BIN_EXE_licenceserver")),
             &self.root,
@@ -338,4 +365,47 @@ pub fn path_str(p: &Path) -> String {
 
 pub fn days_ago(days: i64) -> UtcTime {
     UtcTime::from_unix_millis(UtcTime::now().unix_millis() - days * 86_400_000).unwrap()
+}
+
+impl TestServer {
+    /// `method path` sent from the loopback address `source` (127.0.0.2 …, so the server sees another
+    /// client address) with basic credentials `auth`, no body: the status and the `Retry-After` header.
+    pub fn request_from(
+        &self,
+        source: std::net::Ipv4Addr,
+        method: &str,
+        path: &str,
+        auth: (&str, &str),
+    ) -> (u16, Option<String>) {
+        assert!(source.is_loopback(), "tests stay on loopback");
+        let port = self.port;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            basic(auth)
+        );
+        // std cannot bind a source address before connecting; tokio's socket can, then std talks.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let stream = runtime.block_on(async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((source, 0).into()).unwrap();
+            socket.connect(([127, 0, 0, 1], port).into()).await.unwrap().into_std().unwrap()
+        });
+        let answer = {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        let (head, _) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
+        let retry = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")))
+            .map(|(_, v)| v.trim().to_owned());
+        (status, retry)
+    }
 }
