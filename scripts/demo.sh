@@ -29,7 +29,10 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-api() { curl -sS -u admin:admin "http://127.0.0.1:$port$1"; }
+# The API refuses changes while its password is the default admin/admin: the administrator sets one
+# (written in clear here, the server replaces it by its hash at start).
+api_login="admin:demo-api-pass-1"
+api() { curl -sS -u "$api_login" "http://127.0.0.1:$port$1"; }
 
 mkdir -p "$work/root/3.0" "$work/root/data" "$work/vendor" "$work/home"
 if [ ! -s /etc/machine-id ] && [ ! -s /var/lib/dbus/machine-id ]; then
@@ -39,6 +42,7 @@ if [ ! -s /etc/machine-id ] && [ ! -s /var/lib/dbus/machine-id ]; then
 fi
 
 printf '[Common]\nLicenceCenterUrl=http://127.0.0.1:%s\n' "$centre_port" >> "$work/root/3.0/licenceserver.conf"
+printf '[API]\nPassword=%s\n' "${api_login#admin:}" >> "$work/root/3.0/licenceserver.conf"
 export LICENCEEDIT_VENDOR_DIR="$work/vendor"
 
 step "The vendor creates series 672B (signing key and series secret) in its store"
@@ -72,7 +76,7 @@ for _ in $(seq 1 100); do
 done
 
 step "The administrator installs the licence: POST /api/licences with the code"
-curl -sS -u admin:admin -X POST -H 'Content-Type: application/json' \
+curl -sS -u "$api_login" -X POST -H 'Content-Type: application/json' \
   -d "{\"ActivationCodeString\": \"$code\", \"ITN\": null, \"IEC\": null, \"BlankKeyNo\": null}" \
   -w '\nHTTP %{http_code}\n' "http://127.0.0.1:$port/api/licences" | tee "$work/installed.json" | sed '$d' | \
   jq '{KeyNo, KeyID, KeyType, LicenceCount, ActivationCode, DaysLeft, Workable}'

@@ -22,6 +22,23 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+/// The API password every test server is given (`[API] Password`): the server refuses changes while the
+/// API keeps its default `admin`/`admin`.
+pub const API_PASSWORD: &str = "test-api-pass-1";
+/// `Authorization` for user `admin` with [`API_PASSWORD`].
+pub const API_AUTHORIZATION: &str = "Basic YWRtaW46dGVzdC1hcGktcGFzcy0x";
+
+#[cfg(test)]
+mod api_login_tests {
+    #[test]
+    fn the_authorization_is_admin_with_the_test_password() {
+        use base64::Engine;
+        let encoded = super::API_AUTHORIZATION.strip_prefix("Basic ").unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), format!("admin:{}", super::API_PASSWORD));
+    }
+}
+
 /// A fresh, empty folder under the system's temporary one, named after `tag`, this process and a
 /// counter (removed by its owner).
 pub fn scratch(tag: &str) -> PathBuf {

@@ -107,7 +107,7 @@ fn a_session_ended_by_the_administrator_is_lost_for_good() {
     let holder = LicenceHolder::obtain(client, session(1), BEAT, on_event).unwrap();
     let id = holder.grant().session_id;
     let url = format!("http://127.0.0.1:{}/api/sessions/{id}", server.port);
-    let status = ureq::delete(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().map(|r| r.status());
+    let status = ureq::delete(&url).set("Authorization", licence_testkit::API_AUTHORIZATION).call().map(|r| r.status());
     assert!(matches!(status, Ok(200..=204)), "{status:?}");
     let lost = wait_for(&events, |e| matches!(e, Event::Lost { .. }));
     assert!(matches!(lost, Event::Lost { code: ErrorCode::SessionEnded, .. }), "{lost:?}");

@@ -19,7 +19,7 @@ pub const SERIES: &str = "672B";
 /// The functional flags of the test key: 0, 1 and 3.
 pub const FLAGS: u64 = 0b1011;
 pub const PRODUCT: &str = licence_testkit::vendor::PRODUCT_NAME;
-const ADMIN: &str = "Basic YWRtaW46YWRtaW4="; // admin:admin, the server's default
+const ADMIN: &str = licence_testkit::API_AUTHORIZATION;
 
 /// A loopback port where connections are refused, which no test server can take.
 #[allow(unused_imports)]
@@ -64,7 +64,11 @@ impl TestServer {
         std::fs::create_dir_all(root.join("data")).unwrap();
         let machine_file = root.join("machine-id");
         std::fs::write(&machine_file, machine).unwrap();
-        let config = format!("[Common]\nMachineIdFile={}\n{common}\n", machine_file.display());
+        let config = format!(
+            "[Common]\nMachineIdFile={}\n{common}\n[API]\nPassword={}\n",
+            machine_file.display(),
+            licence_testkit::API_PASSWORD
+        );
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
 
         let host = HostSecret::load_or_create(&root.join("3.0").join(HOST_SECRET_FILE)).unwrap();

@@ -25,7 +25,7 @@ use std::time::Duration;
 /// The API password every test server is given at its first start, unless its config sets one or the
 /// test asks for the default ([`TestServer::with_default_api_password`]): on the default `admin` the
 /// API refuses every change.
-pub const API_PASSWORD: &str = "test-api-pass-1";
+pub use licence_testkit::API_PASSWORD;
 /// The API's login in the test servers (and the console's user name with the API's password: the
 /// console keeps its default `admin` unless a test sets one).
 pub const ADMIN: (&str, &str) = ("admin", API_PASSWORD);

@@ -47,7 +47,11 @@ impl TestServer {
         std::fs::create_dir_all(root.join("data")).unwrap();
         let machine_file = root.join("machine-id");
         std::fs::write(&machine_file, machine).unwrap();
-        let config = format!("[Common]\nMachineIdFile={}\n{extra_common}\n", machine_file.display());
+        let config = format!(
+            "[Common]\nMachineIdFile={}\n{extra_common}\n[API]\nPassword={}\n",
+            machine_file.display(),
+            licence_testkit::API_PASSWORD
+        );
         std::fs::write(root.join("3.0/licenceserver.conf"), config).unwrap();
         let mut server = TestServer { root, port: 0, machine: machine.into(), child: None };
         server.install_key(series(), &key_fields(series(), machine, 1000, licences));
@@ -83,8 +87,7 @@ impl TestServer {
     fn licence_count(&self) -> Option<usize> {
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
         let url = format!("http://127.0.0.1:{}/api/licences", self.port);
-        // `admin:admin`, the default credentials.
-        let response = agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().ok()?;
+        let response = agent.get(&url).set("Authorization", licence_testkit::API_AUTHORIZATION).call().ok()?;
         let body: serde_json::Value = response.into_json().ok()?;
         body["Licences"].as_array().map(Vec::len)
     }
@@ -102,7 +105,7 @@ impl TestServer {
     fn api(&self, path: &str) -> serde_json::Value {
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
         let url = format!("http://127.0.0.1:{}{path}", self.port);
-        agent.get(&url).set("Authorization", "Basic YWRtaW46YWRtaW4=").call().unwrap().into_json().unwrap()
+        agent.get(&url).set("Authorization", licence_testkit::API_AUTHORIZATION).call().unwrap().into_json().unwrap()
     }
 
     /// Issues `fields` for this server's computer: its machine id and the host secret in its root
