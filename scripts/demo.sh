@@ -99,7 +99,7 @@ show_sessions() {
 step "The 1C platform loads the add-in (dlopen, GetClassObject, Init…) and the configuration obtains a licence"
 addin_status=0
 # test-harness/demo runs the command after the library path, host and port while the licence is held.
-export port
+export port api_login
 export -f step api show_sessions
 HOME="$work/home" LICENCE_SERIES_PUBLIC_KEY="$pin" test-harness/demo "$bin/liblicenceaddin.so" 127.0.0.1 "$port" \
   bash -c 'step "GET /api/sessions shows it (the add-in holds the licence)"; show_sessions' ||
