@@ -2,7 +2,8 @@
 //! Whatever bytes the HTTP layer accepts as a header value must be read without a panic; a user name
 //! taken from it never holds the `:` that separates it from the password; and the guard in front of the
 //! console and the API admits a change exactly when the mode needs no login or the credentials are
-//! right — whether the header is basic credentials, a bearer token or neither.
+//! right — whether the header is basic credentials, a bearer token or neither — and that the API's
+//! default password admits no change at all.
 #![no_main]
 #![forbid(unsafe_code)]
 
@@ -31,13 +32,21 @@ fuzz_target!(|data: &[u8]| {
         settings.console.mode = mode;
         let live = Arc::new(Live::new(settings));
         let guard = Guard::new(live, Arc::new(SystemClock), [9; 32], "licenceserver:FUZZ".into(), "fuzz");
-        let expected = mode == AuthMode::Off || credentials == Some(("admin".into(), "admin".into()));
         for scope in [Scope::Api, Scope::Console] {
+            // The API's default password changes nothing, whatever the header says.
+            let default_api = scope == Scope::Api && mode != AuthMode::Off;
+            let expected =
+                !default_api && (mode == AuthMode::Off || credentials == Some(("admin".into(), "admin".into())));
             let verdict = guard.check(scope, &Method::POST, false, true, here, &headers);
             assert_eq!(verdict == Verdict::Allowed, expected, "{mode:?} {scope:?} with {credentials:?}: {verdict:?}");
+            assert_eq!(matches!(verdict, Verdict::Forbidden(_)), default_api, "{mode:?} {scope:?}: {verdict:?}");
             // A sensitive read (a backup code) is admitted exactly as a change is.
             let verdict = guard.check(scope, &Method::GET, true, true, here, &headers);
-            assert!(matches!(verdict, Verdict::Allowed | Verdict::Unauthorized | Verdict::Slowed(_)));
+            if default_api {
+                assert!(matches!(verdict, Verdict::Forbidden(_)), "{mode:?} {scope:?}: {verdict:?}");
+            } else {
+                assert!(matches!(verdict, Verdict::Allowed | Verdict::Unauthorized | Verdict::Slowed(_)));
+            }
         }
     }
 });
