@@ -31,6 +31,7 @@ impl Ledger {
     /// sessions, and then the current keys' capacities apply. Call it after [`Ledger::set_pool`].
     pub fn restore(&mut self, connections: Vec<Connection>, sessions: Vec<Session>, now: UtcTime) {
         self.connections.clear();
+        self.disagreed.clear();
         self.pins.clear();
         self.sessions.clear();
         self.by_identity.clear();
