@@ -117,6 +117,16 @@ impl ConnectionString {
     }
 }
 
+/// True when `process` (the connecting process's file, `Process` of `connect`) is a web server that
+/// publishes infobases: Apache (`httpd`, `apache2`, `apache`) or IIS (`w3wp`), by the file's name
+/// without `.exe` and without case. A file infobase published there serves every web client from the
+/// web server's process, so its sessions count one licence each (the guide's web server case).
+pub fn is_web_server_process(process: &str) -> bool {
+    let file = process.rsplit(['/', '\\']).next().unwrap_or_default().trim().to_ascii_lowercase();
+    let name = file.strip_suffix(".exe").unwrap_or(&file);
+    matches!(name, "httpd" | "apache2" | "apache" | "w3wp")
+}
+
 /// The counting mode of a connection string; `None` when it is unparseable or names none.
 pub fn mode_of(text: &str) -> Option<Mode> {
     ConnectionString::parse(text).ok()?.mode()
@@ -195,6 +205,16 @@ mod tests {
         assert_eq!(mode_of(r#"File="/srv/base"#), None, "unparseable");
         // A look-alike key (Cyrillic С) is just an unknown key.
         assert_eq!(mode_of("Сrvr=app1;File=/b"), Some(Mode::PerComputer));
+    }
+
+    #[test]
+    fn web_servers_are_known_by_their_process() {
+        for web in ["/usr/sbin/apache2", "/usr/sbin/httpd", r"C:\Windows\System32\inetsrv\w3wp.exe", "HTTPD.EXE"] {
+            assert!(is_web_server_process(web), "{web}");
+        }
+        for not in ["/opt/1cv8/x86_64/8.3.25.1257/1cv8c", r"C:\Program Files\1cv8\bin\1cv8.exe", "rphost", ""] {
+            assert!(!is_web_server_process(not), "{not}");
+        }
     }
 
     fn quote(value: &str) -> String {

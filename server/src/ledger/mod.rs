@@ -82,6 +82,10 @@ pub struct Session {
     /// the session's connection when that is still known).
     #[serde(default)]
     pub peer_ip: String,
+    /// True when the connection that first obtained the licence is a web server's process
+    /// (`infobase::is_web_server_process`): its file infobase sessions count one licence each.
+    #[serde(default)]
+    pub web_server: bool,
     /// `KeyNo` of the key whose licence the session holds.
     pub used_licence: u64,
     pub created: UtcTime,
@@ -91,7 +95,7 @@ pub struct Session {
 impl Session {
     /// Who holds this session's seat.
     fn holder(&self) -> seats::Holder {
-        let mode = seats::mode(self.is_server, &self.facts);
+        let mode = seats::mode(self.is_server, self.web_server, &self.facts);
         seats::Holder::of(self.series, mode, &self.peer_ip, &self.facts)
     }
 }

@@ -52,6 +52,21 @@ fn code(r: Result<Grant, LedgerError>) -> u16 {
 }
 
 #[test]
+fn a_file_infobase_published_on_a_web_server_counts_per_session() {
+    let mut l = ledger(2);
+    let web = ConnectRequest { process: "/usr/sbin/apache2".into(), ..connect_facts("WEB1", true) };
+    l.connect("C1".into(), web, "10.0.0.5".into(), t(0));
+    let granted = (1..=5).filter(|n| l.obtain("C1", of_base(*n, "WEB1", FILE_BASE), format!("S{n}"), t(1)).is_ok());
+    assert_eq!(granted.count(), 2);
+    let connections: Vec<Connection> = l.connections().cloned().collect();
+    let sessions: Vec<Session> = l.sessions().cloned().collect();
+    assert!(sessions.iter().all(|s| s.web_server));
+    l.restore(connections, sessions, t(5));
+    assert_eq!(l.used(1), 2, "restored sessions keep their seats");
+    assert_consistent(&l, &[main_key(1, 2)]);
+}
+
+#[test]
 fn an_unreadable_connection_string_leaves_the_mode_to_is_server() {
     let mut l = ledger(3);
     l.connect("C1".into(), connect_facts("PC1", false), "10.0.0.5".into(), t(0));

@@ -39,9 +39,10 @@ impl Ledger {
         new_session_id: String,
         now: UtcTime,
     ) -> Result<Grant, LedgerError> {
-        let (series, is_server, peer_ip) = {
-            let connection = self.live_connection(connection_id, now)?;
-            (connection.facts.key_id, connection.facts.is_server, connection.peer_ip.clone())
+        let (series, is_server, peer_ip, web_server) = {
+            let c = self.live_connection(connection_id, now)?;
+            let web_server = licence_protocol::infobase::is_web_server_process(&c.facts.process);
+            (c.facts.key_id, c.facts.is_server, c.peer_ip.clone(), web_server)
         };
         let identity = Identity::of(series, &facts);
         if let Some(existing) = self.by_identity.get(&identity).cloned() {
@@ -54,7 +55,7 @@ impl Ledger {
         if self.sessions.contains_key(&new_session_id) {
             return Err(LedgerError::DuplicateSession(new_session_id));
         }
-        let mode = seats::mode(is_server, &facts);
+        let mode = seats::mode(is_server, web_server, &facts);
         self.check_claim(connection_id, is_server, mode);
         let holder = Holder::of(series, mode, &peer_ip, &facts);
         let seat = match self.seats.seat_of(&holder) {
@@ -75,6 +76,7 @@ impl Ledger {
             series,
             is_server,
             peer_ip,
+            web_server,
             used_licence,
             created: now,
             expire_time: self.session_lease_end(now),

@@ -21,10 +21,15 @@ pub(super) enum Holder {
     Computer { series: SeriesId, address: String, computer: String, terminal: Option<String> },
 }
 
-/// How a session is counted: by its infobase's connection string ([`infobase::mode_of`]); when the
-/// string is empty, unparseable or names no infobase, by the connection's `IsServer` as before.
-pub(super) fn mode(is_server: bool, facts: &SessionFacts) -> Mode {
-    infobase::mode_of(&facts.info_base_connection_string).unwrap_or(claimed_mode(is_server))
+/// How a session is counted: by its infobase's connection string ([`infobase::mode_of`]), a file
+/// infobase served by a web server process ([`infobase::is_web_server_process`]) per session; when
+/// the string is empty, unparseable or names no infobase, by the connection's `IsServer` as before.
+pub(super) fn mode(is_server: bool, web_server: bool, facts: &SessionFacts) -> Mode {
+    match infobase::mode_of(&facts.info_base_connection_string) {
+        Some(Mode::PerComputer) if web_server => Mode::PerSession,
+        Some(mode) => mode,
+        None => claimed_mode(is_server),
+    }
 }
 
 /// The mode `IsServer` claims.
