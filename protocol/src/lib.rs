@@ -12,6 +12,7 @@ pub mod channel;
 pub mod clock;
 pub mod datafile;
 pub mod identity;
+pub mod infobase;
 pub mod ini;
 pub mod key;
 pub mod keyfile;

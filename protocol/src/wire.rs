@@ -123,6 +123,62 @@ pub struct SessionFacts {
     pub terminal_client: Option<String>,
 }
 
+/// A client-supplied text field holding a control character (NUL, newline, tab, any of Unicode's
+/// `Cc`): the field's wire name. Such a request is refused with [`ErrorCode::BadRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlInField(pub &'static str);
+
+impl std::fmt::Display for ControlInField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} holds a control character (such as NUL or a line break); no name of 1C holds one", self.0)
+    }
+}
+
+impl std::error::Error for ControlInField {}
+
+/// The first of `fields` (wire name, value) whose value holds a control character.
+fn refuse_controls<'a>(
+    fields: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> Result<(), ControlInField> {
+    match fields.into_iter().find(|(_, v)| v.is_some_and(|v| v.chars().any(char::is_control))) {
+        Some((name, _)) => Err(ControlInField(name)),
+        None => Ok(()),
+    }
+}
+
+impl ConnectRequest {
+    /// Refuses a control character in any text field the add-in sent.
+    pub fn check_text(&self) -> Result<(), ControlInField> {
+        refuse_controls([
+            ("OSVersion", Some(self.os_version.as_str())),
+            ("ComputerName", Some(&self.computer_name)),
+            ("LocalIP", Some(&self.local_ip)),
+            ("Process", Some(&self.process)),
+            ("CPU", Some(&self.cpu)),
+            ("PlatformVersion", Some(&self.platform_version)),
+            ("ModuleName", Some(&self.module_name)),
+            ("Version", Some(&self.version)),
+            ("ClientKey", self.client_key.as_deref()),
+            ("SeriesPublicKey", self.series_public_key.as_deref()),
+        ])
+    }
+}
+
+impl SessionFacts {
+    /// Refuses a control character in any text field of the session.
+    pub fn check_text(&self) -> Result<(), ControlInField> {
+        refuse_controls([
+            ("SessionNumber", Some(self.session_number.as_str())),
+            ("InfoBaseConnectionString", Some(&self.info_base_connection_string)),
+            ("AppName", Some(&self.app_name)),
+            ("ComputerName", Some(&self.computer_name)),
+            ("UserName", self.user_name.as_deref()),
+            ("AccessCode", self.access_code.as_deref()),
+            ("TerminalClient", self.terminal_client.as_deref()),
+        ])
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ObtainRequest {
@@ -433,6 +489,27 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["Code"], 3);
         assert_eq!(json["Error"], "VersionMismatch");
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let facts = SessionFacts {
+            session_number: "1".into(),
+            info_base_connection_string: "File=\"/srv/b\";".into(),
+            app_name: "1CV8C".into(),
+            computer_name: "PC1".into(),
+            user_name: Some("Иванов".into()),
+            session_started: UtcTime::parse("2026-03-01T09:00:00Z").unwrap(),
+            access_code: None,
+            terminal_client: Some("ﬁle straße".into()),
+        };
+        assert_eq!(facts.check_text(), Ok(()));
+        let nul = SessionFacts { computer_name: "PC\u{0}1".into(), ..facts.clone() };
+        assert_eq!(nul.check_text(), Err(ControlInField("ComputerName")));
+        let line = SessionFacts { user_name: Some("a\nb".into()), ..facts.clone() };
+        assert_eq!(line.check_text().unwrap_err().to_string().split(' ').next(), Some("UserName"));
+        let c1 = SessionFacts { terminal_client: Some("T\u{85}".into()), ..facts };
+        assert_eq!(c1.check_text(), Err(ControlInField("TerminalClient")));
     }
 
     #[test]

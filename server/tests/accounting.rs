@@ -21,6 +21,23 @@ fn server_with_key(machine: &str, count: u32, extra: &str) -> (TestServer, Serie
     (server, s)
 }
 
+/// A file infobase's connection string, and a 1C server infobase's.
+const FILE_BASE: &str = "File=\"/srv/1c/trade\";";
+const SERVER_BASE: &str = "Srvr=\"app1\";Ref=\"trade\";";
+
+/// Obtains a licence for session `number` of the infobase `base`.
+fn obtain_in(
+    server: &TestServer,
+    connection: &str,
+    number: u32,
+    computer: &str,
+    base: &str,
+) -> (u16, serde_json::Value) {
+    let mut body = session_body(connection, number, computer);
+    body["Session"]["InfoBaseConnectionString"] = json!(base);
+    server.post("/licence/obtain", &body)
+}
+
 fn used(server: &TestServer, key_no: u64) -> u64 {
     server.get(&format!("/api/licences/{key_no}")).1["LicencesUsed"].as_u64().unwrap()
 }
@@ -54,23 +71,24 @@ fn file_mode_shares_one_licence_per_computer_and_terminal_client() {
     let c1 = server.connect("672B", "PC1", false);
     let c2 = server.connect("672B", "pc1", false);
     for (conn, n) in [(&c1, 1), (&c1, 2), (&c2, 3)] {
-        let (status, g) = server.obtain(conn, n, "PC1");
+        let (status, g) = obtain_in(&server, conn, n, "PC1", FILE_BASE);
         assert_eq!(status, 200, "{g}");
     }
     assert_eq!(used(&server, 1000), 1);
     assert_eq!(server.get("/api/sessions").1["Sessions"].as_array().unwrap().len(), 3);
     // A second computer takes the second licence; a third finds none.
     let c3 = server.connect("672B", "PC2", false);
-    assert_eq!(server.obtain(&c3, 1, "PC2").0, 200);
+    assert_eq!(obtain_in(&server, &c3, 1, "PC2", FILE_BASE).0, 200);
     assert_eq!(used(&server, 1000), 2);
     let c4 = server.connect("672B", "PC3", false);
-    assert_eq!(server.obtain(&c4, 1, "PC3").0, 403);
+    assert_eq!(obtain_in(&server, &c4, 1, "PC3", FILE_BASE).0, 403);
 
     // Terminal mode: sessions on one terminal server, one licence per terminal client.
     let (server, _) = server_with_key("acc-term", 2, "");
     let ts = server.connect("672B", "TERMSRV", false);
     let terminal = |n: u32, client: &str| {
         let mut body = session_body(&ts, n, "TERMSRV");
+        body["Session"]["InfoBaseConnectionString"] = json!(FILE_BASE);
         body["Session"]["TerminalClient"] = json!(client);
         server.post("/licence/obtain", &body)
     };
@@ -79,6 +97,103 @@ fn file_mode_shares_one_licence_per_computer_and_terminal_client() {
     assert_eq!(terminal(3, "LAPTOP-B").0, 200);
     assert_eq!(used(&server, 1000), 2);
     assert_eq!(terminal(4, "LAPTOP-C").0, 403);
+}
+
+/// Issue 13: the mode came from `IsServer`, so ten client-server sessions saying `IsServer=false`
+/// shared one licence.
+#[test]
+fn issue13_client_server_sessions_claiming_is_server_false_take_a_licence_each() {
+    let (server, _) = server_with_key("acc-cs-claim", 2, "");
+    let conn = server.connect("672B", "APPSRV", false);
+    let answers: Vec<u16> = (1..=10).map(|n| obtain_in(&server, &conn, n, "APPSRV", SERVER_BASE).0).collect();
+    assert_eq!(answers.iter().filter(|s| **s == 200).count(), 2, "{answers:?}");
+    assert_eq!(answers.iter().filter(|s| **s == 403).count(), 8, "{answers:?}");
+    assert_eq!(used(&server, 1000), 2);
+    let log = server.log();
+    assert_eq!(log.matches("says IsServer=false").count(), 1, "the disagreement is logged once: {log}");
+    // A file infobase's sessions whose process says IsServer=true share their computer's licence.
+    let (server, _) = server_with_key("acc-file-claim", 2, "");
+    let conn = server.connect("672B", "PC1", true);
+    for n in 1..=5 {
+        assert_eq!(obtain_in(&server, &conn, n, "PC1", FILE_BASE).0, 200);
+    }
+    assert_eq!(used(&server, 1000), 1);
+}
+
+/// Issue 13: Unicode upper-casing made `STRASSE` and `straße`, `FILE` and `ﬁle`, one computer each.
+#[test]
+fn issue13_distinct_computer_names_are_distinct_computers() {
+    let (server, _) = server_with_key("acc-names", 4, "");
+    for (n, name) in ["STRASSE", "straße", "FILE", "ﬁle"].into_iter().enumerate() {
+        let conn = server.connect("672B", name, false);
+        let (status, grant) = obtain_in(&server, &conn, n as u32 + 1, name, FILE_BASE);
+        assert_eq!(status, 200, "{name}: {grant}");
+    }
+    assert_eq!(used(&server, 1000), 4, "four computers, four licences");
+    // Case alone does not make another computer.
+    let conn = server.connect("672B", "strasse", false);
+    assert_eq!(obtain_in(&server, &conn, 9, "strasse", FILE_BASE).0, 200);
+    assert_eq!(used(&server, 1000), 4);
+}
+
+/// Issue 13: twenty computers (their own source addresses) sending one `ComputerName` in file mode
+/// held a licence each while `LicencesUsed` stayed 1.
+#[test]
+fn issue13_one_name_from_twenty_addresses_is_twenty_computers() {
+    let (server, s) = server_with_key("acc-addresses", 25, "");
+    let base = server.url("");
+    let from = |i: u8| std::net::IpAddr::from([127, 0, 0, 2 + i]);
+    for i in 0..20 {
+        let mut addin = addin::connect_from(from(i), &base, &connect_body("672B", "PC", false), &s.public_key())
+            .unwrap_or_else(|e| panic!("connect from {}: {e:?}", from(i)));
+        for n in [1, 2] {
+            let mut body = session_body(&addin.connection_id, u32::from(i) * 10 + n, "PC");
+            body["Session"]["InfoBaseConnectionString"] = json!(FILE_BASE);
+            let (status, grant) = addin.call("/licence/obtain", &body);
+            assert_eq!(status, 200, "{}: {grant}", from(i));
+        }
+    }
+    assert_eq!(used(&server, 1000), 20, "one licence per address, shared by its two sessions");
+    let (_, connections) = server.get("/api/connections");
+    let peers: std::collections::BTreeSet<String> = connections["Connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["PeerIP"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(peers.len(), 20, "{peers:?}");
+    // Within the count: with 25 licences, five more addresses get one, the sixth none.
+    let outcomes: Vec<u16> = (20..26)
+        .map(|i| {
+            let mut addin =
+                addin::connect_from(from(i), &base, &connect_body("672B", "PC", false), &s.public_key()).unwrap();
+            let mut body = session_body(&addin.connection_id, 1000 + u32::from(i), "PC");
+            body["Session"]["InfoBaseConnectionString"] = json!(FILE_BASE);
+            addin.call("/licence/obtain", &body).0
+        })
+        .collect();
+    assert_eq!(outcomes, [200, 200, 200, 200, 200, 403]);
+    assert_eq!(used(&server, 1000), 25);
+}
+
+/// Issue 13: a NUL escaped in `ComputerName` or `UserName` was stored and shown.
+#[test]
+fn issue13_control_characters_in_client_fields_are_refused() {
+    let (server, _) = server_with_key("acc-controls", 2, "");
+    let (status, refused) = server.post("/licence/connect", &connect_body("672B", "PC\u{0}1", false));
+    assert_eq!((status, refused["Code"].clone()), (400, json!(5)), "{refused}");
+    assert!(refused["Message"].as_str().unwrap().contains("ComputerName"), "{refused}");
+    let conn = server.connect("672B", "PC1", false);
+    for (field, value) in
+        [("ComputerName", "PC\u{0}1"), ("UserName", "Иван\nов"), ("InfoBaseConnectionString", "File=\"a\u{7}\"")]
+    {
+        let mut body = session_body(&conn, 1, "PC1");
+        body["Session"][field] = json!(value);
+        let (status, refused) = server.post("/licence/obtain", &body);
+        assert_eq!((status, refused["Code"].clone()), (400, json!(5)), "{field}: {refused}");
+        assert!(refused["Message"].as_str().unwrap().contains(field), "{refused}");
+    }
+    assert_eq!(server.get("/api/sessions").1["Sessions"].as_array().unwrap().len(), 0);
 }
 
 #[test]
@@ -279,9 +394,9 @@ fn connection_and_session_limits_keep_a_flood_out() {
     assert_eq!((status, busy["Code"].clone(), busy["Error"].clone()), (503, json!(12), json!("ServerBusy")), "{busy}");
     // File-mode sessions of one computer share one seat, so only MaxSessions bounds them.
     for n in 1..=4 {
-        assert_eq!(server.obtain(&conns[0], n, "PC0").0, 200);
+        assert_eq!(obtain_in(&server, &conns[0], n, "PC0", FILE_BASE).0, 200);
     }
-    let (status, busy) = server.obtain(&conns[0], 5, "PC0");
+    let (status, busy) = obtain_in(&server, &conns[0], 5, "PC0", FILE_BASE);
     assert_eq!((status, busy["Code"].clone()), (503, json!(12)), "{busy}");
     assert_eq!(used(&server, 1000), 1);
     // Capacity comes back as soon as connections leave.

@@ -251,6 +251,7 @@ async fn connect(
     let raw = super::read_body(request, &unreadable).await?;
     let facts: ConnectRequest =
         serde_json::from_slice(&raw).map_err(|e| bad_request(format!("the request body is not valid: {e}")))?;
+    facts.check_text().map_err(|e| bad_request(e.to_string()))?;
     let ours = crate::version::announced();
     if facts.protocol != PROTOCOL {
         let client: String = shorten(&facts.version, 40);
@@ -342,6 +343,7 @@ async fn obtain(State(app): State<Arc<App>>, request: Request) -> Sealed {
 }
 
 async fn obtain_licence(app: Arc<App>, _: Call, req: ObtainRequest) -> Result<wire::LicenceGrant, Failure> {
+    req.session.check_text().map_err(|e| bad_request(format!("Session.{e}")))?;
     let session_id = app::new_id().map_err(Failure::from)?;
     let who = format!(
         "session {} of {} (connection {})",

@@ -4,7 +4,7 @@
 //! room when they can; when a series has more seats than licences, its newest seats are revoked.
 
 use super::error::Loss;
-use super::seats::{Holder, Identity};
+use super::seats::Identity;
 use super::{Change, Connection, Entry, KeyCapacity, Ledger, Session};
 use licence_protocol::key::SeriesId;
 use licence_protocol::time::UtcTime;
@@ -31,6 +31,7 @@ impl Ledger {
     /// sessions, and then the current keys' capacities apply. Call it after [`Ledger::set_pool`].
     pub fn restore(&mut self, connections: Vec<Connection>, sessions: Vec<Session>, now: UtcTime) {
         self.connections.clear();
+        self.disagreed.clear();
         self.pins.clear();
         self.sessions.clear();
         self.by_identity.clear();
@@ -64,7 +65,12 @@ impl Ledger {
             return;
         }
         s.expire_time = self.session_lease_end(now);
-        let holder = Holder::of(s.series, s.is_server, &s.facts);
+        if s.peer_ip.is_empty() {
+            if let Some(c) = self.connections.get(&s.connection_id) {
+                s.peer_ip = c.peer_ip.clone();
+            }
+        }
+        let holder = s.holder();
         let seat = match self.seats.seat_of(&holder) {
             Some(seat) => {
                 self.seats.join(seat, &s.id);

@@ -8,10 +8,13 @@
 
 mod capacity;
 mod error;
+mod names;
 mod ops;
 mod seats;
 mod tombstones;
 
+#[cfg(test)]
+mod mode_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -71,12 +74,30 @@ pub struct Session {
     /// The connection the session was last obtained or checked through.
     pub connection_id: String,
     pub series: SeriesId,
-    /// Copied from the connection that first obtained the licence; decides who holds the seat.
+    /// Copied from the connection that first obtained the licence. Decides who holds the seat only
+    /// when the connection string names no infobase (`seats::mode`).
     pub is_server: bool,
+    /// The source address of the connection that first obtained the licence: in file mode, part of
+    /// what a computer is. Empty in records saved before it was kept (the restore fills it in from
+    /// the session's connection when that is still known).
+    #[serde(default)]
+    pub peer_ip: String,
+    /// True when the connection that first obtained the licence is a web server's process
+    /// (`infobase::is_web_server_process`): its file infobase sessions count one licence each.
+    #[serde(default)]
+    pub web_server: bool,
     /// `KeyNo` of the key whose licence the session holds.
     pub used_licence: u64,
     pub created: UtcTime,
     pub expire_time: UtcTime,
+}
+
+impl Session {
+    /// Who holds this session's seat.
+    fn holder(&self) -> seats::Holder {
+        let mode = seats::mode(self.is_server, self.web_server, &self.facts);
+        seats::Holder::of(self.series, mode, &self.peer_ip, &self.facts)
+    }
 }
 
 /// A held licence, as obtain and check answer it.
@@ -136,6 +157,8 @@ pub struct Ledger {
     /// connections come and go (all of a series' connections pin the same key: `connect` refuses
     /// another one).
     pins: HashMap<SeriesId, ([u8; 32], usize)>,
+    /// Connections already logged for an `IsServer` that disagrees with their infobase (once each).
+    disagreed: BTreeSet<String>,
 }
 
 /// The series public key a connection pins (its `SeriesPublicKey`), if it carries a well-formed one.
@@ -164,6 +187,7 @@ impl Ledger {
             tombstones: Tombstones::new(TOMBSTONE_LIMIT),
             changes: Vec::new(),
             pins: HashMap::new(),
+            disagreed: BTreeSet::new(),
         }
     }
 
@@ -294,6 +318,7 @@ impl Ledger {
 
     fn remove_connection(&mut self, id: &str) -> Option<Connection> {
         let connection = self.connections.remove(id)?;
+        self.disagreed.remove(id);
         self.remove_pin(&connection);
         self.changes.push(Change::ConnectionRemoved(id.to_owned()));
         Some(connection)

@@ -3,8 +3,9 @@
 //! Every call that a request makes costs a few hash lookups, whatever the number of sessions.
 
 use super::error::{LedgerError, Loss};
-use super::seats::{Holder, Identity};
+use super::seats::{self, Holder, Identity};
 use super::{Change, Connection, Entry, Grant, Ledger, Session};
+use licence_protocol::infobase::Mode;
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::{ConnectRequest, ErrorCode, SessionFacts};
 
@@ -38,9 +39,10 @@ impl Ledger {
         new_session_id: String,
         now: UtcTime,
     ) -> Result<Grant, LedgerError> {
-        let (series, is_server) = {
-            let connection = self.live_connection(connection_id, now)?;
-            (connection.facts.key_id, connection.facts.is_server)
+        let (series, is_server, peer_ip, web_server) = {
+            let c = self.live_connection(connection_id, now)?;
+            let web_server = licence_protocol::infobase::is_web_server_process(&c.facts.process);
+            (c.facts.key_id, c.facts.is_server, c.peer_ip.clone(), web_server)
         };
         let identity = Identity::of(series, &facts);
         if let Some(existing) = self.by_identity.get(&identity).cloned() {
@@ -53,7 +55,9 @@ impl Ledger {
         if self.sessions.contains_key(&new_session_id) {
             return Err(LedgerError::DuplicateSession(new_session_id));
         }
-        let holder = Holder::of(series, is_server, &facts);
+        let mode = seats::mode(is_server, web_server, &facts);
+        self.check_claim(connection_id, is_server, mode);
+        let holder = Holder::of(series, mode, &peer_ip, &facts);
         let seat = match self.seats.seat_of(&holder) {
             Some(seat) => {
                 self.seats.join(seat, &new_session_id);
@@ -71,6 +75,8 @@ impl Ledger {
             connection_id: connection_id.to_owned(),
             series,
             is_server,
+            peer_ip,
+            web_server,
             used_licence,
             created: now,
             expire_time: self.session_lease_end(now),
@@ -81,6 +87,17 @@ impl Ledger {
         self.bind(connection_id, &new_session_id);
         self.sessions.insert(new_session_id, Entry { session, seat });
         Ok(grant)
+    }
+
+    /// Logs, once per connection, an `IsServer` that says another mode than the infobase.
+    fn check_claim(&mut self, connection_id: &str, is_server: bool, mode: Mode) {
+        if seats::claimed_mode(is_server) != mode && self.disagreed.insert(connection_id.to_owned()) {
+            let counted = if mode == Mode::PerSession { "one licence per session" } else { "per computer" };
+            log::warn!(
+                "connection {connection_id} says IsServer={is_server}, but its session's infobase connection string \
+                 says otherwise: counted {counted}, as the infobase says"
+            );
+        }
     }
 
     /// Hands a live session back to the 1C session that obtains it again, bound to `connection_id`.

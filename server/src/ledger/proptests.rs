@@ -94,7 +94,7 @@ impl World {
                 let id = self.id("C");
                 let mut facts = connect_facts(&format!("PC{computer}"), is_server);
                 facts.key_id = slot_series(slot);
-                self.ledger.connect(id.clone(), facts, "10.0.0.1".into(), now);
+                self.ledger.connect(id.clone(), facts, format!("10.0.0.{}", slot % 2), now);
                 self.slots[slot] = id;
             }
             Op::Obtain { slot, number, computer, terminal } => self.obtain(slot, number, computer, terminal),
@@ -167,8 +167,11 @@ impl World {
 
     fn obtain(&mut self, slot: usize, number: u8, computer: u8, terminal: Option<u8>) {
         let now = t(self.now);
-        let facts =
+        let mut facts =
             session_facts(u32::from(number), &format!("pc{computer}"), terminal.map(|n| ["T1", "T2"][usize::from(n)]));
+        // The infobase decides the mode, or (naming none) the connection's IsServer does.
+        facts.info_base_connection_string =
+            ["", "File=\"/srv/trade\";", "Srvr=\"app1\";Ref=\"trade\";"][usize::from(number) % 3].into();
         let series = slot_series(slot);
         let new_id = self.id("S");
         match self.ledger.obtain(&self.slots[slot], facts, new_id.clone(), now) {

@@ -3,7 +3,9 @@
 //! knows which key every seat is on, how many seats each key carries, and how to re-seat everyone
 //! when the keys change so that no key ever carries more seats than its `LicenceCount`.
 
+use super::names::name_key;
 use super::KeyCapacity;
+use licence_protocol::infobase::{self, Mode};
 use licence_protocol::key::{KeyKind, SeriesId};
 use licence_protocol::time::UtcTime;
 use licence_protocol::wire::SessionFacts;
@@ -14,13 +16,35 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub(super) enum Holder {
     /// Client-server mode: every 1C session has its own seat.
     Session { series: SeriesId, info_base: String, number: String, started: UtcTime },
-    /// File mode: one seat per computer, or per terminal client in terminal mode.
-    Computer { series: SeriesId, computer: String, terminal: Option<String> },
+    /// File mode: one seat per computer, or per terminal client in terminal mode. A computer is its
+    /// source address and its name ([`name_key`]).
+    Computer { series: SeriesId, address: String, computer: String, terminal: Option<String> },
+}
+
+/// How a session is counted: by its infobase's connection string ([`infobase::mode_of`]), a file
+/// infobase served by a web server process ([`infobase::is_web_server_process`]) per session; when
+/// the string is empty, unparseable or names no infobase, by the connection's `IsServer` as before.
+pub(super) fn mode(is_server: bool, web_server: bool, facts: &SessionFacts) -> Mode {
+    match infobase::mode_of(&facts.info_base_connection_string) {
+        Some(Mode::PerComputer) if web_server => Mode::PerSession,
+        Some(mode) => mode,
+        None => claimed_mode(is_server),
+    }
+}
+
+/// The mode `IsServer` claims.
+pub(super) fn claimed_mode(is_server: bool) -> Mode {
+    if is_server {
+        Mode::PerSession
+    } else {
+        Mode::PerComputer
+    }
 }
 
 impl Holder {
-    pub fn of(series: SeriesId, is_server: bool, facts: &SessionFacts) -> Self {
-        if is_server {
+    /// Who holds the seat of a session counted in `mode`, seen from `address`.
+    pub fn of(series: SeriesId, mode: Mode, address: &str, facts: &SessionFacts) -> Self {
+        if mode == Mode::PerSession {
             Holder::Session {
                 series,
                 info_base: facts.info_base_connection_string.clone(),
@@ -30,8 +54,9 @@ impl Holder {
         } else {
             Holder::Computer {
                 series,
-                computer: facts.computer_name.to_uppercase(),
-                terminal: facts.terminal_client.as_deref().map(str::to_uppercase),
+                address: address.to_owned(),
+                computer: name_key(&facts.computer_name),
+                terminal: facts.terminal_client.as_deref().map(name_key),
             }
         }
     }
@@ -60,7 +85,7 @@ impl Identity {
             info_base: facts.info_base_connection_string.clone(),
             number: facts.session_number.clone(),
             started: facts.session_started,
-            computer: facts.computer_name.to_uppercase(),
+            computer: name_key(&facts.computer_name),
         }
     }
 }

@@ -7,7 +7,10 @@ use licence_protocol::channel::{self, Channel, Handshake, Role, SealedAnswer, Se
 use licence_protocol::wire::{ConnectResponse, ErrorCode, WireError, PROTOCOL};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use tokio::net::TcpSocket;
 
 /// One connection of the test add-in.
 pub struct Addin {
@@ -69,10 +72,63 @@ pub fn connect(base: &str, facts: &Value, pin: &[u8; 32]) -> Result<Addin, (u16,
     connect_raw(base, &body, handshake, pin)
 }
 
+/// [`connect`] from the local address `from` (a loopback address such as 127.0.0.2): the server sees
+/// the connection come from there. Later calls go the usual way (the server reads the source address
+/// at `connect` only).
+pub fn connect_from(from: IpAddr, base: &str, facts: &Value, pin: &[u8; 32]) -> Result<Addin, (u16, Value)> {
+    let handshake = Handshake::new();
+    let mut body = facts.clone();
+    body["Protocol"] = json!(PROTOCOL);
+    body["ClientKey"] = json!(handshake.public_hex());
+    body["SeriesPublicKey"] = json!(hex::encode(pin));
+    connect_via(base, &body, handshake, pin, |url, bytes| post_bytes_from(from, url, bytes))
+}
+
+/// POSTs `body` to `url` (`http://host:port/path`) over a socket bound to `from` before it connects:
+/// a plain HTTP/1.1 request with `Connection: close`; the status and the parsed answer.
+pub fn post_bytes_from(from: IpAddr, url: &str, body: &[u8]) -> (u16, Value) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let server: SocketAddr = authority.parse().expect("the server's address as ip:port");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    let stream = runtime.block_on(async {
+        let socket = if from.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap_or_else(|e| panic!("bind {from}: {e}"));
+        socket.connect(server).await.unwrap_or_else(|e| panic!("connect {server} from {from}: {e}"))
+    });
+    let mut stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8(answer).expect("a UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+}
+
 /// [`connect`] with the body exactly as given (its `ClientKey` must be `handshake`'s).
 pub fn connect_raw(base: &str, body: &Value, handshake: Handshake, pin: &[u8; 32]) -> Result<Addin, (u16, Value)> {
+    connect_via(base, body, handshake, pin, post_bytes)
+}
+
+/// [`connect_raw`], the request sent by `post`.
+fn connect_via(
+    base: &str,
+    body: &Value,
+    handshake: Handshake,
+    pin: &[u8; 32],
+    post: impl Fn(&str, &[u8]) -> (u16, Value),
+) -> Result<Addin, (u16, Value)> {
     let sent = serde_json::to_vec(body).unwrap();
-    let (status, answer) = post_bytes(&format!("{base}/licence/connect"), &sent);
+    let (status, answer) = post(&format!("{base}/licence/connect"), &sent);
     if status != 200 {
         return Err((status, answer));
     }
