@@ -139,8 +139,10 @@ fn without_a_memory_manager_strings_fail_cleanly() {
 fn names_are_found_in_both_languages_and_any_case() {
     let p = Platform::new();
     let a = &p.addin;
-    assert_eq!(a.n_props(), 16);
+    assert_eq!(a.n_props(), 17);
     assert_eq!(a.find_prop("открытыйключсерии"), a.find_prop("SeriesPublicKey"));
+    assert_eq!(a.find_prop("терминальныйклиент"), a.find_prop("TERMINALCLIENT"));
+    assert!(a.find_prop("TerminalClient") >= 0);
     assert_eq!(a.find_prop("sErVeRaDdR"), a.find_prop("адресСЕРВЕРА"));
     assert_eq!(a.find_prop("ВЕРСИЯ"), a.find_prop("version"));
     assert_eq!(a.find_prop("серияключей"), a.find_prop("KEYID"));
@@ -158,9 +160,10 @@ fn names_are_found_in_both_languages_and_any_case() {
     }
     assert!(names.contains(&("ServerPort".into(), "ПортСервера".into())));
     assert!(names.contains(&("LastErrorCode".into(), "КодОшибки".into())));
+    assert!(names.contains(&("TerminalClient".into(), "ТерминальныйКлиент".into())));
     assert_eq!(a.method_name(&p.mem, 0, 1).as_deref(), Some("СброситьОшибку"));
     assert_eq!(a.prop_name(&p.mem, 0, 2), None);
-    assert_eq!(a.prop_name(&p.mem, 16, 0), None);
+    assert_eq!(a.prop_name(&p.mem, 17, 0), None);
     assert_eq!(a.method_name(&p.mem, -1, 0), None);
     p.finish();
 }
@@ -208,9 +211,10 @@ fn access_rules_follow_the_table() {
     assert_eq!(p.single_error(), "property `Version` is read-only");
     assert!(!p.set("LastErrorCode", Variant::i4(1)));
     p.single_error();
-    let (ok, _) = p.addin.get_prop(16);
+    assert!(p.addin.readable(p.prop("TerminalClient")) && p.addin.writable(p.prop("TerminalClient")));
+    let (ok, _) = p.addin.get_prop(17);
     assert!(!ok);
-    assert_eq!(p.single_error(), "there is no property number 16");
+    assert_eq!(p.single_error(), "there is no property number 17");
     p.finish();
 }
 
